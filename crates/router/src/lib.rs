@@ -1,0 +1,5 @@
+//! failover-router
+pub mod adapter;
+pub mod duration;
+pub mod policy;
+pub mod route;

@@ -1,0 +1,661 @@
+//! The failover policy: every threshold the router uses, with documented defaults.
+//!
+//! A policy is data, not code, because the whole point of the lab is to compare policies before
+//! rollout: a policy author edits numbers in a file, runs them against the same simulated world,
+//! and ships the file. Defaults are chosen for OTP traffic whose healthy delivery latency has a
+//! p50 of a few seconds and a p99 under 30 s.
+//!
+//! Request-level settings (strategy, attempts, timeouts, deadline, diversity, exploration) can be
+//! overridden per country and per use case; the most specific matching override wins field by
+//! field (country + use case, then country, then use case, then the policy itself). Health and
+//! ejection settings are per router: a route's health is one fact whatever the use case.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::{serde_opt, serde_str};
+use crate::route::Country;
+
+/// How the router picks among eligible candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Lowest `priority` first; ties split by weight. Static: ignores health except ejection.
+    Priority,
+    /// Random in proportion to `weight`.
+    Weighted,
+    /// Lowest expected cost per successful verification, from windowed success probability,
+    /// the chance of delivering within the remaining deadline, and the route's cost.
+    Score,
+    /// Thompson sampling from a Beta posterior over windowed delivery counts; cold routes are
+    /// shrunk toward the pooled success rate of their (country, number type).
+    Thompson,
+}
+
+/// Which earlier attempts of the same verification rule a candidate out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Diversity {
+    /// Only the exact routes already tried are excluded.
+    None,
+    /// A retry must use a provider not tried yet in this verification.
+    Provider,
+    /// A retry must use a new provider that shares no failure domain with any route tried.
+    FailureDomain,
+}
+
+/// Attempt timeout derived from the route's observed delivery latency.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveTimeout {
+    /// Quantile of windowed delivery latency, in (0, 1). Default 0.95.
+    #[serde(default = "d_adaptive_q")]
+    pub quantile: f64,
+    /// Multiplier on that quantile, >= 1. Default 1.5.
+    #[serde(default = "d_adaptive_factor")]
+    pub factor: f64,
+    /// Lower clamp. Default 5s.
+    #[serde(default = "d_5s", with = "serde_str")]
+    pub min: Duration,
+    /// Upper clamp. Default 30s.
+    #[serde(default = "d_30s", with = "serde_str")]
+    pub max: Duration,
+}
+
+/// The sliding health window kept per route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Span of the window. Default 60s.
+    #[serde(with = "serde_str")]
+    pub window: Duration,
+    /// Number of buckets the window is divided into (its time resolution). Default 12.
+    pub buckets: u32,
+    /// Outcomes a route needs in the window before any rate or latency verdict. Default 20.
+    pub min_volume: u32,
+    /// Latency quantile used by the latency trip and the score strategy. Default 0.95.
+    pub latency_quantile: f64,
+}
+
+/// When a healthy route is ejected. Any one condition trips it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TripConfig {
+    /// Consecutive health failures. Default 5. 0 disables.
+    pub consecutive_failures: u32,
+    /// Windowed health-failure rate, with at least `health.min_volume` outcomes. Default 0.5.
+    pub failure_rate: f64,
+    /// Windowed `health.latency_quantile` of delivery latency above this. Default 30s.
+    #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Duration>,
+    /// Optional: windowed conversion rate (conversions / deliveries) below this. Default off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_conversion_rate: Option<f64>,
+}
+
+/// How long an ejected route stays out, and how that grows for repeat offenders.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EjectionConfig {
+    /// First ejection time. Default 30s.
+    #[serde(with = "serde_str")]
+    pub base: Duration,
+    /// Multiplier applied on each re-ejection. Default 2.0.
+    pub backoff: f64,
+    /// Cap on one ejection. Default 5m.
+    #[serde(with = "serde_str")]
+    pub max: Duration,
+    /// Uniform jitter as a share of the ejection time, so routes ejected together do not all
+    /// return at once. Default 0.1.
+    pub jitter: f64,
+    /// After this long healthy, the backoff multiplier is divided by `backoff` (down to 1).
+    /// Default 2m.
+    #[serde(with = "serde_str")]
+    pub decay_after: Duration,
+    /// Highest share of a (country, number type)'s routes that may be ejected at once, strictly
+    /// enforced: a trip that would exceed it is suppressed (and logged). Default 0.5.
+    pub max_ejected_share: f64,
+}
+
+/// How an ejected route earns its way back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// Largest share of its group's decisions a probing route receives. Default 0.05.
+    pub share: f64,
+    /// Probe deliveries needed before restoring. Default 3.
+    pub successes: u32,
+    /// Probe health-failure rate at or under which the route may be restored; must be stricter
+    /// than `trip.failure_rate` (hysteresis). Default 0.1.
+    pub recover_failure_rate: f64,
+    /// Probe latency quantile under which the route may be restored; must be under
+    /// `trip.latency`. Default 24s.
+    #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    pub recover_latency: Option<Duration>,
+}
+
+/// Retries (second and later attempts) allowed as a share of recent verifications, with a floor,
+/// so an outage cannot turn into a retry storm against the remaining providers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryBudgetConfig {
+    /// Retries per verification started in the window. Default 0.5.
+    pub ratio: f64,
+    /// Retries per second always allowed. Default 10.
+    pub min_per_second: f64,
+    /// Span the budget is measured over. Default 10s.
+    #[serde(with = "serde_str")]
+    pub window: Duration,
+}
+
+/// Provider allow / deny lists for a country and/or use case (regulation, contracts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Country>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_case: Option<String>,
+    /// If non-empty, only these providers may carry matching traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// These providers may never carry matching traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+/// Request-level settings for traffic matching `country` and/or `use_case`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Country>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    pub attempt_timeout: Option<Duration>,
+    #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diversity: Option<Diversity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploration: Option<f64>,
+}
+
+/// The complete failover policy. `Policy::default()` is the documented default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Selection strategy. Default `score`.
+    pub strategy: Strategy,
+    /// Attempts per verification, first included. Default 3.
+    pub max_attempts: u32,
+    /// Per-attempt timeout (also the fallback of `adaptive_timeout` with too little data).
+    /// Default 20s.
+    #[serde(with = "serde_str")]
+    pub attempt_timeout: Duration,
+    /// If set, the attempt timeout follows the route's observed latency. Default off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive_timeout: Option<AdaptiveTimeout>,
+    /// Overall verification deadline. Default 60s.
+    #[serde(with = "serde_str")]
+    pub deadline: Duration,
+    /// Diversity rule for retries. Default `provider`.
+    pub diversity: Diversity,
+    /// If no candidate satisfies `diversity`, fall back to any untried route. Default true.
+    pub diversity_fallback: bool,
+    /// Probability of exploring a non-preferred candidate (`score`, `weighted`, `thompson`).
+    /// Default 0.02.
+    pub exploration: f64,
+    /// Highest share of decisions that may explore, whatever `exploration` says. Default 0.05.
+    pub exploration_budget: f64,
+    /// Pseudo-observations of the group prior given to each route by `thompson`. Default 10.
+    pub prior_strength: f64,
+    /// How long a rate-limited or out-of-inventory route is passed over. Default 2s.
+    #[serde(with = "serde_str")]
+    pub capacity_cooldown: Duration,
+    /// How long after a verification ends its timed-out attempts are still watched for late
+    /// (duplicate) deliveries. Default 2m.
+    #[serde(with = "serde_str")]
+    pub late_delivery_grace: Duration,
+    pub health: HealthConfig,
+    pub trip: TripConfig,
+    pub ejection: EjectionConfig,
+    pub probe: ProbeConfig,
+    pub retry_budget: RetryBudgetConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<PolicyOverride>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compliance: Vec<ComplianceRule>,
+}
+
+fn d_adaptive_q() -> f64 {
+    0.95
+}
+fn d_adaptive_factor() -> f64 {
+    1.5
+}
+fn d_5s() -> Duration {
+    Duration::from_secs(5)
+}
+fn d_30s() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            window: Duration::from_secs(60),
+            buckets: 12,
+            min_volume: 20,
+            latency_quantile: 0.95,
+        }
+    }
+}
+
+impl Default for TripConfig {
+    fn default() -> Self {
+        TripConfig {
+            consecutive_failures: 5,
+            failure_rate: 0.5,
+            latency: Some(Duration::from_secs(30)),
+            min_conversion_rate: None,
+        }
+    }
+}
+
+impl Default for EjectionConfig {
+    fn default() -> Self {
+        EjectionConfig {
+            base: Duration::from_secs(30),
+            backoff: 2.0,
+            max: Duration::from_secs(300),
+            jitter: 0.1,
+            decay_after: Duration::from_secs(120),
+            max_ejected_share: 0.5,
+        }
+    }
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            share: 0.05,
+            successes: 3,
+            recover_failure_rate: 0.1,
+            recover_latency: Some(Duration::from_secs(24)),
+        }
+    }
+}
+
+impl Default for RetryBudgetConfig {
+    fn default() -> Self {
+        RetryBudgetConfig {
+            ratio: 0.5,
+            min_per_second: 10.0,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            strategy: Strategy::Score,
+            max_attempts: 3,
+            attempt_timeout: Duration::from_secs(20),
+            adaptive_timeout: None,
+            deadline: Duration::from_secs(60),
+            diversity: Diversity::Provider,
+            diversity_fallback: true,
+            exploration: 0.02,
+            exploration_budget: 0.05,
+            prior_strength: 10.0,
+            capacity_cooldown: Duration::from_secs(2),
+            late_delivery_grace: Duration::from_secs(120),
+            health: HealthConfig::default(),
+            trip: TripConfig::default(),
+            ejection: EjectionConfig::default(),
+            probe: ProbeConfig::default(),
+            retry_budget: RetryBudgetConfig::default(),
+            overrides: Vec::new(),
+            compliance: Vec::new(),
+        }
+    }
+}
+
+/// A policy value that cannot work, naming the field (as written in configuration) and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct PolicyError {
+    /// Dotted path of the field, e.g. `trip.failure_rate` or `overrides[1].max_attempts`.
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn check_share(field: &str, v: f64, allow_zero: bool) -> Result<(), PolicyError> {
+    let ok = v.is_finite() && v <= 1.0 && if allow_zero { v >= 0.0 } else { v > 0.0 };
+    if ok {
+        Ok(())
+    } else {
+        let range = if allow_zero { "[0, 1]" } else { "(0, 1]" };
+        Err(err(field, format!("{v} must be a number in {range}")))
+    }
+}
+
+fn check_positive(field: &str, d: Duration) -> Result<(), PolicyError> {
+    if d.is_zero() {
+        Err(err(field, "must be longer than 0s"))
+    } else {
+        Ok(())
+    }
+}
+
+impl Policy {
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.max_attempts == 0 || self.max_attempts > 10 {
+            return Err(err(
+                "max_attempts",
+                format!("{} must be between 1 and 10", self.max_attempts),
+            ));
+        }
+        check_positive("attempt_timeout", self.attempt_timeout)?;
+        check_positive("deadline", self.deadline)?;
+        if let Some(a) = &self.adaptive_timeout {
+            if !(a.quantile > 0.0 && a.quantile < 1.0) {
+                return Err(err(
+                    "adaptive_timeout.quantile",
+                    format!("{} must be in (0, 1)", a.quantile),
+                ));
+            }
+            if !(a.factor.is_finite() && a.factor >= 1.0) {
+                return Err(err(
+                    "adaptive_timeout.factor",
+                    format!("{} must be >= 1", a.factor),
+                ));
+            }
+            check_positive("adaptive_timeout.min", a.min)?;
+            if a.max < a.min {
+                return Err(err(
+                    "adaptive_timeout.max",
+                    "must not be shorter than adaptive_timeout.min",
+                ));
+            }
+        }
+        check_share("exploration", self.exploration, true)?;
+        check_share("exploration_budget", self.exploration_budget, true)?;
+        if !(self.prior_strength.is_finite() && self.prior_strength >= 0.0) {
+            return Err(err("prior_strength", "must be a number >= 0"));
+        }
+        let h = &self.health;
+        check_positive("health.window", h.window)?;
+        if h.buckets == 0 || h.buckets > 600 {
+            return Err(err(
+                "health.buckets",
+                format!("{} must be between 1 and 600", h.buckets),
+            ));
+        }
+        if !(h.latency_quantile > 0.0 && h.latency_quantile < 1.0) {
+            return Err(err(
+                "health.latency_quantile",
+                format!("{} must be in (0, 1)", h.latency_quantile),
+            ));
+        }
+        let t = &self.trip;
+        check_share("trip.failure_rate", t.failure_rate, false)?;
+        if let Some(c) = t.min_conversion_rate {
+            check_share("trip.min_conversion_rate", c, false)?;
+        }
+        let e = &self.ejection;
+        check_positive("ejection.base", e.base)?;
+        if !(e.backoff.is_finite() && e.backoff >= 1.0) {
+            return Err(err(
+                "ejection.backoff",
+                format!("{} must be >= 1", e.backoff),
+            ));
+        }
+        if e.max < e.base {
+            return Err(err(
+                "ejection.max",
+                "must not be shorter than ejection.base",
+            ));
+        }
+        if !(e.jitter.is_finite() && (0.0..1.0).contains(&e.jitter)) {
+            return Err(err(
+                "ejection.jitter",
+                format!("{} must be in [0, 1)", e.jitter),
+            ));
+        }
+        check_positive("ejection.decay_after", e.decay_after)?;
+        check_share("ejection.max_ejected_share", e.max_ejected_share, true)?;
+        let p = &self.probe;
+        check_share("probe.share", p.share, false)?;
+        if p.successes == 0 {
+            return Err(err("probe.successes", "must be at least 1"));
+        }
+        check_share("probe.recover_failure_rate", p.recover_failure_rate, true)?;
+        if p.recover_failure_rate >= t.failure_rate {
+            return Err(err(
+                "probe.recover_failure_rate",
+                format!(
+                    "{} must be stricter (lower) than trip.failure_rate {}: without hysteresis a route hovering at the threshold flaps",
+                    p.recover_failure_rate, t.failure_rate
+                ),
+            ));
+        }
+        if let (Some(rec), Some(trip)) = (p.recover_latency, t.latency)
+            && rec >= trip
+        {
+            return Err(err(
+                "probe.recover_latency",
+                "must be shorter than trip.latency (hysteresis)",
+            ));
+        }
+        let b = &self.retry_budget;
+        if !(b.ratio.is_finite() && b.ratio >= 0.0) {
+            return Err(err("retry_budget.ratio", "must be a number >= 0"));
+        }
+        if !(b.min_per_second.is_finite() && b.min_per_second >= 0.0) {
+            return Err(err("retry_budget.min_per_second", "must be a number >= 0"));
+        }
+        check_positive("retry_budget.window", b.window)?;
+        for (i, o) in self.overrides.iter().enumerate() {
+            let f = |name: &str| format!("overrides[{i}].{name}");
+            if o.country.is_none() && o.use_case.is_none() {
+                return Err(err(
+                    format!("overrides[{i}]"),
+                    "needs a country or a use_case to match (or move the fields to the policy itself)",
+                ));
+            }
+            if let Some(m) = o.max_attempts
+                && (m == 0 || m > 10)
+            {
+                return Err(err(
+                    f("max_attempts"),
+                    format!("{m} must be between 1 and 10"),
+                ));
+            }
+            if let Some(d) = o.attempt_timeout {
+                check_positive(&f("attempt_timeout"), d)?;
+            }
+            if let Some(d) = o.deadline {
+                check_positive(&f("deadline"), d)?;
+            }
+            if let Some(x) = o.exploration {
+                check_share(&f("exploration"), x, true)?;
+            }
+        }
+        for (i, r) in self.compliance.iter().enumerate() {
+            if r.allow.is_empty() && r.deny.is_empty() {
+                return Err(err(
+                    format!("compliance[{i}]"),
+                    "has neither allow nor deny: list providers in one of them",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The request-level settings for traffic of `country` and `use_case`, most specific first.
+    pub fn plan_for(&self, country: Country, use_case: Option<&str>) -> Plan {
+        let mut plan = Plan::from(self);
+        // Generic to specific, so later (more specific) overrides win field by field.
+        let rank = |o: &PolicyOverride| -> Option<u8> {
+            let c = match o.country {
+                Some(c) if c == country => Some(true),
+                Some(_) => return None,
+                None => Some(false),
+            };
+            let u = match (&o.use_case, use_case) {
+                (Some(a), Some(b)) if a == b => true,
+                (Some(_), _) => return None,
+                (None, _) => false,
+            };
+            Some(u8::from(c == Some(true)) * 2 + u8::from(u))
+        };
+        let mut matching: Vec<(u8, &PolicyOverride)> = self
+            .overrides
+            .iter()
+            .filter_map(|o| rank(o).map(|r| (r, o)))
+            .collect();
+        matching.sort_by_key(|(r, _)| *r);
+        for (_, o) in matching {
+            if let Some(v) = o.strategy {
+                plan.strategy = v;
+            }
+            if let Some(v) = o.max_attempts {
+                plan.max_attempts = v;
+            }
+            if let Some(v) = o.attempt_timeout {
+                plan.attempt_timeout = v;
+            }
+            if let Some(v) = o.deadline {
+                plan.deadline = v;
+            }
+            if let Some(v) = o.diversity {
+                plan.diversity = v;
+            }
+            if let Some(v) = o.exploration {
+                plan.exploration = v;
+            }
+        }
+        plan
+    }
+}
+
+/// The request-level settings resolved for one (country, use case).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub strategy: Strategy,
+    pub max_attempts: u32,
+    pub attempt_timeout: Duration,
+    pub deadline: Duration,
+    pub diversity: Diversity,
+    pub exploration: f64,
+}
+
+impl From<&Policy> for Plan {
+    fn from(p: &Policy) -> Self {
+        Plan {
+            strategy: p.strategy,
+            max_attempts: p.max_attempts,
+            attempt_timeout: p.attempt_timeout,
+            deadline: p.deadline,
+            diversity: p.diversity,
+            exploration: p.exploration,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_round_trip_through_toml() {
+        let p = Policy::default();
+        p.validate().unwrap();
+        let text = toml::to_string(&p).unwrap();
+        let back: Policy = toml::from_str(&text).unwrap();
+        assert_eq!(back, p);
+        // An empty table is the default policy.
+        assert_eq!(toml::from_str::<Policy>("").unwrap(), p);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let e = toml::from_str::<Policy>("[trip]\nfailure_rat = 0.3\n").unwrap_err();
+        assert!(e.to_string().contains("failure_rat"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_field() {
+        let check = |toml_text: &str, field: &str| {
+            let p: Policy = toml::from_str(toml_text).unwrap();
+            let e = p.validate().unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+        };
+        check("max_attempts = 0", "max_attempts");
+        check("[trip]\nfailure_rate = 1.5", "trip.failure_rate");
+        check(
+            "[probe]\nrecover_failure_rate = 0.6",
+            "probe.recover_failure_rate",
+        );
+        check("[ejection]\nmax = \"10s\"", "ejection.max");
+        check("[[overrides]]\nmax_attempts = 2", "overrides[0]");
+        check(
+            "[[overrides]]\ncountry = \"DE\"\nmax_attempts = 20",
+            "overrides[0].max_attempts",
+        );
+        check("[[compliance]]\ncountry = \"DE\"", "compliance[0]");
+        check("[health]\nbuckets = 0", "health.buckets");
+    }
+
+    #[test]
+    fn overrides_fall_back_from_specific_to_generic() {
+        let p: Policy = toml::from_str(
+            r#"
+            max_attempts = 3
+            [[overrides]]
+            country = "DE"
+            use_case = "login"
+            max_attempts = 1
+            [[overrides]]
+            use_case = "login"
+            deadline = "30s"
+            max_attempts = 4
+            [[overrides]]
+            country = "DE"
+            strategy = "priority"
+            max_attempts = 2
+            "#,
+        )
+        .unwrap();
+        p.validate().unwrap();
+        let de = Country::new("DE").unwrap();
+        let fr = Country::new("FR").unwrap();
+        let check = |c, u, attempts, strategy, deadline: u64| {
+            let plan = p.plan_for(c, u);
+            assert_eq!(plan.max_attempts, attempts, "{c} {u:?}");
+            assert_eq!(plan.strategy, strategy, "{c} {u:?}");
+            assert_eq!(plan.deadline, Duration::from_secs(deadline), "{c} {u:?}");
+        };
+        check(de, Some("login"), 1, Strategy::Priority, 30);
+        check(de, None, 2, Strategy::Priority, 60);
+        check(fr, Some("login"), 4, Strategy::Score, 30);
+        check(fr, Some("signup"), 3, Strategy::Score, 60);
+    }
+}
