@@ -34,7 +34,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         }
     };
     let secs = value * scale;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("duration {text:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -49,7 +49,7 @@ pub fn format(d: Duration) -> String {
         ("s", 1_000_000_000),
         ("ms", 1_000_000),
     ] {
-        if nanos >= n && nanos % n == 0 {
+        if nanos >= n && nanos.is_multiple_of(n) {
             return format!("{}{unit}", nanos / n);
         }
     }

@@ -214,8 +214,13 @@ pub struct Policy {
     pub exploration: f64,
     /// Highest share of decisions that may explore, whatever `exploration` says. Default 0.05.
     pub exploration_budget: f64,
-    /// Pseudo-observations of the group prior given to each route by `thompson`. Default 10.
+    /// Pseudo-observations of the group's pooled success rate given to each route by `score`
+    /// and `thompson`, so a cold route is neither trusted nor condemned on a handful of
+    /// outcomes. Default 10.
     pub prior_strength: f64,
+    /// Exponent on price in `score` and `thompson` (`price^s / P(success)`): 0 ignores cost,
+    /// 1 minimises expected cost per success. Default 1.
+    pub cost_sensitivity: f64,
     /// How long a rate-limited or out-of-inventory route is passed over. Default 2s.
     #[serde(with = "serde_str")]
     pub capacity_cooldown: Duration,
@@ -316,6 +321,7 @@ impl Default for Policy {
             exploration: 0.02,
             exploration_budget: 0.05,
             prior_strength: 10.0,
+            cost_sensitivity: 1.0,
             capacity_cooldown: Duration::from_secs(2),
             late_delivery_grace: Duration::from_secs(120),
             health: HealthConfig::default(),
@@ -399,6 +405,12 @@ impl Policy {
         check_share("exploration_budget", self.exploration_budget, true)?;
         if !(self.prior_strength.is_finite() && self.prior_strength >= 0.0) {
             return Err(err("prior_strength", "must be a number >= 0"));
+        }
+        if !(self.cost_sensitivity.is_finite() && (0.0..=4.0).contains(&self.cost_sensitivity)) {
+            return Err(err(
+                "cost_sensitivity",
+                format!("{} must be in [0, 4]", self.cost_sensitivity),
+            ));
         }
         let h = &self.health;
         check_positive("health.window", h.window)?;

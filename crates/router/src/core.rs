@@ -1,0 +1,668 @@
+//! The router's synchronous heart: the mutable state behind the lock and the two operations on
+//! it, *decide* (pick a route for an attempt) and *record* (learn from an outcome).
+//!
+//! Keeping this synchronous is what makes "no lock across an await" true by construction: the
+//! async driver in `router.rs` takes the lock, calls one of these, releases it, and only then
+//! awaits the adapter or emits events.
+
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use tokio::time::Instant;
+
+use crate::adapter::{AttemptOutcome, MaskedDestination};
+use crate::budget::{ExplorationBudget, RetryBudget};
+use crate::event::{
+    Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
+    StateReason, TripSuppressed,
+};
+use crate::policy::{Diversity, Plan, Policy};
+use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
+use crate::select::{self, Scored};
+use crate::state::{RouteRuntime, Transition, Verdict};
+
+/// Immutable configuration shared by every call.
+pub(crate) struct Shared {
+    pub table: RoutingTable,
+    pub policy: Policy,
+    pub epoch: Instant,
+    /// Use cases named by overrides or compliance rules; others resolve like "no use case".
+    pub use_cases: Vec<String>,
+    /// Countries named by overrides.
+    pub override_countries: Vec<Country>,
+    /// Resolved plans, indexed by [`Shared::plan_index`].
+    pub plans: Vec<Plan>,
+    /// Compliance rules with provider names resolved to ids.
+    pub compliance: Vec<ResolvedRule>,
+}
+
+pub(crate) struct ResolvedRule {
+    pub country: Option<Country>,
+    pub use_case: Option<usize>,
+    pub allow: Vec<u32>,
+    pub deny: Vec<u32>,
+}
+
+impl Shared {
+    pub(crate) fn use_case_index(&self, use_case: Option<&str>) -> Option<usize> {
+        use_case.and_then(|u| self.use_cases.iter().position(|x| x == u))
+    }
+
+    fn plan_index(&self, country: Country, use_case: Option<usize>) -> usize {
+        let c = self
+            .override_countries
+            .iter()
+            .position(|x| *x == country)
+            .map_or(0, |i| i + 1);
+        let u = use_case.map_or(0, |i| i + 1);
+        c * (self.use_cases.len() + 1) + u
+    }
+
+    pub(crate) fn plan(&self, country: Country, use_case: Option<usize>) -> &Plan {
+        &self.plans[self.plan_index(country, use_case)]
+    }
+
+    /// Precomputes a plan for every (mentioned country or none) x (mentioned use case or none):
+    /// any request resolves exactly like one of these, so a request costs one index lookup.
+    pub(crate) fn build_plans(&mut self) {
+        let mut plans = Vec::new();
+        let any_other = self.unmentioned_country();
+        for c in std::iter::once(None).chain(self.override_countries.iter().copied().map(Some)) {
+            for u in std::iter::once(None).chain(self.use_cases.iter().map(Some)) {
+                plans.push(
+                    self.policy
+                        .plan_for(c.unwrap_or(any_other), u.map(String::as_str)),
+                );
+            }
+        }
+        self.plans = plans;
+    }
+
+    fn unmentioned_country(&self) -> Country {
+        // Some code no override names; "ZZ" is user-assigned and never a real destination.
+        for code in ["ZZ", "ZY", "ZX", "XX"] {
+            let c = Country::new(code).expect("valid code");
+            if !self.override_countries.contains(&c) {
+                return c;
+            }
+        }
+        Country::new("XY").expect("valid code")
+    }
+
+    fn compliant(&self, route: RouteId, country: Country, use_case: Option<usize>) -> bool {
+        let provider = self.table.route(route).provider.0;
+        self.compliance.iter().all(|r| {
+            let matches = r.country.is_none_or(|c| c == country)
+                && r.use_case.is_none_or(|u| Some(u) == use_case);
+            !matches
+                || ((r.allow.is_empty() || r.allow.contains(&provider))
+                    && !r.deny.contains(&provider))
+        })
+    }
+
+    pub(crate) fn since_epoch(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.epoch)
+    }
+
+    /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency.
+    fn attempt_timeout(&self, rt: &RouteRuntime, plan: &Plan) -> Duration {
+        match &self.policy.adaptive_timeout {
+            Some(a) if rt.window.deliveries() >= self.policy.health.min_volume => rt
+                .window
+                .latency_quantile(a.quantile)
+                .map(|q| q.mul_f64(a.factor).clamp(a.min, a.max))
+                .unwrap_or(plan.attempt_timeout),
+            _ => plan.attempt_timeout,
+        }
+    }
+}
+
+pub(crate) struct GroupRuntime {
+    pub panic: bool,
+}
+
+/// What a decision hands back to the driver.
+pub(crate) struct DecisionOut {
+    pub chosen: Option<RouteId>,
+    pub reason: DecisionReason,
+    pub probability: Option<f64>,
+    pub probe: bool,
+    pub timeout: Duration,
+}
+
+/// A request's identity as decisions need it.
+pub(crate) struct RequestKey {
+    pub destination: MaskedDestination,
+    pub country: Country,
+    pub number_type: NumberType,
+    pub use_case: Option<usize>,
+}
+
+pub(crate) struct Core {
+    pub routes: Vec<RouteRuntime>,
+    pub groups: Vec<GroupRuntime>,
+    pub rng: Xoshiro256PlusPlus,
+    retry: RetryBudget,
+    explore: ExplorationBudget,
+    pub next_attempt: u64,
+    // Scratch buffers reused across decisions (the lock makes that safe).
+    scored: Vec<Scored>,
+    scored_routes: Vec<RouteId>,
+    scores: Vec<f64>,
+    class_of: Vec<(Class, bool)>,
+}
+
+/// How a candidate may be used in this decision.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Normal,
+    Cooled,
+    Probe,
+    Out,
+}
+
+impl Core {
+    pub(crate) fn new(shared: &Shared, seed: u64) -> Self {
+        let p = &shared.policy;
+        Core {
+            routes: (0..shared.table.routes().len())
+                .map(|_| RouteRuntime::new(p, shared.epoch))
+                .collect(),
+            groups: (0..shared.table.group_count())
+                .map(|_| GroupRuntime { panic: false })
+                .collect(),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            retry: RetryBudget::new(
+                p.retry_budget.ratio,
+                p.retry_budget.min_per_second,
+                p.retry_budget.window,
+            ),
+            explore: ExplorationBudget::new(p.exploration_budget),
+            next_attempt: 0,
+            scored: Vec::new(),
+            scored_routes: Vec::new(),
+            scores: Vec::new(),
+            class_of: Vec::new(),
+        }
+    }
+
+    pub(crate) fn deposit(&mut self, since_epoch: Duration) {
+        self.retry.deposit(since_epoch);
+    }
+
+    fn out_of_service(&self, table: &RoutingTable, group: GroupId) -> u32 {
+        table
+            .group_routes(group)
+            .iter()
+            .filter(|r| self.routes[r.index()].effective() != RouteState::Healthy)
+            .count() as u32
+    }
+
+    fn state_event(
+        &self,
+        shared: &Shared,
+        route: RouteId,
+        t: Transition,
+        at: Duration,
+    ) -> RouterEvent<'static> {
+        let rt = &self.routes[route.index()];
+        RouterEvent::StateChange(StateChange {
+            at,
+            route,
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+            window: rt
+                .window
+                .snapshot(rt.consecutive, shared.policy.health.latency_quantile),
+            ejected_for: t.ejected_for,
+            shadow: rt.override_ == Override::Shadow,
+        })
+    }
+
+    /// Applies a verdict: trips pass the group's ejection cap first.
+    fn apply(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        verdict: Verdict,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let at = shared.since_epoch(now);
+        match verdict {
+            Verdict::None => {}
+            Verdict::Changed(t) => {
+                tracing::debug!(route = route.0, ?t, "route state change");
+                events.push(self.state_event(shared, route, t, at));
+            }
+            Verdict::Trip(reason) => {
+                let shadow = self.routes[route.index()].override_ == Override::Shadow;
+                let group = shared.table.group_of(route);
+                let size = shared.table.group_routes(group).len() as u32;
+                let out = self.out_of_service(&shared.table, group);
+                let allowed = (shared.policy.ejection.max_ejected_share * f64::from(size) + 1e-9)
+                    .floor() as u32;
+                if !shadow && out + 1 > allowed {
+                    let rt = &mut self.routes[route.index()];
+                    if !rt.suppressed {
+                        rt.suppressed = true;
+                        events.push(RouterEvent::TripSuppressed(TripSuppressed {
+                            at,
+                            route,
+                            reason,
+                            out_of_service: out,
+                            group_size: size,
+                        }));
+                    }
+                    return;
+                }
+                // The snapshot is what tripped the route: take it before ejection resets counters.
+                let rt = &self.routes[route.index()];
+                let window = rt
+                    .window
+                    .snapshot(rt.consecutive, shared.policy.health.latency_quantile);
+                let t =
+                    self.routes[route.index()].eject(&shared.policy, reason, now, &mut self.rng);
+                let mut event = self.state_event(shared, route, t, at);
+                if let RouterEvent::StateChange(sc) = &mut event {
+                    sc.window = window;
+                }
+                events.push(event);
+            }
+        }
+    }
+
+    /// Learns from one attempt outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        outcome: AttemptOutcome,
+        latency: Duration,
+        probe: bool,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let since = shared.since_epoch(now);
+        let verdict = self.routes[route.index()].record(
+            &shared.policy,
+            outcome,
+            latency,
+            probe,
+            now,
+            since,
+            &mut self.rng,
+        );
+        self.apply(shared, route, verdict, now, events);
+    }
+
+    pub(crate) fn record_late(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        latency: Duration,
+        now: Instant,
+    ) {
+        let rt = &mut self.routes[route.index()];
+        rt.window.advance(shared.since_epoch(now));
+        rt.window.record_late_latency(latency);
+    }
+
+    pub(crate) fn record_conversion(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let since = shared.since_epoch(now);
+        let verdict = self.routes[route.index()].record_conversion(&shared.policy, since);
+        self.apply(shared, route, verdict, now, events);
+    }
+
+    /// Sets an operator override, logging the change of effective state.
+    pub(crate) fn set_override(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        value: Override,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let rt = &mut self.routes[route.index()];
+        let before = rt.effective();
+        let was = rt.override_;
+        rt.override_ = value;
+        match value {
+            Override::ForceHealthy => rt.state = RouteState::Healthy,
+            // A route released from a forced ejection earns its way back like any other.
+            Override::None if was == Override::ForceEject => {
+                rt.state = RouteState::Probing;
+                rt.probe = crate::state::ProbeTally {
+                    credit: 1.0,
+                    ..Default::default()
+                };
+            }
+            _ => {}
+        }
+        let after = rt.effective();
+        if before != after {
+            let t = Transition {
+                from: before,
+                to: after,
+                reason: StateReason::Manual,
+                ejected_for: None,
+            };
+            let at = shared.since_epoch(now);
+            events.push(self.state_event(shared, route, t, at));
+        }
+    }
+
+    /// Picks the route for attempt `number` of a verification, filling `candidates` for the
+    /// audit trail and pushing any state or panic transitions it observed into `events`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decide(
+        &mut self,
+        shared: &Shared,
+        req: &RequestKey,
+        plan: &Plan,
+        number: u32,
+        tried: &[RouteId],
+        now: Instant,
+        deadline: Instant,
+        candidates: &mut Vec<Candidate>,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) -> DecisionOut {
+        let mut class_of = std::mem::take(&mut self.class_of);
+        class_of.clear();
+        let out = self.decide_with(
+            shared,
+            req,
+            plan,
+            number,
+            tried,
+            now,
+            deadline,
+            candidates,
+            events,
+            &mut class_of,
+        );
+        self.class_of = class_of;
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_with(
+        &mut self,
+        shared: &Shared,
+        req: &RequestKey,
+        plan: &Plan,
+        number: u32,
+        tried: &[RouteId],
+        now: Instant,
+        deadline: Instant,
+        candidates: &mut Vec<Candidate>,
+        events: &mut Vec<RouterEvent<'static>>,
+        class_of: &mut Vec<(Class, bool)>,
+    ) -> DecisionOut {
+        candidates.clear();
+        let since = shared.since_epoch(now);
+        let none = |reason| DecisionOut {
+            chosen: None,
+            reason,
+            probability: None,
+            probe: false,
+            timeout: Duration::ZERO,
+        };
+        let Some(group) = shared.table.group(req.country, req.number_type) else {
+            return none(DecisionReason::NoCoverage);
+        };
+        if number > 1 && !self.retry.try_withdraw(since) {
+            return none(DecisionReason::RetryBudgetExhausted);
+        }
+        let policy = &shared.policy;
+        let members = shared.table.group_routes(group);
+
+        // Lazy transitions and the group's pooled success rate (the prior for cold routes).
+        let (mut pooled_ok, mut pooled_n) = (0u64, 0u64);
+        let mut any_healthy = false;
+        for &r in members {
+            if let Some(t) = self.routes[r.index()].refresh(now) {
+                events.push(self.state_event(shared, r, t, since));
+            }
+            let rt = &mut self.routes[r.index()];
+            rt.window.advance(since);
+            pooled_ok += u64::from(rt.window.deliveries());
+            pooled_n += u64::from(rt.window.volume());
+            if rt.effective() == RouteState::Healthy
+                && shared.compliant(r, req.country, req.use_case)
+            {
+                any_healthy = true;
+            }
+            if rt.effective() == RouteState::Probing {
+                rt.probe.credit = (rt.probe.credit + policy.probe.share).min(1.0);
+            }
+        }
+        let g = &mut self.groups[group.0 as usize];
+        if g.panic == any_healthy {
+            g.panic = !any_healthy;
+            let change = PanicChange {
+                at: since,
+                country: req.country,
+                number_type: req.number_type,
+            };
+            events.push(if g.panic {
+                tracing::warn!(country = %req.country, number_type = %req.number_type, "panic mode entered");
+                RouterEvent::PanicEnter(change)
+            } else {
+                RouterEvent::PanicExit(change)
+            });
+        }
+        let panic = !any_healthy;
+        let pooled = if pooled_n > 0 {
+            pooled_ok as f64 / pooled_n as f64
+        } else {
+            0.5
+        };
+
+        // Classify the untried, compliant routes.
+        let tried_routes = || tried.iter().map(|t| shared.table.route(*t));
+        let diverse = |r: RouteId| -> bool {
+            let route = shared.table.route(r);
+            match plan.diversity {
+                Diversity::None => true,
+                Diversity::Provider => tried_routes().all(|t| t.provider != route.provider),
+                Diversity::FailureDomain => tried_routes()
+                    .all(|t| t.provider != route.provider && !t.shares_domain_with(route)),
+            }
+        };
+        let mut best_probe: Option<(usize, f64)> = None;
+        for &r in members {
+            let rt = &self.routes[r.index()];
+            if tried.contains(&r)
+                || rt.override_ == Override::ForceEject
+                || !shared.compliant(r, req.country, req.use_case)
+            {
+                continue;
+            }
+            let state = rt.effective();
+            let class = match state {
+                RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
+                RouteState::Healthy => Class::Normal,
+                RouteState::Probing if rt.probe.credit >= 1.0 => Class::Probe,
+                _ => Class::Out,
+            };
+            let is_diverse = diverse(r);
+            if class == Class::Probe
+                && is_diverse
+                && best_probe.is_none_or(|(_, c)| rt.probe.credit > c)
+            {
+                best_probe = Some((candidates.len(), rt.probe.credit));
+            }
+            class_of.push((class, is_diverse));
+            candidates.push(Candidate {
+                route: r,
+                state,
+                score: None,
+            });
+        }
+
+        // 1. A probing route due for its share of traffic.
+        if let Some((i, _)) = best_probe {
+            let r = candidates[i].route;
+            self.routes[r.index()].probe.credit -= 1.0;
+            self.explore.earn();
+            return self.chosen(
+                shared,
+                r,
+                plan,
+                now,
+                deadline,
+                DecisionReason::Probe,
+                Some(1.0),
+                true,
+            );
+        }
+        // 2. The strategy over healthy candidates: diverse first, then cooled, then fallback.
+        let tiers: [(Class, bool, DecisionReason); 4] = [
+            (Class::Normal, true, DecisionReason::Best),
+            (Class::Cooled, true, DecisionReason::Best),
+            (Class::Normal, false, DecisionReason::DiversityFallback),
+            (Class::Cooled, false, DecisionReason::DiversityFallback),
+        ];
+        for (class, need_diverse, reason) in tiers {
+            let fallback_allowed = policy.diversity_fallback && plan.diversity != Diversity::None;
+            if !need_diverse && !fallback_allowed {
+                break;
+            }
+            self.scored.clear();
+            self.scored_routes.clear();
+            for (i, (c, d)) in class_of.iter().enumerate() {
+                if *c == class && *d == need_diverse {
+                    let r = candidates[i].route;
+                    let rt = &self.routes[r.index()];
+                    let route = shared.table.route(r);
+                    let k = policy.prior_strength;
+                    // Cold routes lean on their group; routes with history on their own record.
+                    let prior = rt.long_run_mean().unwrap_or(pooled);
+                    let budget = shared
+                        .attempt_timeout(rt, plan)
+                        .min(deadline.saturating_duration_since(now));
+                    self.scored.push(Scored {
+                        cost: route.cost,
+                        priority: route.priority,
+                        weight: route.weight,
+                        alpha: 1.0 + k * prior + f64::from(rt.window.deliveries()),
+                        beta: 1.0 + k * (1.0 - prior) + f64::from(rt.window.health_failures()),
+                        p_in_time: rt.window.share_within(budget).unwrap_or(1.0),
+                    });
+                    self.scored_routes.push(r);
+                }
+            }
+            if self.scored.is_empty() {
+                continue;
+            }
+            let exploration = if self.explore.available() {
+                plan.exploration
+            } else {
+                0.0
+            };
+            self.explore.earn();
+            self.scores.clear();
+            self.scores.resize(self.scored.len(), 0.0);
+            let choice = select::choose(
+                plan.strategy,
+                &self.scored,
+                &mut self.scores,
+                exploration,
+                policy.cost_sensitivity,
+                &mut self.rng,
+            );
+            if choice.reason == DecisionReason::Explore {
+                self.explore.spend();
+            }
+            for (r, s) in self.scored_routes.iter().zip(&self.scores) {
+                if let Some(c) = candidates.iter_mut().find(|c| c.route == *r) {
+                    c.score = Some(*s);
+                }
+            }
+            let r = self.scored_routes[choice.index];
+            let reason = if reason == DecisionReason::Best {
+                choice.reason
+            } else {
+                reason
+            };
+            return self.chosen(
+                shared,
+                r,
+                plan,
+                now,
+                deadline,
+                reason,
+                choice.probability,
+                false,
+            );
+        }
+        // 3. Panic: every route of the group is out; the least bad one still serves.
+        if panic {
+            let rank = |i: usize| {
+                let r = candidates[i].route;
+                let rt = &self.routes[r.index()];
+                (
+                    !class_of[i].1,
+                    rt.effective() != RouteState::Probing,
+                    rt.window.failure_rate().unwrap_or(0.0),
+                    rt.ejected_until,
+                    r,
+                )
+            };
+            let best = (0..candidates.len()).min_by(|&a, &b| {
+                rank(a)
+                    .partial_cmp(&rank(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            if let Some(i) = best {
+                let r = candidates[i].route;
+                let probe = self.routes[r.index()].effective() == RouteState::Probing;
+                return self.chosen(
+                    shared,
+                    r,
+                    plan,
+                    now,
+                    deadline,
+                    DecisionReason::Panic,
+                    Some(1.0),
+                    probe,
+                );
+            }
+        }
+        none(DecisionReason::NoCandidate)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn chosen(
+        &mut self,
+        shared: &Shared,
+        r: RouteId,
+        plan: &Plan,
+        now: Instant,
+        deadline: Instant,
+        reason: DecisionReason,
+        probability: Option<f64>,
+        probe: bool,
+    ) -> DecisionOut {
+        let timeout = shared
+            .attempt_timeout(&self.routes[r.index()], plan)
+            .min(deadline.saturating_duration_since(now));
+        DecisionOut {
+            chosen: Some(r),
+            reason,
+            probability,
+            probe,
+            timeout,
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The audit trail: every decision the router makes, as data.
+//!
+//! Events go to an [`EventSink`] the embedding program supplies (a log shipper, a metrics
+//! recorder, the lab's simulator). They are emitted *after* the router's internal lock is
+//! released, so a sink may take its time or even call back into the router. Events borrow where
+//! they can (a decision's candidate list is a slice of a per-verification buffer), so a sink that
+//! only counts costs no allocation. Destination numbers appear only masked.
+//!
+//! Timestamps (`at`) are offsets from the router's creation, read from `tokio::time::Instant`, so
+//! they are virtual time in a simulation and monotonic time in production.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::adapter::{AttemptId, AttemptOutcome, MaskedDestination, VerificationId};
+use crate::health::WindowSnapshot;
+use crate::policy::Strategy;
+use crate::route::{Country, NumberType, RouteId};
+
+pub(crate) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Where a route stands. Panic is a property of a (country, number type), reported separately.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteState {
+    Healthy,
+    Ejected,
+    Probing,
+}
+
+/// Operator overrides of the automatic state machine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Override {
+    /// No override: the state machine decides.
+    #[default]
+    None,
+    /// Out of service until cleared, even in panic mode (an operator's "never" wins).
+    ForceEject,
+    /// Always in service; trips are not evaluated.
+    ForceHealthy,
+    /// The state machine runs and logs its transitions (marked `shadow`), but selection ignores
+    /// them: a way to try new thresholds on live traffic without acting on them.
+    Shadow,
+}
+
+/// Why a decision chose what it chose.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionReason {
+    /// The strategy's preferred candidate.
+    Best,
+    /// A non-preferred candidate picked by the exploration budget.
+    Explore,
+    /// A probing route taking its bounded share of traffic.
+    Probe,
+    /// Every route of the group is ejected: the least bad one serves instead of none.
+    Panic,
+    /// Diversity could not be satisfied; an untried route sharing a provider or domain was used.
+    DiversityFallback,
+    /// No route covers this country and number type.
+    NoCoverage,
+    /// Routes exist, but compliance rules, ejection or earlier attempts rule them all out.
+    NoCandidate,
+    /// A retry was wanted but the retry budget is spent.
+    RetryBudgetExhausted,
+}
+
+/// One candidate as the decision saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Candidate {
+    pub route: RouteId,
+    pub state: RouteState,
+    /// The strategy's score: expected cost per success (`score`), the sampled success
+    /// probability (`thompson`), the weight (`weighted`) or the priority (`priority`).
+    /// `None` for candidates the strategy did not rank (probing, ejected, other tiers).
+    pub score: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision<'a> {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub verification: VerificationId,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub country: Country,
+    pub number_type: NumberType,
+    pub use_case: Option<&'a str>,
+    pub destination: MaskedDestination,
+    pub strategy: Strategy,
+    pub candidates: &'a [Candidate],
+    pub chosen: Option<RouteId>,
+    pub reason: DecisionReason,
+    /// Probability with which `chosen` was picked given the router's state, where defined
+    /// (not for `thompson`): what an off-policy evaluation needs.
+    pub probability: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct AttemptFinished {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub verification: VerificationId,
+    pub attempt: AttemptId,
+    pub number: u32,
+    pub route: RouteId,
+    pub outcome: AttemptOutcome,
+    #[serde(serialize_with = "secs")]
+    pub latency: Duration,
+    /// What this attempt cost (0 when the provider refused it at submission).
+    pub cost: f64,
+    pub probe: bool,
+}
+
+/// A delivery receipt for an attempt the router had already given up on (timed out).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LateDelivery {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub verification: VerificationId,
+    pub attempt: AttemptId,
+    pub route: RouteId,
+    #[serde(serialize_with = "secs")]
+    pub latency: Duration,
+    /// The verification already had a delivery: the user got the code twice (paid twice).
+    pub duplicate: bool,
+}
+
+/// Why a route changed state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateReason {
+    ConsecutiveFailures,
+    FailureRate,
+    Latency,
+    Conversion,
+    EjectionExpired,
+    ProbeFailed,
+    Recovered,
+    Manual,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct StateChange {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub route: RouteId,
+    pub from: RouteState,
+    pub to: RouteState,
+    pub reason: StateReason,
+    pub window: WindowSnapshot,
+    /// Set when entering `ejected`: how long for (jitter included).
+    #[serde(serialize_with = "opt_secs")]
+    pub ejected_for: Option<Duration>,
+    /// The route is in shadow mode: this transition was evaluated and logged, not acted on.
+    pub shadow: bool,
+}
+
+/// A trip that the ejection cap refused: the route stays in service because too many of its
+/// group are already out.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TripSuppressed {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub route: RouteId,
+    pub reason: StateReason,
+    pub out_of_service: u32,
+    pub group_size: u32,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PanicChange {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub country: Country,
+    pub number_type: NumberType,
+}
+
+/// How a verification ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    Delivered,
+    DeadlineExceeded,
+    AttemptsExhausted,
+    NoRoute,
+    RetryBudgetExhausted,
+    InvalidDestination,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Finished {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub verification: VerificationId,
+    pub destination: MaskedDestination,
+    pub country: Country,
+    pub number_type: NumberType,
+    pub status: VerificationStatus,
+    pub attempts: u32,
+    pub cost: f64,
+    #[serde(serialize_with = "opt_secs")]
+    pub time_to_verify: Option<Duration>,
+    pub delivered_by: Option<RouteId>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Conversion {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub verification: VerificationId,
+    pub route: RouteId,
+}
+
+/// One entry of the audit trail.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RouterEvent<'a> {
+    Decision(Decision<'a>),
+    Attempt(AttemptFinished),
+    LateDelivery(LateDelivery),
+    StateChange(StateChange),
+    TripSuppressed(TripSuppressed),
+    PanicEnter(PanicChange),
+    PanicExit(PanicChange),
+    Finished(Finished),
+    Conversion(Conversion),
+}
+
+impl RouterEvent<'_> {
+    pub fn at(&self) -> Duration {
+        match self {
+            RouterEvent::Decision(e) => e.at,
+            RouterEvent::Attempt(e) => e.at,
+            RouterEvent::LateDelivery(e) => e.at,
+            RouterEvent::StateChange(e) => e.at,
+            RouterEvent::TripSuppressed(e) => e.at,
+            RouterEvent::PanicEnter(e) | RouterEvent::PanicExit(e) => e.at,
+            RouterEvent::Finished(e) => e.at,
+            RouterEvent::Conversion(e) => e.at,
+        }
+    }
+}
+
+/// Receives the audit trail. Called from whichever task drove the event, never under the
+/// router's lock.
+pub trait EventSink: Send + Sync + 'static {
+    fn emit(&self, event: &RouterEvent<'_>);
+}
+
+/// Discards every event.
+pub struct NoopSink;
+
+impl EventSink for NoopSink {
+    fn emit(&self, _: &RouterEvent<'_>) {}
+}
+
+/// Any `Fn(&RouterEvent)` is a sink.
+impl<F> EventSink for F
+where
+    F: Fn(&RouterEvent<'_>) + Send + Sync + 'static,
+{
+    fn emit(&self, event: &RouterEvent<'_>) {
+        self(event)
+    }
+}
+
+/// Logs state changes, panic transitions and suppressed trips through `tracing` (at `info` and
+/// `warn`), and everything else at `trace`.
+pub struct TracingSink;
+
+impl EventSink for TracingSink {
+    fn emit(&self, event: &RouterEvent<'_>) {
+        match event {
+            RouterEvent::StateChange(e) => tracing::info!(
+                route = e.route.0, from = ?e.from, to = ?e.to, reason = ?e.reason, shadow = e.shadow,
+                "route state change"
+            ),
+            RouterEvent::PanicEnter(e) => {
+                tracing::warn!(country = %e.country, number_type = %e.number_type, "panic mode entered")
+            }
+            RouterEvent::PanicExit(e) => {
+                tracing::info!(country = %e.country, number_type = %e.number_type, "panic mode left")
+            }
+            RouterEvent::TripSuppressed(e) => tracing::warn!(
+                route = e.route.0, reason = ?e.reason, out = e.out_of_service, of = e.group_size,
+                "trip suppressed by ejection cap"
+            ),
+            other => tracing::trace!(event = ?other, "router event"),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Per-route health: a time-bucketed sliding window of outcomes.
+//!
+//! Why buckets rather than an exponentially weighted average: a bucketed window forgets exactly
+//! (an outage that ended a window ago no longer counts at all), has a volume that the
+//! minimum-volume rule can be applied to (an idle route is never judged on three samples), and
+//! keeps latency as a histogram so quantiles (not means) drive trips and adaptive timeouts.
+//! Running totals are maintained incrementally, so reading a verdict costs O(latency bins), not
+//! O(buckets x bins), which keeps every routing decision cheap.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::adapter::{Attribution, FailureKind};
+
+/// Latency histogram bins: bin `i` holds latencies in `[BASE * RATIO^(i-1), BASE * RATIO^i)`,
+/// bin 0 everything under `BASE`. 50 ms .. ~5 min at 20% resolution, plenty for thresholds of
+/// seconds and small enough to sum quickly.
+pub(crate) const LATENCY_BINS: usize = 48;
+const BASE_SECS: f64 = 0.05;
+const RATIO: f64 = 1.2;
+
+fn bin_of(secs: f64) -> usize {
+    if secs < BASE_SECS {
+        return 0;
+    }
+    let i = ((secs / BASE_SECS).ln() / RATIO.ln()).floor() as usize + 1;
+    i.min(LATENCY_BINS - 1)
+}
+
+/// Upper edge of bin `i` in seconds.
+fn bin_upper(i: usize) -> f64 {
+    BASE_SECS * RATIO.powi(i as i32)
+}
+
+fn bin_lower(i: usize) -> f64 {
+    if i == 0 {
+        0.0
+    } else {
+        BASE_SECS * RATIO.powi(i as i32 - 1)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Counts {
+    deliveries: u32,
+    failures: [u32; 7],
+    conversions: u32,
+    latency: [u32; LATENCY_BINS],
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            deliveries: 0,
+            failures: [0; 7],
+            conversions: 0,
+            latency: [0; LATENCY_BINS],
+        }
+    }
+}
+
+impl Counts {
+    fn subtract(&mut self, other: &Counts) {
+        self.deliveries -= other.deliveries;
+        self.conversions -= other.conversions;
+        for (a, b) in self.failures.iter_mut().zip(other.failures.iter()) {
+            *a -= *b;
+        }
+        for (a, b) in self.latency.iter_mut().zip(other.latency.iter()) {
+            *a -= *b;
+        }
+    }
+}
+
+/// A sliding window of `buckets` buckets spanning `span`.
+pub(crate) struct HealthWindow {
+    buckets: Box<[Counts]>,
+    total: Counts,
+    bucket_nanos: u64,
+    /// Absolute index (time / bucket width) of the newest bucket.
+    head: u64,
+}
+
+impl HealthWindow {
+    pub(crate) fn new(span: Duration, buckets: u32) -> Self {
+        let n = buckets.max(1) as usize;
+        HealthWindow {
+            buckets: vec![Counts::default(); n].into_boxed_slice(),
+            total: Counts::default(),
+            bucket_nanos: (span.as_nanos() as u64 / n as u64).max(1),
+            head: 0,
+        }
+    }
+
+    /// Moves the window to `since_epoch`, forgetting buckets that fell out of it.
+    pub(crate) fn advance(&mut self, since_epoch: Duration) {
+        let now = since_epoch.as_nanos() as u64 / self.bucket_nanos;
+        if now <= self.head {
+            return;
+        }
+        let n = self.buckets.len() as u64;
+        let steps = (now - self.head).min(n);
+        for k in 1..=steps {
+            let idx = ((self.head + k) % n) as usize;
+            let old = self.buckets[idx];
+            self.total.subtract(&old);
+            self.buckets[idx] = Counts::default();
+        }
+        self.head = now;
+    }
+
+    /// Forgets everything (a restored route starts with a clean slate).
+    pub(crate) fn clear(&mut self) {
+        self.buckets.fill(Counts::default());
+        self.total = Counts::default();
+    }
+
+    fn current(&mut self) -> &mut Counts {
+        let n = self.buckets.len() as u64;
+        &mut self.buckets[(self.head % n) as usize]
+    }
+
+    pub(crate) fn record_delivery(&mut self, latency: Duration) {
+        let bin = bin_of(latency.as_secs_f64());
+        let c = self.current();
+        c.deliveries += 1;
+        c.latency[bin] += 1;
+        self.total.deliveries += 1;
+        self.total.latency[bin] += 1;
+    }
+
+    /// A delivery that arrived after its attempt was already counted as timed out: its latency
+    /// still teaches the histogram (otherwise adaptive timeouts would only ever see latencies
+    /// under the current timeout and could never grow), but it is not a second outcome.
+    pub(crate) fn record_late_latency(&mut self, latency: Duration) {
+        let bin = bin_of(latency.as_secs_f64());
+        self.current().latency[bin] += 1;
+        self.total.latency[bin] += 1;
+    }
+
+    pub(crate) fn record_failure(&mut self, kind: FailureKind) {
+        let i = kind.index();
+        self.current().failures[i] += 1;
+        self.total.failures[i] += 1;
+    }
+
+    pub(crate) fn record_conversion(&mut self) {
+        self.current().conversions += 1;
+        self.total.conversions += 1;
+    }
+
+    pub(crate) fn deliveries(&self) -> u32 {
+        self.total.deliveries
+    }
+
+    pub(crate) fn health_failures(&self) -> u32 {
+        FailureKind::ALL
+            .iter()
+            .filter(|k| k.attribution() == Attribution::Health)
+            .map(|k| self.total.failures[k.index()])
+            .sum()
+    }
+
+    fn failures_by(&self, a: Attribution) -> u32 {
+        FailureKind::ALL
+            .iter()
+            .filter(|k| k.attribution() == a)
+            .map(|k| self.total.failures[k.index()])
+            .sum()
+    }
+
+    /// Outcomes that can judge the route: deliveries plus health failures.
+    pub(crate) fn volume(&self) -> u32 {
+        self.deliveries() + self.health_failures()
+    }
+
+    pub(crate) fn failure_rate(&self) -> Option<f64> {
+        let v = self.volume();
+        (v > 0).then(|| self.health_failures() as f64 / v as f64)
+    }
+
+    pub(crate) fn conversion_rate(&self) -> Option<f64> {
+        let d = self.total.deliveries;
+        (d > 0).then(|| self.total.conversions as f64 / d as f64)
+    }
+
+    fn latency_samples(&self) -> u32 {
+        self.total.latency.iter().sum()
+    }
+
+    /// The `q` quantile of windowed delivery latency (upper edge of its bin), if any samples.
+    pub(crate) fn latency_quantile(&self, q: f64) -> Option<Duration> {
+        let n = self.latency_samples();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q * n as f64).ceil().max(1.0) as u32;
+        let mut seen = 0;
+        for (i, c) in self.total.latency.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Duration::from_secs_f64(bin_upper(i)));
+            }
+        }
+        Some(Duration::from_secs_f64(bin_upper(LATENCY_BINS - 1)))
+    }
+
+    /// Share of windowed deliveries that took at most `limit`, interpolating inside a bin;
+    /// `None` without samples.
+    pub(crate) fn share_within(&self, limit: Duration) -> Option<f64> {
+        let n = self.latency_samples();
+        if n == 0 {
+            return None;
+        }
+        let secs = limit.as_secs_f64();
+        let b = bin_of(secs);
+        let below: u32 = self.total.latency[..b].iter().sum();
+        let (lo, hi) = (bin_lower(b), bin_upper(b));
+        let frac = if b == LATENCY_BINS - 1 && secs >= hi {
+            1.0
+        } else {
+            ((secs - lo) / (hi - lo)).clamp(0.0, 1.0)
+        };
+        Some((below as f64 + frac * self.total.latency[b] as f64) / n as f64)
+    }
+
+    pub(crate) fn snapshot(&self, consecutive: u32, quantile: f64) -> WindowSnapshot {
+        WindowSnapshot {
+            deliveries: self.total.deliveries,
+            health_failures: self.health_failures(),
+            capacity_failures: self.failures_by(Attribution::Capacity),
+            user_failures: self.failures_by(Attribution::User),
+            conversions: self.total.conversions,
+            failure_rate: self.failure_rate(),
+            latency_quantile: self.latency_quantile(quantile).map(|d| d.as_secs_f64()),
+            consecutive_failures: consecutive,
+        }
+    }
+}
+
+/// What the window said when a route changed state: part of the audit trail, so a reader can
+/// see *why* a route was ejected without replaying traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct WindowSnapshot {
+    pub deliveries: u32,
+    pub health_failures: u32,
+    pub capacity_failures: u32,
+    pub user_failures: u32,
+    pub conversions: u32,
+    pub failure_rate: Option<f64>,
+    /// The policy's `health.latency_quantile` of delivery latency, seconds.
+    pub latency_quantile: Option<f64>,
+    pub consecutive_failures: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn window_forgets_exactly_one_span_later() {
+        let mut w = HealthWindow::new(secs(10.0), 10);
+        w.advance(secs(0.5));
+        w.record_failure(FailureKind::Timeout);
+        w.advance(secs(5.5));
+        w.record_delivery(secs(2.0));
+        assert_eq!(w.volume(), 2);
+        assert_eq!(w.failure_rate(), Some(0.5));
+        // The failure's bucket (0..1s) leaves the window when the head reaches 10s.
+        w.advance(secs(9.9));
+        assert_eq!(w.volume(), 2);
+        w.advance(secs(10.0));
+        assert_eq!(w.volume(), 1);
+        assert_eq!(w.failure_rate(), Some(0.0));
+        // A jump longer than the span clears everything.
+        w.advance(secs(100.0));
+        assert_eq!(w.volume(), 0);
+        assert_eq!(w.failure_rate(), None);
+    }
+
+    #[test]
+    fn user_and_capacity_failures_do_not_count_in_failure_rate() {
+        let mut w = HealthWindow::new(secs(60.0), 6);
+        w.record_failure(FailureKind::InvalidDestination);
+        w.record_failure(FailureKind::RateLimited);
+        w.record_failure(FailureKind::NoInventory);
+        w.record_delivery(secs(1.0));
+        assert_eq!(w.failure_rate(), Some(0.0));
+        let s = w.snapshot(0, 0.5);
+        assert_eq!((s.capacity_failures, s.user_failures), (2, 1));
+    }
+
+    #[test]
+    fn latency_quantiles_are_within_one_bin() {
+        let mut w = HealthWindow::new(secs(60.0), 6);
+        for i in 1..=100 {
+            w.record_delivery(secs(i as f64 * 0.1)); // 0.1 .. 10 s
+        }
+        let check = |q: f64, expect: f64| {
+            let got = w.latency_quantile(q).unwrap().as_secs_f64();
+            assert!(
+                got >= expect && got <= expect * RATIO * 1.0001,
+                "q{q}: {got} vs {expect}"
+            );
+        };
+        check(0.5, 5.0);
+        check(0.9, 9.0);
+        check(0.99, 9.9);
+        let s = w.share_within(secs(5.0)).unwrap();
+        assert!((s - 0.5).abs() < 0.06, "{s}");
+        assert_eq!(w.share_within(secs(1000.0)), Some(1.0));
+        assert_eq!(w.share_within(secs(0.0)), Some(0.0));
+    }
+}

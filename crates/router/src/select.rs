@@ -1,0 +1,287 @@
+//! Selection strategies: which of the eligible candidates gets this attempt.
+//!
+//! Filtering (coverage, compliance, state, diversity) happens before; a strategy only ranks what
+//! is left. Strategies are pure functions of the candidates' numbers and one injected random
+//! generator, so the same state and seed give the same decision, and each returns the
+//! probability with which it picked its route (where that is defined), which is what an
+//! off-policy evaluation of a new strategy against recorded decisions needs.
+//!
+//! Why expected cost per success: an attempt on a cheap route that fails costs its price *and*
+//! a second attempt; `cost / P(success in time)` is what a verification is expected to cost on
+//! that route, so it trades price against reliability in one number. `cost_sensitivity` bends
+//! it: 0 ignores price entirely, 1 is the plain expectation.
+
+use rand::Rng;
+use rand_distr::{Beta, Distribution};
+
+use crate::event::DecisionReason;
+use crate::policy::Strategy;
+
+/// What a strategy knows about one candidate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scored {
+    pub cost: f64,
+    pub priority: u32,
+    pub weight: f64,
+    /// Beta posterior over delivery probability: prior (shrunk toward the group) plus window.
+    pub alpha: f64,
+    pub beta: f64,
+    /// Share of the route's recent deliveries that arrived within the time this attempt has.
+    pub p_in_time: f64,
+}
+
+impl Scored {
+    fn success_mean(&self) -> f64 {
+        self.alpha / (self.alpha + self.beta)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Choice {
+    pub index: usize,
+    pub reason: DecisionReason,
+    pub probability: Option<f64>,
+}
+
+fn price(cost: f64, sensitivity: f64) -> f64 {
+    if sensitivity == 0.0 {
+        1.0
+    } else {
+        cost.max(0.0).powf(sensitivity)
+    }
+}
+
+/// Picks one of `cands` (non-empty). `scores` receives each candidate's score for the audit
+/// trail. `exploration` is the chance of exploring *this* decision (0 when the budget is spent).
+pub(crate) fn choose<R: Rng>(
+    strategy: Strategy,
+    cands: &[Scored],
+    scores: &mut [f64],
+    exploration: f64,
+    cost_sensitivity: f64,
+    rng: &mut R,
+) -> Choice {
+    debug_assert!(!cands.is_empty());
+    let n = cands.len();
+    match strategy {
+        Strategy::Priority => {
+            let top = cands.iter().map(|c| c.priority).min().unwrap_or(0);
+            let mut total = 0.0;
+            for (s, c) in scores.iter_mut().zip(cands) {
+                *s = f64::from(c.priority);
+                if c.priority == top {
+                    total += c.weight;
+                }
+            }
+            let index = weighted_pick(
+                cands,
+                rng,
+                |c| {
+                    if c.priority == top { c.weight } else { 0.0 }
+                },
+            );
+            Choice {
+                index,
+                reason: DecisionReason::Best,
+                probability: Some(cands[index].weight / total),
+            }
+        }
+        Strategy::Weighted => {
+            let total: f64 = cands.iter().map(|c| c.weight).sum();
+            for (s, c) in scores.iter_mut().zip(cands) {
+                *s = c.weight;
+            }
+            let explore = n > 1 && exploration > 0.0 && rng.random::<f64>() < exploration;
+            let index = if explore {
+                rng.random_range(0..n)
+            } else {
+                weighted_pick(cands, rng, |c| c.weight)
+            };
+            let p = (1.0 - exploration) * cands[index].weight / total
+                + if n > 1 { exploration / n as f64 } else { 0.0 };
+            Choice {
+                index,
+                reason: if explore {
+                    DecisionReason::Explore
+                } else {
+                    DecisionReason::Best
+                },
+                probability: Some(if n == 1 { 1.0 } else { p }),
+            }
+        }
+        Strategy::Score => {
+            let mut best = 0;
+            let mut best_key = (f64::INFINITY, f64::NEG_INFINITY);
+            for (i, (s, c)) in scores.iter_mut().zip(cands).enumerate() {
+                let eff = (c.success_mean() * c.p_in_time).max(1e-9);
+                *s = price(c.cost, cost_sensitivity) / eff;
+                // Lower score first; among equal scores the likelier success.
+                if *s < best_key.0 || (*s == best_key.0 && eff > best_key.1) {
+                    best = i;
+                    best_key = (*s, eff);
+                }
+            }
+            explore_around(best, n, exploration, rng)
+        }
+        Strategy::Thompson => {
+            let mut best = 0;
+            let mut best_value = f64::INFINITY;
+            for (i, (s, c)) in scores.iter_mut().zip(cands).enumerate() {
+                let theta = Beta::new(c.alpha, c.beta)
+                    .map(|b| b.sample(rng))
+                    .unwrap_or_else(|_| c.success_mean());
+                *s = theta;
+                let value = price(c.cost, cost_sensitivity) / (theta * c.p_in_time).max(1e-9);
+                if value < best_value {
+                    best = i;
+                    best_value = value;
+                }
+            }
+            Choice {
+                index: best,
+                reason: DecisionReason::Best,
+                probability: None,
+            }
+        }
+    }
+}
+
+fn explore_around<R: Rng>(best: usize, n: usize, exploration: f64, rng: &mut R) -> Choice {
+    if n > 1 && exploration > 0.0 && rng.random::<f64>() < exploration {
+        // Uniform over the others.
+        let mut k = rng.random_range(0..n - 1);
+        if k >= best {
+            k += 1;
+        }
+        return Choice {
+            index: k,
+            reason: DecisionReason::Explore,
+            probability: Some(exploration / (n - 1) as f64),
+        };
+    }
+    Choice {
+        index: best,
+        reason: DecisionReason::Best,
+        probability: Some(if n > 1 { 1.0 - exploration } else { 1.0 }),
+    }
+}
+
+fn weighted_pick<R: Rng>(cands: &[Scored], rng: &mut R, w: impl Fn(&Scored) -> f64) -> usize {
+    let total: f64 = cands.iter().map(&w).sum();
+    let mut x = rng.random::<f64>() * total;
+    let mut last = 0;
+    for (i, c) in cands.iter().enumerate() {
+        let wi = w(c);
+        if wi <= 0.0 {
+            continue;
+        }
+        last = i;
+        if x < wi {
+            return i;
+        }
+        x -= wi;
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn cand(cost: f64, priority: u32, weight: f64, ok: f64, fail: f64) -> Scored {
+        Scored {
+            cost,
+            priority,
+            weight,
+            alpha: 1.0 + ok,
+            beta: 1.0 + fail,
+            p_in_time: 1.0,
+        }
+    }
+
+    fn shares(strategy: Strategy, cands: &[Scored], exploration: f64, n: usize) -> Vec<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut counts = vec![0usize; cands.len()];
+        let mut scores = vec![0.0; cands.len()];
+        for _ in 0..n {
+            let c = choose(strategy, cands, &mut scores, exploration, 1.0, &mut rng);
+            counts[c.index] += 1;
+        }
+        counts.iter().map(|&c| c as f64 / n as f64).collect()
+    }
+
+    #[test]
+    fn priority_prefers_lowest_priority_and_splits_ties_by_weight() {
+        let c = [
+            cand(0.01, 1, 1.0, 0.0, 0.0),
+            cand(0.01, 0, 3.0, 0.0, 0.0),
+            cand(0.01, 0, 1.0, 0.0, 0.0),
+        ];
+        let s = shares(Strategy::Priority, &c, 0.5, 20_000);
+        assert_eq!(s[0], 0.0);
+        assert!((s[1] - 0.75).abs() < 0.02, "{s:?}");
+    }
+
+    #[test]
+    fn weighted_follows_weights_and_reports_probability() {
+        let c = [cand(0.01, 0, 1.0, 0.0, 0.0), cand(0.01, 0, 4.0, 0.0, 0.0)];
+        let s = shares(Strategy::Weighted, &c, 0.0, 20_000);
+        assert!((s[1] - 0.8).abs() < 0.02, "{s:?}");
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let ch = choose(Strategy::Weighted, &c, &mut [0.0; 2], 0.1, 1.0, &mut rng);
+        let expect = if ch.index == 1 {
+            0.9 * 0.8 + 0.05
+        } else {
+            0.9 * 0.2 + 0.05
+        };
+        assert!((ch.probability.unwrap() - expect).abs() < 1e-12);
+    }
+
+    #[test]
+    fn score_trades_price_against_success_probability() {
+        // Route 0: cheap but delivers 40%; route 1: twice the price, delivers 95%.
+        let c = [
+            cand(0.01, 0, 1.0, 40.0, 60.0),
+            cand(0.02, 0, 1.0, 95.0, 5.0),
+        ];
+        let mut scores = [0.0; 2];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let ch = choose(Strategy::Score, &c, &mut scores, 0.0, 1.0, &mut rng);
+        assert_eq!(ch.index, 1, "{scores:?}");
+        assert_eq!(ch.probability, Some(1.0));
+        // Ignoring price, the better route wins too; with a tiny success gap price decides.
+        let close = [
+            cand(0.01, 0, 1.0, 90.0, 10.0),
+            cand(0.02, 0, 1.0, 95.0, 5.0),
+        ];
+        let ch = choose(Strategy::Score, &close, &mut scores, 0.0, 1.0, &mut rng);
+        assert_eq!(ch.index, 0);
+        let ch = choose(Strategy::Score, &close, &mut scores, 0.0, 0.0, &mut rng);
+        assert_eq!(ch.index, 1);
+    }
+
+    #[test]
+    fn score_exploration_is_reported_with_its_probability() {
+        let c = [
+            cand(0.01, 0, 1.0, 90.0, 10.0),
+            cand(0.01, 0, 1.0, 50.0, 50.0),
+            cand(0.01, 0, 1.0, 10.0, 90.0),
+        ];
+        let s = shares(Strategy::Score, &c, 0.2, 30_000);
+        assert!((s[0] - 0.8).abs() < 0.015, "{s:?}");
+        assert!((s[2] - 0.1).abs() < 0.015, "{s:?}");
+    }
+
+    #[test]
+    fn thompson_prefers_the_better_posterior() {
+        let c = [
+            cand(0.01, 0, 1.0, 50.0, 50.0),
+            cand(0.01, 0, 1.0, 95.0, 5.0),
+            cand(0.01, 0, 1.0, 70.0, 30.0),
+        ];
+        let s = shares(Strategy::Thompson, &c, 0.0, 5_000);
+        assert!(s[1] > 0.95, "{s:?}");
+    }
+}
