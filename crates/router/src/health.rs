@@ -20,12 +20,16 @@ pub(crate) const LATENCY_BINS: usize = 48;
 const BASE_SECS: f64 = 0.05;
 const RATIO: f64 = 1.2;
 
+/// Lower edges of bins 1.. (bin 0 starts at 0), computed once: a lookup by binary search is
+/// several times cheaper than a logarithm on the decision path.
+fn edges() -> &'static [f64; LATENCY_BINS] {
+    static EDGES: std::sync::OnceLock<[f64; LATENCY_BINS]> = std::sync::OnceLock::new();
+    EDGES.get_or_init(|| std::array::from_fn(|i| bin_lower(i)))
+}
+
 fn bin_of(secs: f64) -> usize {
-    if secs < BASE_SECS {
-        return 0;
-    }
-    let i = ((secs / BASE_SECS).ln() / RATIO.ln()).floor() as usize + 1;
-    i.min(LATENCY_BINS - 1)
+    // Index of the last edge <= secs.
+    edges().partition_point(|e| *e <= secs).saturating_sub(1)
 }
 
 /// Upper edge of bin `i` in seconds.
@@ -44,6 +48,10 @@ fn bin_lower(i: usize) -> f64 {
 #[derive(Clone, Copy)]
 struct Counts {
     deliveries: u32,
+    /// Sum of the health-attributed entries of `failures`, kept so reads need no sum.
+    health_failures: u32,
+    /// Samples in `latency` (deliveries plus late deliveries), kept so reads need no sum.
+    latency_samples: u32,
     failures: [u32; 7],
     conversions: u32,
     latency: [u32; LATENCY_BINS],
@@ -53,6 +61,8 @@ impl Default for Counts {
     fn default() -> Self {
         Counts {
             deliveries: 0,
+            health_failures: 0,
+            latency_samples: 0,
             failures: [0; 7],
             conversions: 0,
             latency: [0; LATENCY_BINS],
@@ -63,6 +73,8 @@ impl Default for Counts {
 impl Counts {
     fn subtract(&mut self, other: &Counts) {
         self.deliveries -= other.deliveries;
+        self.health_failures -= other.health_failures;
+        self.latency_samples -= other.latency_samples;
         self.conversions -= other.conversions;
         for (a, b) in self.failures.iter_mut().zip(other.failures.iter()) {
             *a -= *b;
@@ -125,8 +137,10 @@ impl HealthWindow {
         let bin = bin_of(latency.as_secs_f64());
         let c = self.current();
         c.deliveries += 1;
+        c.latency_samples += 1;
         c.latency[bin] += 1;
         self.total.deliveries += 1;
+        self.total.latency_samples += 1;
         self.total.latency[bin] += 1;
     }
 
@@ -135,14 +149,21 @@ impl HealthWindow {
     /// under the current timeout and could never grow), but it is not a second outcome.
     pub(crate) fn record_late_latency(&mut self, latency: Duration) {
         let bin = bin_of(latency.as_secs_f64());
-        self.current().latency[bin] += 1;
+        let c = self.current();
+        c.latency_samples += 1;
+        c.latency[bin] += 1;
+        self.total.latency_samples += 1;
         self.total.latency[bin] += 1;
     }
 
     pub(crate) fn record_failure(&mut self, kind: FailureKind) {
         let i = kind.index();
-        self.current().failures[i] += 1;
+        let health = u32::from(kind.attribution() == Attribution::Health);
+        let c = self.current();
+        c.failures[i] += 1;
+        c.health_failures += health;
         self.total.failures[i] += 1;
+        self.total.health_failures += health;
     }
 
     pub(crate) fn record_conversion(&mut self) {
@@ -155,11 +176,7 @@ impl HealthWindow {
     }
 
     pub(crate) fn health_failures(&self) -> u32 {
-        FailureKind::ALL
-            .iter()
-            .filter(|k| k.attribution() == Attribution::Health)
-            .map(|k| self.total.failures[k.index()])
-            .sum()
+        self.total.health_failures
     }
 
     fn failures_by(&self, a: Attribution) -> u32 {
@@ -186,7 +203,7 @@ impl HealthWindow {
     }
 
     fn latency_samples(&self) -> u32 {
-        self.total.latency.iter().sum()
+        self.total.latency_samples
     }
 
     /// The `q` quantile of windowed delivery latency (upper edge of its bin), if any samples.
@@ -260,6 +277,21 @@ mod tests {
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn bins_follow_their_edges() {
+        let check = |secs: f64, bin: usize| assert_eq!(bin_of(secs), bin, "{secs}");
+        check(0.0, 0);
+        check(0.049, 0);
+        check(0.05, 1);
+        check(0.0599, 1);
+        check(0.06, 2);
+        check(1e9, LATENCY_BINS - 1);
+        for i in 1..LATENCY_BINS {
+            let mid = (bin_lower(i) + bin_upper(i)) / 2.0;
+            check(mid, i);
+        }
     }
 
     #[test]

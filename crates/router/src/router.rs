@@ -68,6 +68,16 @@ impl VerificationOutcome {
     }
 }
 
+/// What [`Router::dry_run`] decided.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DryRun {
+    pub chosen: Option<RouteId>,
+    pub reason: DecisionReason,
+    pub probability: Option<f64>,
+    /// The attempt timeout the chosen route would get.
+    pub timeout: Duration,
+}
+
 /// A route's current standing, for dashboards and tests.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteStatus {
@@ -343,7 +353,11 @@ impl Router {
             use_case: use_case_index,
         };
         let mut tried: Vec<RouteId> = Vec::with_capacity(plan.max_attempts as usize);
-        let mut candidates = Vec::new();
+        let mut candidates = Vec::with_capacity(
+            sh.table
+                .group(req.country, req.number_type)
+                .map_or(0, |g| sh.table.group_routes(g).len()),
+        );
         let mut events: Vec<RouterEvent<'static>> = Vec::new();
         let mut in_flight: Vec<InFlight> = Vec::new();
         let mut cost = 0.0;
@@ -638,6 +652,61 @@ impl Router {
             probe: f.probe,
         }));
         self.emit_all(events);
+    }
+
+    /// The decision `verify` would make for a first attempt of `req` right now, without sending
+    /// anything: for admin tools ("where would DE/mobile go?") and for measuring decision cost.
+    /// It is a real decision: it draws from the random generator, spends probe credit and
+    /// exploration budget, and is logged as a decision event with `attempt: 0`.
+    pub fn dry_run(&self, req: &VerificationRequest) -> DryRun {
+        let sh = &self.inner.shared;
+        let now = Instant::now();
+        let use_case = sh.use_case_index(req.use_case.as_deref());
+        let plan = sh.plan(req.country, use_case);
+        let key = RequestKey {
+            destination: req.destination.masked(),
+            country: req.country,
+            number_type: req.number_type,
+            use_case,
+        };
+        let mut candidates = Vec::with_capacity(
+            sh.table
+                .group(req.country, req.number_type)
+                .map_or(0, |g| sh.table.group_routes(g).len()),
+        );
+        let mut events = Vec::new();
+        let out = self.core().decide(
+            sh,
+            &key,
+            plan,
+            1,
+            &[],
+            now,
+            now + plan.deadline,
+            &mut candidates,
+            &mut events,
+        );
+        self.emit_all(&mut events);
+        self.inner.sink.emit(&RouterEvent::Decision(Decision {
+            at: sh.since_epoch(now),
+            verification: req.id,
+            attempt: 0,
+            country: req.country,
+            number_type: req.number_type,
+            use_case: req.use_case.as_deref(),
+            destination: key.destination,
+            strategy: plan.strategy,
+            candidates: &candidates,
+            chosen: out.chosen,
+            reason: out.reason,
+            probability: out.probability,
+        }));
+        DryRun {
+            chosen: out.chosen,
+            reason: out.reason,
+            probability: out.probability,
+            timeout: out.timeout,
+        }
     }
 
     /// The user entered the code delivered under `receipt`: a (slow, noisy) signal that the

@@ -46,6 +46,8 @@ pub(crate) struct Choice {
 fn price(cost: f64, sensitivity: f64) -> f64 {
     if sensitivity == 0.0 {
         1.0
+    } else if sensitivity == 1.0 {
+        cost.max(0.0)
     } else {
         cost.max(0.0).powf(sensitivity)
     }
