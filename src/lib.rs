@@ -1,1 +1,4 @@
+//! failover-lab: simulate SMS verification failover policies against an injected world.
 
+pub mod scenario;
+pub mod sim;

@@ -24,7 +24,7 @@ const RATIO: f64 = 1.2;
 /// several times cheaper than a logarithm on the decision path.
 fn edges() -> &'static [f64; LATENCY_BINS] {
     static EDGES: std::sync::OnceLock<[f64; LATENCY_BINS]> = std::sync::OnceLock::new();
-    EDGES.get_or_init(|| std::array::from_fn(|i| bin_lower(i)))
+    EDGES.get_or_init(|| std::array::from_fn(bin_lower))
 }
 
 fn bin_of(secs: f64) -> usize {
