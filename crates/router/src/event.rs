@@ -203,6 +203,9 @@ pub enum VerificationStatus {
 pub struct Finished {
     #[serde(serialize_with = "secs")]
     pub at: Duration,
+    /// When the verification started (its first decision).
+    #[serde(serialize_with = "secs")]
+    pub started: Duration,
     pub verification: VerificationId,
     pub destination: MaskedDestination,
     pub country: Country,

@@ -544,6 +544,7 @@ impl Router {
         let time_to_verify = delivered.map(|(_, at)| at - start);
         self.inner.sink.emit(&RouterEvent::Finished(Finished {
             at: sh.since_epoch(now),
+            started: sh.since_epoch(start),
             verification: req.id,
             destination: key.destination,
             country: req.country,
