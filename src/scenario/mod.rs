@@ -1,0 +1,242 @@
+//! Scenario files: the world, the traffic, the faults and the policies to compare, in TOML.
+//!
+//! A scenario is the unit of reproducibility: given the file and a seed, a run is determined.
+//! So the file is strict — `format_version` is required, unknown fields are errors (a misspelt
+//! `error_rate` that silently defaults to 0 would make a whole comparison meaningless), and
+//! every name one entry uses to refer to another is resolved and checked, with "did you mean"
+//! for near misses. Validation reports every problem at once, each at its field path
+//! (`providers[2].paths[0].carrier`), and paths are kept as segments so a later pass can map
+//! them to `file:line:col`.
+//!
+//! This module is the only parser of scenario files. Its outputs are the [`Scenario`] (the file
+//! as data, serialisable back to equivalent TOML) and the [`CompiledScenario`] the simulator
+//! runs (names resolved to indices, distributions compiled, rates per second).
+//!
+//! The shape, in brief (see the module tests for a complete example):
+//!
+//! ```toml
+//! format_version = 1
+//! name = "regional-outage"
+//! duration = "1h"
+//!
+//! [[regions]]
+//! name = "eu-west"
+//! latency = { kind = "lognormal", median = "40ms", p99 = "200ms" }
+//!
+//! [[countries]]
+//! code = "DE"
+//! carriers = [{ name = "telekom-de", share = 1.0 }]
+//!
+//! [[carriers]]
+//! name = "telekom-de"
+//! country = "DE"
+//! delivery_latency = { kind = "lognormal", median = "3s", p99 = "20s" }
+//!
+//! [[providers]]
+//! name = "twilio-like"
+//! region = "eu-west"
+//! api_latency = { kind = "constant", value = "150ms" }
+//!
+//! [[router.routes]]
+//! provider = "twilio-like"
+//! country = "DE"
+//! number_type = "mobile"
+//! cost = 0.07
+//!
+//! [policies.default]
+//!
+//! [traffic]
+//! rate = "50/s"
+//! mix = [{ country = "DE", number_type = "mobile", weight = 1.0 }]
+//! ```
+
+mod compiled;
+mod fault;
+mod path;
+mod policies;
+mod traffic;
+mod validate;
+mod world;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use failover_router::duration::serde_str;
+use failover_router::route::RouteSpec;
+use serde::{Deserialize, Serialize};
+
+pub use compiled::{
+    Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
+    Destination, DiurnalProfile, DomainId, FaultEffect, FaultModel, FraudModel, InventoryModel,
+    NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId, RegionModel, TargetModel,
+    TargetRef, TraceArrival, TrafficModel, UseCaseId,
+};
+pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
+pub use path::{FieldPath, Problem, Problems, Segment, did_you_mean};
+pub use policies::{NamedPolicy, Policies};
+pub use traffic::{Burst, Diurnal, DiurnalPoint, FraudSpike, MixEntry, Rate, RateUnit, Traffic};
+pub use world::{Carrier, CarrierShare, CountrySpec, Inventory, Provider, ProviderPath, Region};
+
+/// The scenario format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A scenario file as data. Build it with [`Scenario::from_toml_str`] or [`Scenario::from_file`]
+/// (which also load policy files and validate); compile it for simulation with
+/// [`Scenario::compile`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Must be [`FORMAT_VERSION`].
+    pub format_version: u32,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Root of every random stream. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time span.
+    #[serde(with = "serde_str")]
+    pub duration: Duration,
+    /// Verifications started before this are simulated but not measured. Default 0s.
+    #[serde(default, with = "serde_str")]
+    pub warmup: Duration,
+    /// Time-series bucket width. Default 1m.
+    #[serde(default = "default_bucket", with = "serde_str")]
+    pub bucket: Duration,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<Region>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries: Vec<CountrySpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carriers: Vec<Carrier>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<Provider>,
+    /// The router's table. Its provider list is implicitly `[[providers]]`, in order.
+    #[serde(default)]
+    pub router: RouterSpec,
+    /// The policies to compare, in file order.
+    #[serde(default)]
+    pub policies: Policies,
+    #[serde(default)]
+    pub traffic: Traffic,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+}
+
+/// `[router]`: what the router is told about routes (its belief, which may differ from the
+/// world's truth in `[[providers]]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn default_bucket() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "format_version is missing: add `format_version = {FORMAT_VERSION}` at the top of the scenario"
+    )]
+    MissingVersion,
+    #[error(
+        "format_version = {found} is not supported: this build reads format_version = {FORMAT_VERSION}"
+    )]
+    UnsupportedVersion { found: String },
+    /// Syntax or shape error (unknown field, wrong type, bad duration); carries the position.
+    #[error("{0}")]
+    Parse(#[from] toml::de::Error),
+    /// Semantic problems, each at its field path.
+    #[error("{0}")]
+    Invalid(Problems),
+    #[error("cannot write the scenario as TOML: {0}")]
+    Serialize(#[from] toml::ser::Error),
+}
+
+impl ScenarioError {
+    /// The semantic problems, if that is what this error is.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ScenarioError::Invalid(p) => &p.0,
+            _ => &[],
+        }
+    }
+}
+
+impl From<Problems> for ScenarioError {
+    fn from(p: Problems) -> Self {
+        ScenarioError::Invalid(p)
+    }
+}
+
+impl Scenario {
+    /// Parses, loads policy files (relative to `base_dir`, the scenario file's directory) and
+    /// validates.
+    pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+        // Check the version before the shape, so a file written for another version gets a
+        // version message rather than a list of unknown fields.
+        #[derive(Deserialize)]
+        struct Probe {
+            format_version: Option<toml::Value>,
+        }
+        let probe: Probe = toml::from_str(text)?;
+        match probe.format_version {
+            None => return Err(ScenarioError::MissingVersion),
+            Some(toml::Value::Integer(v)) if v == i64::from(FORMAT_VERSION) => {}
+            Some(other) => {
+                return Err(ScenarioError::UnsupportedVersion {
+                    found: other.to_string(),
+                });
+            }
+        }
+        let mut scenario: Scenario = toml::from_str(text)?;
+        scenario.policies.load_files(base_dir).into_result()?;
+        scenario.validate(base_dir)?;
+        Ok(scenario)
+    }
+
+    /// Reads a scenario file; relative paths inside it are resolved against its directory.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Scenario::from_toml_str(&text, base)
+    }
+
+    /// TOML that [`from_toml_str`](Self::from_toml_str) (with the same `base_dir`) reads back
+    /// into an equal `Scenario`. Policy file references are kept as references; call
+    /// [`Policies::inline_files`] first for a self-contained file.
+    pub fn to_toml_string(&self) -> Result<String, ScenarioError> {
+        Ok(toml::to_string(self)?)
+    }
+
+    /// Checks every reference, range and distribution; reports all problems at once.
+    pub fn validate(&self, base_dir: &Path) -> Result<(), ScenarioError> {
+        self.compile(base_dir).map(|_| ())
+    }
+
+    /// Validates and builds the simulation form. `base_dir` resolves CSV files (empirical
+    /// distributions, traces).
+    pub fn compile(&self, base_dir: &Path) -> Result<CompiledScenario, ScenarioError> {
+        Ok(validate::compile(self, base_dir)?)
+    }
+}
+
+#[cfg(test)]
+mod tests;
