@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use failover_router::route::{Country, NumberType, ProviderId, RouteSpec};
 
+use super::distribution::Distribution;
 use super::fault::OutageMode;
 use super::policies::NamedPolicy;
-use crate::sim::distribution::Distribution;
 
 macro_rules! index_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -122,7 +122,7 @@ impl CompiledScenario {
 #[derive(Clone, Debug)]
 pub struct RegionModel {
     pub name: String,
-    /// Entity key for [`crate::sim::rng::stream`].
+    /// Entity key ([`entity_key`] of the name): the `entity` of the world's random streams.
     pub entity: u64,
     pub latency: Distribution,
 }
@@ -151,7 +151,7 @@ impl CountryModel {
         let (ids, cumulative) = cumulative_weights(carriers);
         CountryModel {
             code,
-            entity: crate::sim::rng::entity_key(code.as_str()),
+            entity: entity_key(code.as_str()),
             carriers: ids,
             carrier_cumulative: cumulative,
             conversion,
@@ -539,4 +539,20 @@ impl FaultModel {
             _ => 0.0,
         }
     }
+}
+
+/// Stable 64-bit FNV-1a hash of an entity's name, for use as the `entity` of the
+/// simulator's random streams (`sim::rng::stream`).
+///
+/// Keyed by name so that a provider keeps its draws when others are added or reordered.
+pub const fn entity_key(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
 }

@@ -27,7 +27,7 @@ use failover_router::duration::{format as fmt_d, serde_opt, serde_str};
 use failover_router::route::{Country, NumberType};
 use serde::{Deserialize, Serialize};
 
-use crate::sim::distribution::DistributionSpec;
+use crate::scenario::distribution::DistributionSpec;
 
 /// One injected fault.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -51,6 +51,7 @@
 //! ```
 
 mod compiled;
+pub mod distribution;
 mod fault;
 mod path;
 mod policies;
@@ -69,7 +70,7 @@ pub use compiled::{
     Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
     Destination, DiurnalProfile, DomainId, FaultEffect, FaultModel, FraudModel, InventoryModel,
     NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId, RegionModel, TargetModel,
-    TargetRef, TraceArrival, TrafficModel, UseCaseId,
+    TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
 pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
 pub use path::{FieldPath, Problem, Problems, Segment, did_you_mean};

@@ -57,7 +57,7 @@ impl FieldPath {
     /// [`DistributionError::param`] (`overrides[1].max_attempts`). Keys must be bare.
     ///
     /// [`PolicyError::field`]: failover_router::policy::PolicyError
-    /// [`DistributionError::param`]: crate::sim::distribution::DistributionError
+    /// [`DistributionError::param`]: crate::scenario::distribution::DistributionError
     pub fn parse(text: &str) -> Self {
         let mut segments = Vec::new();
         for part in text.split('.').filter(|p| !p.is_empty()) {

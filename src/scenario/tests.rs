@@ -800,4 +800,4 @@ fn trace_replaces_poisson_arrivals() {
     );
 }
 
-use crate::sim::distribution::DistributionSpec;
+use crate::scenario::distribution::DistributionSpec;

@@ -14,12 +14,12 @@ use std::time::Duration;
 use failover_router::duration::format as fmt_d;
 use failover_router::route::{Country, NumberType, ProviderId};
 
+use super::compiled::entity_key;
 use super::compiled::*;
 use super::fault::{FaultKind, LatencyEffect, TargetEntity};
 use super::path::{FieldPath, Problems, unknown_name};
 use super::{FORMAT_VERSION, Scenario};
-use crate::sim::distribution::{Distribution, DistributionSpec};
-use crate::sim::rng::entity_key;
+use crate::scenario::distribution::{Distribution, DistributionSpec};
 
 const DAY: Duration = Duration::from_secs(86_400);
 

@@ -11,7 +11,7 @@
 use failover_router::route::{Country, NumberType};
 use serde::{Deserialize, Serialize};
 
-use crate::sim::distribution::DistributionSpec;
+use crate::scenario::distribution::DistributionSpec;
 
 /// A network region providers are hosted in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -103,20 +103,7 @@ pub fn stream(seed: u64, purpose: Purpose, entity: u64) -> SimRng {
     Xoshiro256PlusPlus::seed_from_u64(stream_key(seed, purpose, entity))
 }
 
-/// Stable 64-bit FNV-1a hash of an entity's name, for use as the `entity` of [`stream`].
-///
-/// Keyed by name so that a provider keeps its draws when others are added or reordered.
-pub const fn entity_key(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
+pub use crate::scenario::entity_key;
 
 #[cfg(test)]
 mod tests {
