@@ -103,7 +103,7 @@ pub use event::{
 };
 pub use health::WindowSnapshot;
 pub use policy::{Policy, PolicyError, Strategy};
-pub use route::{Country, NumberType, RouteId, RouteSpec, RoutingTable, TableError};
+pub use route::{Country, NumberType, ProviderId, RouteId, RouteSpec, RoutingTable, TableError};
 pub use router::{
     BuildError, DeliveryReceipt, DryRun, RouteStatus, Router, RouterBuilder, VerificationOutcome,
     VerificationRequest,

@@ -269,32 +269,23 @@ struct AttemptMeta {
 
 enum Wake {
     Done(usize, AttemptOutcome),
-    AttemptTimeout,
-    Deadline,
+    Timer,
 }
 
-/// Polls every in-flight attempt, then the attempt timer, then the deadline: a fixed order, so
-/// the same world gives the same result (no random `select!`).
-async fn next_wake(
-    in_flight: &mut [InFlight],
-    attempt_timer: Option<Pin<&mut Sleep>>,
-    deadline: Pin<&mut Sleep>,
-) -> Wake {
-    let mut attempt_timer = attempt_timer;
-    let mut deadline = deadline;
+/// Polls every in-flight attempt, then the one timer: a fixed order, so the same world gives
+/// the same result (no random `select!`). The timer is armed at the earlier of the current
+/// attempt's timeout and the deadline (one timer per verification, not two: timers are a large
+/// share of a simulated verification's cost); which of the two it was is decided by the caller.
+async fn next_wake(in_flight: &mut [InFlight], timer: Pin<&mut Sleep>) -> Wake {
+    let mut timer = timer;
     std::future::poll_fn(move |cx| {
         for (i, f) in in_flight.iter_mut().enumerate() {
             if let Poll::Ready(o) = f.fut.as_mut().poll(cx) {
                 return Poll::Ready(Wake::Done(i, o));
             }
         }
-        if let Some(t) = attempt_timer.as_mut()
-            && t.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(Wake::AttemptTimeout);
-        }
-        if deadline.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Wake::Deadline);
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
         }
         Poll::Pending
     })
@@ -366,10 +357,11 @@ impl Router {
         // Why no further attempt is launched, once that is decided.
         let mut stopped: Option<VerificationStatus> = None;
         let mut delivered: Option<(RouteId, Instant)> = None;
-        let attempt_timer = sleep_until(deadline);
-        let deadline_timer = sleep_until(deadline);
-        tokio::pin!(attempt_timer);
-        tokio::pin!(deadline_timer);
+        // Armed at the current attempt's timeout (never later than the deadline) or, with no
+        // attempt pending, at the deadline.
+        let timer = sleep_until(deadline);
+        tokio::pin!(timer);
+        let mut attempt_deadline = deadline;
 
         self.core().deposit(sh.since_epoch(start));
         let status = loop {
@@ -439,7 +431,8 @@ impl Router {
                                 },
                                 fut,
                             });
-                            attempt_timer.as_mut().reset(now + out.timeout);
+                            attempt_deadline = (now + out.timeout).min(deadline);
+                            timer.as_mut().reset(attempt_deadline);
                             current = Some(id);
                         }
                         _ => {
@@ -461,8 +454,10 @@ impl Router {
                     break stopped.unwrap_or(VerificationStatus::AttemptsExhausted);
                 }
             }
-            let timer = current.is_some().then_some(attempt_timer.as_mut());
-            match next_wake(&mut in_flight, timer, deadline_timer.as_mut()).await {
+            if current.is_none() && timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+            match next_wake(&mut in_flight, timer.as_mut()).await {
                 Wake::Done(i, outcome) => {
                     let f = in_flight.remove(i).meta;
                     let now = Instant::now();
@@ -510,7 +505,7 @@ impl Router {
                         AttemptOutcome::Failed(_) => {}
                     }
                 }
-                Wake::AttemptTimeout => {
+                Wake::Timer if current.is_some() && Instant::now() >= attempt_deadline => {
                     let now = Instant::now();
                     if let Some(f) = in_flight.iter_mut().find(|f| Some(f.meta.id) == current) {
                         f.meta.timed_out = true;
@@ -528,7 +523,7 @@ impl Router {
                     }
                     current = None;
                 }
-                Wake::Deadline => {
+                Wake::Timer => {
                     break stopped
                         .filter(|s| *s != VerificationStatus::AttemptsExhausted)
                         .unwrap_or(VerificationStatus::DeadlineExceeded);
@@ -588,7 +583,7 @@ impl Router {
             tokio::pin!(grace);
             let mut events = Vec::new();
             while !in_flight.is_empty() {
-                match next_wake(&mut in_flight, None, grace.as_mut()).await {
+                match next_wake(&mut in_flight, grace.as_mut()).await {
                     Wake::Done(i, outcome) => {
                         let f = in_flight.remove(i).meta;
                         let now = Instant::now();
@@ -623,7 +618,7 @@ impl Router {
                             had_delivery = true;
                         }
                     }
-                    Wake::AttemptTimeout | Wake::Deadline => break,
+                    Wake::Timer => break,
                 }
             }
         });

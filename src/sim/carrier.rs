@@ -1,0 +1,140 @@
+//! A carrier: the mobile operator that delivers the message to the handset, with its own
+//! delivery latency and loss. Every provider's message to a subscriber of this carrier passes
+//! here, so a carrier fault hits all providers' routes to its subscribers at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
+use failover_router::{AttemptOutcome, FailureKind};
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::effects::compose;
+use super::message::{Due, Handoff, Release};
+use super::provider::ProviderActor;
+use super::rng::{Purpose, stream};
+use super::timer::{Pump, Timed, TimerQueue};
+use crate::scenario::{CarrierId, CompiledScenario, OutageMode, TargetRef};
+
+pub(crate) struct CarrierActor {
+    id: CarrierId,
+    world: Arc<CompiledScenario>,
+    seed: u64,
+    epoch: Instant,
+    faults: Box<[u32]>,
+    providers: Vec<Addr<ProviderActor>>,
+    queue: TimerQueue<Due>,
+}
+
+/// Tells a carrier the providers' addresses (they are started after the carriers).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct KnowProviders(pub Vec<Addr<ProviderActor>>);
+
+impl CarrierActor {
+    pub(crate) fn new(
+        id: CarrierId,
+        world: Arc<CompiledScenario>,
+        seed: u64,
+        epoch: Instant,
+    ) -> Self {
+        let faults = world
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.target.entity == TargetRef::Carrier(id))
+            .map(|(i, _)| i as u32)
+            .collect();
+        CarrierActor {
+            id,
+            world,
+            seed,
+            epoch,
+            faults,
+            providers: Vec::new(),
+            queue: TimerQueue::new(),
+        }
+    }
+}
+
+impl Actor for CarrierActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.spawn(Pump::new());
+    }
+}
+
+impl Timed for CarrierActor {
+    type Item = Due;
+
+    fn queue(&mut self) -> &mut TimerQueue<Due> {
+        &mut self.queue
+    }
+
+    fn fire(&mut self, due: Due, _: &mut Self::Context) {
+        // The router may have given up on the attempt: then nobody listens, which is fine.
+        let _ = due.reply.send(due.outcome);
+        if let Some(p) = due.release_to {
+            self.providers[p.index()].do_send(Release);
+        }
+    }
+}
+
+impl Handler<KnowProviders> for CarrierActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: KnowProviders, _: &mut Self::Context) {
+        self.providers = msg.0;
+    }
+}
+
+impl Handler<Handoff> for CarrierActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Handoff, _: &mut Self::Context) {
+        let now = Instant::now();
+        let carrier = self.world.carrier(self.id);
+        let env = msg.env;
+        let mut rng = stream(self.seed, Purpose::Carrier, carrier.entity ^ env.key);
+        let eff = compose(
+            &self.world.faults,
+            &self.faults,
+            now - self.epoch,
+            env.country,
+            env.number_type,
+            &mut rng,
+        );
+        let latency = carrier.delivery_latency.sample_secs(&mut rng)
+            * eff.latency_factor
+            * msg.latency_factor
+            + eff.added_secs
+            + msg.added_secs;
+        let delivered_draw = rng.random::<f64>();
+        let at = msg.handoff + Duration::from_secs_f64(latency);
+        let release_to = msg.release.then_some(env.provider);
+        let deliver_p =
+            msg.path_quality * (1.0 - carrier.loss) * (1.0 - eff.loss) * (1.0 - eff.error);
+        let outcome = match eff.down {
+            Some(OutageMode::BlackHole) => {
+                // Swallowed: no receipt ever; the provider's number is free again.
+                if let Some(p) = release_to {
+                    self.providers[p.index()].do_send(Release);
+                }
+                return;
+            }
+            Some(OutageMode::Error) => AttemptOutcome::Failed(FailureKind::Undelivered),
+            None if delivered_draw < deliver_p => AttemptOutcome::Delivered,
+            None => AttemptOutcome::Failed(FailureKind::Undelivered),
+        };
+        self.queue.push(
+            at,
+            Due {
+                reply: msg.reply,
+                outcome,
+                release_to,
+            },
+        );
+    }
+}

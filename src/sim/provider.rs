@@ -1,0 +1,209 @@
+//! A provider: API latency and errors, capacity (rate limit, sender-number inventory), number
+//! types it serves, and per-carrier path quality. Its failure domains are the world's truth,
+//! which the router's routing table may not know.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, AsyncContext, Context, Handler};
+use failover_router::{AttemptOutcome, FailureKind, ProviderId};
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::carrier::CarrierActor;
+use super::effects::compose;
+use super::message::{Arrive, Due, Handoff, Release, Reply};
+use super::rng::{Purpose, stream};
+use super::timer::{Pump, Timed, TimerQueue};
+use crate::scenario::{CompiledScenario, OutageMode, TargetRef};
+
+pub(crate) struct ProviderActor {
+    id: ProviderId,
+    world: Arc<CompiledScenario>,
+    seed: u64,
+    epoch: Instant,
+    faults: Box<[u32]>,
+    carriers: Vec<Addr<CarrierActor>>,
+    /// Rate-limit token bucket, refilled lazily on arrival.
+    tokens: f64,
+    refilled: Instant,
+    /// Numbers in use, and release times of numbers held for a fixed time.
+    in_use: u32,
+    releases: BinaryHeap<Reverse<Instant>>,
+    queue: TimerQueue<Due>,
+}
+
+impl ProviderActor {
+    pub(crate) fn new(
+        id: ProviderId,
+        world: Arc<CompiledScenario>,
+        seed: u64,
+        epoch: Instant,
+        carriers: Vec<Addr<CarrierActor>>,
+    ) -> Self {
+        let faults = world
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                matches!(
+                    f.target.entity,
+                    TargetRef::Provider(_) | TargetRef::FailureDomain(_)
+                ) && f.target.providers.contains(&id)
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        let tokens = world.provider(id).rate_limit.unwrap_or(0.0).max(1.0);
+        ProviderActor {
+            id,
+            world,
+            seed,
+            epoch,
+            faults,
+            carriers,
+            tokens,
+            refilled: epoch,
+            in_use: 0,
+            releases: BinaryHeap::new(),
+            queue: TimerQueue::new(),
+        }
+    }
+
+    fn reply_later(&mut self, at: Instant, reply: Reply, kind: FailureKind) {
+        self.queue.push(
+            at,
+            Due {
+                reply,
+                outcome: AttemptOutcome::Failed(kind),
+                release_to: None,
+            },
+        );
+    }
+
+    /// Takes a rate-limit token if one is available (bucket size: one second of rate).
+    fn take_token(&mut self, now: Instant, rate: f64) -> bool {
+        let burst = rate.max(1.0);
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Actor for ProviderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.spawn(Pump::new());
+    }
+}
+
+impl Timed for ProviderActor {
+    type Item = Due;
+
+    fn queue(&mut self) -> &mut TimerQueue<Due> {
+        &mut self.queue
+    }
+
+    fn fire(&mut self, due: Due, _: &mut Self::Context) {
+        let _ = due.reply.send(due.outcome);
+    }
+}
+
+impl Handler<Release> for ProviderActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Release, _: &mut Self::Context) {
+        self.in_use = self.in_use.saturating_sub(1);
+    }
+}
+
+impl Handler<Arrive> for ProviderActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Arrive, _: &mut Self::Context) {
+        let now = Instant::now();
+        let world = Arc::clone(&self.world);
+        let model = world.provider(self.id);
+        let env = msg.env;
+        let mut rng = stream(self.seed, Purpose::ProviderLatency, model.entity ^ env.key);
+        let eff = compose(
+            &world.faults,
+            &self.faults,
+            now - self.epoch,
+            env.country,
+            env.number_type,
+            &mut rng,
+        );
+        // Draw every random number up front, whatever the outcome: the same attempt consumes
+        // the same draws under every policy.
+        let api = model.api_latency.sample_secs(&mut rng) * eff.latency_factor;
+        let error_draw = rng.random::<f64>();
+        let hold = model
+            .inventory
+            .as_ref()
+            .and_then(|inv| inv.hold.as_ref())
+            .map(|d| d.sample(&mut rng));
+        let path = model.path(env.carrier);
+        let extra = path
+            .extra_latency
+            .as_ref()
+            .map_or(0.0, |d| d.sample_secs(&mut rng));
+        let at = msg.arrives + Duration::from_secs_f64(api);
+
+        match eff.down {
+            Some(OutageMode::BlackHole) => return,
+            Some(OutageMode::Error) => {
+                return self.reply_later(at, msg.reply, FailureKind::Unavailable);
+            }
+            None => {}
+        }
+        if env.invalid {
+            return self.reply_later(at, msg.reply, FailureKind::InvalidDestination);
+        }
+        if !model.serves.contains(env.number_type) || eff.blocked {
+            return self.reply_later(at, msg.reply, FailureKind::Rejected);
+        }
+        if let Some(rate) = model.rate_limit
+            && !self.take_token(now, rate * eff.capacity_factor)
+        {
+            return self.reply_later(at, msg.reply, FailureKind::RateLimited);
+        }
+        let error = 1.0 - (1.0 - model.error_rate) * (1.0 - eff.error);
+        if error_draw < error {
+            return self.reply_later(at, msg.reply, FailureKind::Unavailable);
+        }
+        let mut release = false;
+        if let Some(inv) = &model.inventory {
+            while self.releases.peek().is_some_and(|Reverse(t)| *t <= now) {
+                self.releases.pop();
+                self.in_use -= 1;
+            }
+            let capacity = (f64::from(inv.numbers) * eff.inventory_factor).floor() as u32;
+            if self.in_use >= capacity {
+                return self.reply_later(at, msg.reply, FailureKind::NoInventory);
+            }
+            self.in_use += 1;
+            match hold {
+                Some(h) => self.releases.push(Reverse(now + h)),
+                None => release = true,
+            }
+        }
+        self.carriers[env.carrier.index()].do_send(Handoff {
+            env,
+            handoff: at,
+            path_quality: path.quality * (1.0 - eff.loss),
+            latency_factor: eff.latency_factor,
+            added_secs: eff.added_secs + extra,
+            release,
+            reply: msg.reply,
+        });
+    }
+}

@@ -1,0 +1,127 @@
+//! A network region: the hop from the router to a provider's API endpoint.
+//!
+//! Providers are hosted in regions; a regional outage or network slowdown hits every provider
+//! there at once, which is exactly the correlated failure a failover policy must survive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, AsyncContext, Context, Handler};
+use failover_router::{AttemptOutcome, FailureKind};
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::effects::compose;
+use super::message::{Arrive, Due, Submit};
+use super::provider::ProviderActor;
+use super::rng::{Purpose, stream};
+use super::timer::{Pump, Timed, TimerQueue};
+use crate::scenario::{CompiledScenario, OutageMode, RegionId, TargetRef};
+
+pub(crate) struct RegionActor {
+    id: RegionId,
+    world: Arc<CompiledScenario>,
+    seed: u64,
+    epoch: Instant,
+    faults: Box<[u32]>,
+    /// Indexed by provider id; only this region's providers are `Some`.
+    providers: Vec<Option<Addr<ProviderActor>>>,
+    queue: TimerQueue<Due>,
+}
+
+impl RegionActor {
+    pub(crate) fn new(
+        id: RegionId,
+        world: Arc<CompiledScenario>,
+        seed: u64,
+        epoch: Instant,
+        providers: Vec<Option<Addr<ProviderActor>>>,
+    ) -> Self {
+        let faults = world
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.target.entity == TargetRef::Region(id))
+            .map(|(i, _)| i as u32)
+            .collect();
+        RegionActor {
+            id,
+            world,
+            seed,
+            epoch,
+            faults,
+            providers,
+            queue: TimerQueue::new(),
+        }
+    }
+}
+
+impl Actor for RegionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.spawn(Pump::new());
+    }
+}
+
+impl Timed for RegionActor {
+    type Item = Due;
+
+    fn queue(&mut self) -> &mut TimerQueue<Due> {
+        &mut self.queue
+    }
+
+    fn fire(&mut self, due: Due, _: &mut Self::Context) {
+        let _ = due.reply.send(due.outcome);
+    }
+}
+
+impl Handler<Submit> for RegionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Submit, _: &mut Self::Context) {
+        let now = Instant::now();
+        let region = self.world.region(self.id);
+        let env = msg.env;
+        let mut rng = stream(self.seed, Purpose::Region, region.entity ^ env.key);
+        let eff = compose(
+            &self.world.faults,
+            &self.faults,
+            now - self.epoch,
+            env.country,
+            env.number_type,
+            &mut rng,
+        );
+        let net = region.latency.sample_secs(&mut rng) * eff.latency_factor + eff.added_secs;
+        let arrives = now + Duration::from_secs_f64(net);
+        let failed = rng.random::<f64>() < eff.error;
+        match eff.down {
+            // Swallowed: dropping the reply leaves the attempt pending forever.
+            Some(OutageMode::BlackHole) => {}
+            Some(OutageMode::Error) => self.refuse(arrives, msg.reply),
+            None if failed => self.refuse(arrives, msg.reply),
+            None => {
+                if let Some(p) = &self.providers[env.provider.index()] {
+                    p.do_send(Arrive {
+                        env,
+                        arrives,
+                        reply: msg.reply,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl RegionActor {
+    fn refuse(&mut self, at: Instant, reply: super::message::Reply) {
+        self.queue.push(
+            at,
+            Due {
+                reply,
+                outcome: AttemptOutcome::Failed(FailureKind::Unavailable),
+                release_to: None,
+            },
+        );
+    }
+}
