@@ -1,5 +1,6 @@
 //! failover-lab: simulate SMS verification failover policies against an injected world.
 
+pub mod experiment;
 pub mod metrics;
 pub mod scenario;
 pub mod sim;

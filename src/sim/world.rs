@@ -54,6 +54,7 @@ pub fn simulate(
         .build()?;
     let system = actix::System::with_tokio_rt(|| runtime);
     let policy = policy.clone();
+    let grace = policy.late_delivery_grace;
     let outcome = system.block_on(async move {
         let epoch = Instant::now();
         let carriers: Vec<_> = (0..world.carriers.len())
@@ -110,6 +111,9 @@ pub fn simulate(
         let traffic = Traffic::new(Arc::clone(&world), router, seed, epoch, done_tx);
         traffic.start();
         let _ = done_rx.await;
+        // Drain: attempts still pending when their verification ended are watched by the
+        // router for `late_delivery_grace`; let their late deliveries be recorded.
+        tokio::time::sleep(grace).await;
         Ok::<_, SimError>(SimOutcome {
             traffic: traffic.counts(),
             end: Instant::now() - epoch,

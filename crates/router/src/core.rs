@@ -557,13 +557,28 @@ impl Core {
                         weight: route.weight,
                         alpha: 1.0 + k * prior + f64::from(rt.window.deliveries()),
                         beta: 1.0 + k * (1.0 - prior) + f64::from(rt.window.health_failures()),
-                        p_in_time: rt.window.share_within(budget).unwrap_or(1.0),
+                        // Unknown until the route has latency samples: filled in below.
+                        p_in_time: rt.window.share_within(budget).unwrap_or(f64::NAN),
                     });
                     self.scored_routes.push(r);
                 }
             }
             if self.scored.is_empty() {
                 continue;
+            }
+            // A route without latency data (new, or just restored with a cleared window) gets
+            // the average of those with data: assuming it always delivers in time would make
+            // it win every comparison until its first samples arrive, and herd traffic onto it.
+            let (sum, n) = self
+                .scored
+                .iter()
+                .filter(|s| !s.p_in_time.is_nan())
+                .fold((0.0, 0u32), |(a, n), s| (a + s.p_in_time, n + 1));
+            let fill = if n > 0 { sum / f64::from(n) } else { 1.0 };
+            for s in &mut self.scored {
+                if s.p_in_time.is_nan() {
+                    s.p_in_time = fill;
+                }
             }
             let exploration = if self.explore.available() {
                 plan.exploration

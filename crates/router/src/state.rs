@@ -311,8 +311,12 @@ impl RouteRuntime {
             self.healthy_since = now;
             self.consecutive = 0;
             // The window still remembers the outage that ejected the route; judging the restored
-            // route on it would eject it again at once (a flap). The probes vouched for it.
+            // route on it would eject it again at once (a flap). The probes vouched for it, so
+            // they also replace its long-run record: otherwise `score` would keep avoiding a
+            // route the state machine just restored, until exploration slowly rebuilt it.
             self.window.clear();
+            self.long_run_ok = f64::from(p.successes);
+            self.long_run_n = f64::from(p.attempts);
             return Verdict::Changed(Transition {
                 from: RouteState::Probing,
                 to: RouteState::Healthy,

@@ -1,0 +1,156 @@
+//! Experiments: which runs to make (scenario x policy x seed), making them on every core, and
+//! the ground truth the metrics need (which routes each fault really hits).
+//!
+//! One run is one (scenario, policy, seed): its own actix System on its own thread, its own
+//! router, its own recorder. Runs share nothing mutable, and each run's randomness comes only
+//! from its seed (streams derived from (seed, purpose, entity), see `sim::rng`), so results do
+//! not depend on how many threads execute them or in which order; results are returned in plan
+//! order. All policies of a scenario run with the same seed face the same world realization:
+//! the same arrivals, destinations, users, and per-attempt provider and carrier draws (common
+//! random numbers), so their differences are the policies', not the dice's.
+
+mod truth;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use failover_router::{RoutingTable, TableError};
+
+use crate::metrics::{ConfigError, PolicyRun, Recorder, RecorderConfig};
+use crate::scenario::CompiledScenario;
+use crate::sim::{SimError, TrafficCounts, simulate};
+
+pub use truth::affected_routes;
+
+/// One run to make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSpec {
+    /// Index into the scenario's policies.
+    pub policy: usize,
+    pub seed: u64,
+}
+
+/// What one run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub spec: RunSpec,
+    pub policy: String,
+    pub run: PolicyRun,
+    pub traffic: TrafficCounts,
+    /// Virtual time at which the run (including its drain) ended.
+    pub end: Duration,
+    /// Wall-clock time the run took: the only wall-clock figure, for throughput reporting.
+    pub wall: std::time::Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("policy {policy:?}: {source}")]
+    Sim {
+        policy: String,
+        #[source]
+        source: SimError,
+    },
+    #[error("routing table: {0}")]
+    Table(#[from] TableError),
+    #[error("metrics configuration: {0}")]
+    Metrics(#[from] ConfigError),
+    #[error("no policy with index {0}")]
+    NoSuchPolicy(usize),
+}
+
+/// Every policy of the scenario (or those named by index) with one seed: the usual comparison.
+pub fn plan_policies(world: &CompiledScenario, policies: &[usize], seeds: &[u64]) -> Vec<RunSpec> {
+    let all: Vec<usize> = if policies.is_empty() {
+        (0..world.policies.len()).collect()
+    } else {
+        policies.to_vec()
+    };
+    seeds
+        .iter()
+        .flat_map(|&seed| all.iter().map(move |&policy| RunSpec { policy, seed }))
+        .collect()
+}
+
+/// The recorder configuration for `world`: its table, windows and the faults' ground truth.
+pub fn recorder_config(world: &CompiledScenario) -> Result<RecorderConfig, ExperimentError> {
+    let table = RoutingTable::new(&world.provider_names(), &world.routes)?;
+    let mut cfg = RecorderConfig::from_table(&table, world.warmup, world.duration, world.bucket);
+    cfg.faults = world
+        .faults
+        .iter()
+        .map(|f| crate::metrics::FaultWindow {
+            name: f.name.clone(),
+            start: f.start,
+            end: f.end,
+            affected_routes: affected_routes(world, &table, f),
+        })
+        .collect();
+    Ok(cfg)
+}
+
+/// Makes one run.
+pub fn run_one(world: &Arc<CompiledScenario>, spec: RunSpec) -> Result<RunResult, ExperimentError> {
+    let named = world
+        .policies
+        .get(spec.policy)
+        .ok_or(ExperimentError::NoSuchPolicy(spec.policy))?;
+    let recorder = Arc::new(Recorder::new(recorder_config(world)?)?);
+    let started = std::time::Instant::now();
+    let outcome = simulate(
+        Arc::clone(world),
+        &named.policy,
+        spec.seed,
+        recorder.clone(),
+    )
+    .map_err(|source| ExperimentError::Sim {
+        policy: named.name.clone(),
+        source,
+    })?;
+    let wall = started.elapsed();
+    Ok(RunResult {
+        spec,
+        policy: named.name.clone(),
+        run: recorder.summary(outcome.end),
+        traffic: outcome.traffic,
+        end: outcome.end,
+        wall,
+    })
+}
+
+/// Makes every run of `plan` on up to `threads` threads; results come back in plan order, the
+/// same whatever the thread count.
+pub fn execute(
+    world: &Arc<CompiledScenario>,
+    plan: &[RunSpec],
+    threads: usize,
+) -> Vec<Result<RunResult, ExperimentError>> {
+    let threads = threads.clamp(1, plan.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<Result<RunResult, ExperimentError>>>> =
+        Mutex::new((0..plan.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(spec) = plan.get(i) else { break };
+                    let result = run_one(world, *spec);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every planned run was made"))
+        .collect()
+}
+
+/// The number of threads to use by default: every core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,8 @@
+//! The lab's integration tests: one binary (ripgrep-style), one module per concern.
+//! Scenarios are built from TOML text, exactly as users write them.
+
+mod conservation;
+mod determinism;
+mod failover;
+mod fidelity;
+mod world;
