@@ -9,18 +9,20 @@
 //! the same arrivals, destinations, users, and per-attempt provider and carrier draws (common
 //! random numbers), so their differences are the policies', not the dice's.
 
+mod summary;
 mod truth;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use failover_router::{RoutingTable, TableError};
+use failover_router::{EventSink, RouterEvent, RoutingTable, TableError};
 
 use crate::metrics::{ConfigError, PolicyRun, Recorder, RecorderConfig};
 use crate::scenario::CompiledScenario;
 use crate::sim::{SimError, TrafficCounts, simulate};
 
+pub use summary::{scenario_info, summarize, text_hash};
 pub use truth::affected_routes;
 
 /// One run to make.
@@ -90,24 +92,65 @@ pub fn recorder_config(world: &CompiledScenario) -> Result<RecorderConfig, Exper
     Ok(cfg)
 }
 
+/// What a caller may attach to a run: another sink (e.g. an audit writer) and a progress gauge.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Receives every event after the recorder.
+    pub sink: Option<Arc<dyn EventSink>>,
+    /// Set to the virtual time (nanoseconds) of the latest event: a progress bar's position.
+    pub progress: Option<Arc<AtomicU64>>,
+}
+
+/// The recorder, plus whatever the hooks ask for.
+struct Tee {
+    recorder: Arc<Recorder>,
+    hooks: Hooks,
+}
+
+impl EventSink for Tee {
+    fn emit(&self, event: &RouterEvent<'_>) {
+        self.recorder.emit(event);
+        if let Some(s) = &self.hooks.sink {
+            s.emit(event);
+        }
+        if let Some(p) = &self.hooks.progress {
+            p.store(event.at().as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Makes one run.
 pub fn run_one(world: &Arc<CompiledScenario>, spec: RunSpec) -> Result<RunResult, ExperimentError> {
+    run_one_with(world, spec, Hooks::default())
+}
+
+/// Makes one run with hooks attached.
+pub fn run_one_with(
+    world: &Arc<CompiledScenario>,
+    spec: RunSpec,
+    hooks: Hooks,
+) -> Result<RunResult, ExperimentError> {
     let named = world
         .policies
         .get(spec.policy)
         .ok_or(ExperimentError::NoSuchPolicy(spec.policy))?;
     let recorder = Arc::new(Recorder::new(recorder_config(world)?)?);
+    let sink: Arc<dyn EventSink> = if hooks.sink.is_none() && hooks.progress.is_none() {
+        recorder.clone()
+    } else {
+        Arc::new(Tee {
+            recorder: recorder.clone(),
+            hooks,
+        })
+    };
     let started = std::time::Instant::now();
-    let outcome = simulate(
-        Arc::clone(world),
-        &named.policy,
-        spec.seed,
-        recorder.clone(),
-    )
-    .map_err(|source| ExperimentError::Sim {
-        policy: named.name.clone(),
-        source,
-    })?;
+    let outcome =
+        simulate(Arc::clone(world), &named.policy, spec.seed, sink).map_err(|source| {
+            ExperimentError::Sim {
+                policy: named.name.clone(),
+                source,
+            }
+        })?;
     let wall = started.elapsed();
     Ok(RunResult {
         spec,
@@ -126,6 +169,16 @@ pub fn execute(
     plan: &[RunSpec],
     threads: usize,
 ) -> Vec<Result<RunResult, ExperimentError>> {
+    execute_with(world, plan, threads, &|_| Hooks::default())
+}
+
+/// [`execute`] with hooks for each run (by plan index).
+pub fn execute_with(
+    world: &Arc<CompiledScenario>,
+    plan: &[RunSpec],
+    threads: usize,
+    hooks: &(dyn Fn(usize) -> Hooks + Sync),
+) -> Vec<Result<RunResult, ExperimentError>> {
     let threads = threads.clamp(1, plan.len().max(1));
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<Result<RunResult, ExperimentError>>>> =
@@ -136,7 +189,7 @@ pub fn execute(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(spec) = plan.get(i) else { break };
-                    let result = run_one(world, *spec);
+                    let result = run_one_with(world, *spec, hooks(i));
                     slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });

@@ -126,9 +126,11 @@
 //! are half-open: an event exactly at a span's end belongs to the next span, and the span is
 //! judged with the route states as they were just before it.
 
+pub mod audit;
 mod fault;
 mod histogram;
 mod recorder;
+mod run_summary;
 pub mod stats;
 mod summary;
 
@@ -141,6 +143,9 @@ use failover_router::{Country, NumberType, RouteId, RoutingTable};
 
 pub use histogram::{HistogramError, SerializedHistogram};
 pub use recorder::Recorder;
+pub use run_summary::{
+    FaultInfo, PolicySummary, RunInfo, RunSummary, SUMMARY_FORMAT_VERSION, ScenarioInfo,
+};
 pub use summary::{
     BucketRow, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics, PanicInterval,
     PolicyRun, Quantiles, RouteStats, RunWindow, StateTransition, StatusCounts, TimelineState,

@@ -53,6 +53,7 @@
 mod compiled;
 pub mod distribution;
 mod fault;
+mod locate;
 mod path;
 mod policies;
 mod traffic;
@@ -73,6 +74,7 @@ pub use compiled::{
     TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
 pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
+pub use locate::{Diagnostic, diagnose, line_col};
 pub use path::{FieldPath, Problem, Problems, Segment, did_you_mean};
 pub use policies::{NamedPolicy, Policies};
 pub use traffic::{Burst, Diurnal, DiurnalPoint, FraudSpike, MixEntry, Rate, RateUnit, Traffic};
@@ -237,6 +239,12 @@ impl Scenario {
     pub fn compile(&self, base_dir: &Path) -> Result<CompiledScenario, ScenarioError> {
         Ok(validate::compile(self, base_dir)?)
     }
+}
+
+/// A JSON Schema of the scenario format, for editors.
+pub fn json_schema() -> String {
+    // Placeholder until the schema is generated from the model.
+    "{}".to_owned()
 }
 
 #[cfg(test)]

@@ -1,0 +1,39 @@
+//! Loading a scenario for the CLI: read, parse, validate, and on failure print every problem as
+//! `path:line:col: message`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use failover_lab::scenario::{CompiledScenario, Scenario, ScenarioError, diagnose};
+
+pub struct Loaded {
+    pub path: PathBuf,
+    pub text: String,
+    pub scenario: Scenario,
+    pub world: Arc<CompiledScenario>,
+}
+
+/// Loads `text` as if read from `path` (relative references resolve against `base`).
+pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<String>> {
+    let fail = |e: ScenarioError| -> Vec<String> {
+        diagnose(path, &text, &e)
+            .into_iter()
+            .map(|d| d.to_string())
+            .collect()
+    };
+    let scenario = Scenario::from_toml_str(&text, base).map_err(fail)?;
+    let world = scenario.compile(base).map_err(fail)?;
+    Ok(Loaded {
+        path: path.to_owned(),
+        text,
+        scenario,
+        world: Arc::new(world),
+    })
+}
+
+pub fn load_file(path: &Path) -> Result<Loaded, Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    load_text(path, text, base)
+}

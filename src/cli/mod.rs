@@ -1,0 +1,49 @@
+//! The command line: parsing, dispatch, progress and exit codes. The only module that knows about
+//! the terminal and flags; everything it does is a call into the library.
+
+mod exit;
+mod load;
+mod run;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Simulate SMS verification failover policies against an injected world, before rollout.
+#[derive(Parser, Debug)]
+#[command(name = "failover-lab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run every policy of a scenario (or those named) against the same world; write a report.
+    Run(run::RunArgs),
+    /// Check scenario files; exit 0 if all are valid, 2 otherwise.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Print a JSON Schema of the scenario format (for editor completion and validation).
+    Schema,
+}
+
+/// Parses the command line, runs the command, maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None => run::demo(),
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Validate { scenarios }) => validate::validate(&scenarios),
+        Some(Command::Schema) => {
+            println!("{}", failover_lab::scenario::json_schema());
+            exit::OK
+        }
+    };
+    ExitCode::from(code)
+}

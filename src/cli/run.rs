@@ -1,0 +1,308 @@
+//! `failover-lab run` (and the no-argument demo): simulate, write the report, print the tables.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use failover_lab::experiment::{
+    Hooks, RunResult, RunSpec, default_threads, execute_with, scenario_info, summarize,
+};
+use failover_lab::metrics::RunSummary;
+use failover_lab::metrics::audit::AuditWriter;
+use failover_lab::report::output::{OutputDir, OutputError};
+use failover_lab::report::{csv_export, json_export, terminal};
+use failover_lab::scenario::did_you_mean;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::exit;
+use super::load::{Loaded, load_file, load_text};
+
+/// The demo scenario, embedded so a fresh clone can run `cargo run --release` with no arguments.
+const DEMO: &str = include_str!("../../scenarios/demo.toml");
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Output directory [default: reports/<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed, instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run only this policy (repeatable).
+    #[arg(long = "policy", value_name = "NAME")]
+    pub policies: Vec<String>,
+    /// Also write audit.jsonl: every router event, destinations masked.
+    #[arg(long)]
+    pub audit: bool,
+    /// No progress bars, no tables: only errors and the report path.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+pub fn demo() -> u8 {
+    let args = RunArgs::default();
+    match load_text(
+        Path::new("<built-in demo>"),
+        DEMO.to_owned(),
+        Path::new("."),
+    ) {
+        Ok(loaded) => execute(&loaded, &args),
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            exit::HARNESS_FAILURE
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> u8 {
+    match load_file(&args.scenario) {
+        Ok(loaded) => execute(&loaded, args),
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            exit::INVALID_INPUT
+        }
+    }
+}
+
+/// `reports/<name>/`, with the name reduced to characters safe in a path.
+fn default_out(name: &str) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = if safe.is_empty() || safe.starts_with('.') {
+        format!("_{safe}")
+    } else {
+        safe
+    };
+    PathBuf::from("reports").join(safe)
+}
+
+fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, String> {
+    let all: Vec<&str> = loaded
+        .world
+        .policies
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    names
+        .iter()
+        .map(|n| {
+            all.iter().position(|p| p == n).ok_or_else(|| {
+                let hint = did_you_mean(n, all.iter().copied())
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default();
+                format!(
+                    "--policy {n:?}: no such policy in {}{hint}; policies: {}",
+                    loaded.path.display(),
+                    all.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
+    let policies = match select_policies(loaded, &args.policies) {
+        Ok(p) if p.is_empty() => (0..loaded.world.policies.len()).collect(),
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
+    let seed = args.seed.unwrap_or(loaded.world.seed);
+    let plan: Vec<RunSpec> = policies
+        .iter()
+        .map(|&policy| RunSpec { policy, seed })
+        .collect();
+    let out_path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&loaded.world.name));
+    let out = match OutputDir::create(&out_path) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("cannot create the output directory {e}");
+            return exit::HARNESS_FAILURE;
+        }
+    };
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+
+    // One progress gauge (virtual nanoseconds) and, with --audit, one audit part per run.
+    let gauges: Vec<Arc<AtomicU64>> = plan.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let mut audits = Vec::new();
+    if args.audit {
+        for (i, spec) in plan.iter().enumerate() {
+            let part = out.temp_path(&format!("audit.{i}.jsonl"));
+            match File::create(&part) {
+                Ok(f) => audits.push((
+                    part,
+                    Arc::new(AuditWriter::new(
+                        BufWriter::with_capacity(1 << 20, f),
+                        &loaded.world.policies[spec.policy].name,
+                    )),
+                )),
+                Err(e) => {
+                    eprintln!("{}: {e}", part.display());
+                    return exit::HARNESS_FAILURE;
+                }
+            }
+        }
+    }
+    let hooks = |i: usize| Hooks {
+        sink: audits
+            .get(i)
+            .map(|(_, w)| w.clone() as Arc<dyn failover_router::EventSink>),
+        progress: Some(gauges[i].clone()),
+    };
+
+    let started = Instant::now();
+    let results = with_progress(loaded, &plan, &gauges, args.quiet, || {
+        execute_with(&loaded.world, &plan, threads, &hooks)
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let mut ok: Vec<RunResult> = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(r) => ok.push(r),
+            Err(e) => {
+                eprintln!("{}: {e}", loaded.path.display());
+                return exit::HARNESS_FAILURE;
+            }
+        }
+    }
+    let info = scenario_info(
+        &loaded.world,
+        loaded.scenario.description.clone(),
+        &loaded.text,
+    );
+    let summary = summarize(info, seed, ok, threads, wall);
+
+    if let Err(e) = write_outputs(&out, &summary, audits) {
+        eprintln!("cannot write the report: {e}");
+        return exit::HARNESS_FAILURE;
+    }
+    if !args.quiet {
+        print_tables(&summary);
+    }
+    println!("report: {}", out.path().display());
+    exit::OK
+}
+
+/// Runs `work` while drawing one bar per run over simulated time (hidden with --quiet or when
+/// stderr is not a terminal).
+fn with_progress<T: Send>(
+    loaded: &Loaded,
+    plan: &[RunSpec],
+    gauges: &[Arc<AtomicU64>],
+    quiet: bool,
+    work: impl FnOnce() -> T + Send,
+) -> T {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let multi = MultiProgress::with_draw_target(target);
+    let total = loaded.world.duration.as_secs();
+    let style = ProgressStyle::with_template("{prefix:>20} [{bar:40}] {pos:>6}/{len}s simulated")
+        .expect("valid template")
+        .progress_chars("=> ");
+    let bars: Vec<ProgressBar> = plan
+        .iter()
+        .map(|s| {
+            let b = multi.add(ProgressBar::new(total));
+            b.set_style(style.clone());
+            b.set_prefix(loaded.world.policies[s.policy].name.clone());
+            b
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(work);
+        while !handle.is_finished() {
+            for (b, g) in bars.iter().zip(gauges) {
+                b.set_position((g.load(Ordering::Relaxed) / 1_000_000_000).min(total));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for b in &bars {
+            b.set_position(total);
+            b.finish_and_clear();
+        }
+        handle.join().expect("the simulation thread does not panic")
+    })
+}
+
+fn write_outputs(
+    out: &OutputDir,
+    summary: &RunSummary,
+    audits: Vec<(PathBuf, Arc<AuditWriter<BufWriter<File>>>)>,
+) -> Result<(), OutputError> {
+    out.write("summary.json", &json_export::summary_json(summary))?;
+    out.write("summary.csv", &csv_export::summary_csv(summary))?;
+    out.write("timeseries.csv", &csv_export::timeseries_csv(summary))?;
+    out.write("routes.csv", &csv_export::routes_csv(summary))?;
+    out.write("faults.csv", &csv_export::faults_csv(summary))?;
+    if !audits.is_empty() {
+        // Concatenate the per-run parts in plan order: deterministic whatever the threads did.
+        let temp = out.temp_path("audit.jsonl");
+        let err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| OutputError { path, source }
+        };
+        let mut all = BufWriter::new(File::create(&temp).map_err(err(&temp))?);
+        for (part, writer) in audits {
+            writer.flush().map_err(err(&part))?;
+            drop(writer);
+            let mut f = File::open(&part).map_err(err(&part))?;
+            std::io::copy(&mut f, &mut all).map_err(err(&temp))?;
+            std::fs::remove_file(&part).map_err(err(&part))?;
+        }
+        all.flush().map_err(err(&temp))?;
+        drop(all);
+        out.commit(&temp, "audit.jsonl")?;
+    }
+    Ok(())
+}
+
+fn print_tables(summary: &RunSummary) {
+    println!(
+        "{} (seed {}, {} s simulated)\n",
+        summary.scenario.name, summary.seed, summary.scenario.duration
+    );
+    print!("{}", terminal::policy_table(summary));
+    let faults = terminal::fault_table(summary);
+    if !faults.is_empty() {
+        println!("\nfault impact");
+        print!("{faults}");
+    }
+    if let Some(run) = &summary.run {
+        println!(
+            "\n{} verifications simulated in {:.2} s ({:.0} verifications/s per core, {} threads)",
+            run.simulated_verifications,
+            run.wall_seconds,
+            run.verifications_per_second,
+            run.threads
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! `failover-lab validate`: check files, print every problem, exit 0 or 2.
+
+use std::path::PathBuf;
+
+use super::exit;
+use super::load::load_file;
+
+pub fn validate(paths: &[PathBuf]) -> u8 {
+    let mut code = exit::OK;
+    for path in paths {
+        match load_file(path) {
+            Ok(l) => println!(
+                "{}: ok ({} policies, {} routes, {} faults)",
+                path.display(),
+                l.world.policies.len(),
+                l.world.routes.len(),
+                l.world.faults.len()
+            ),
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("{p}");
+                }
+                code = exit::INVALID_INPUT;
+            }
+        }
+    }
+    code
+}
