@@ -21,11 +21,13 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore flags.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let path = args
-        .first()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/bench/reference.toml"));
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let path = args.first().map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/bench/reference.toml")
+    });
     let hours: Option<f64> = args.get(1).and_then(|h| h.parse().ok());
     let scenario = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let base = path.parent().unwrap_or(std::path::Path::new("."));
@@ -34,7 +36,14 @@ fn main() {
         world.duration = Duration::from_secs_f64(h * 3600.0);
     }
     let world = Arc::new(world);
-    let r = run_one(&world, RunSpec { policy: 0, seed: world.seed }).unwrap_or_else(|e| panic!("{e}"));
+    let r = run_one(
+        &world,
+        RunSpec {
+            policy: 0,
+            seed: world.seed,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let generated = r.traffic.legitimate + r.traffic.fraudulent;
     let secs = r.wall.as_secs_f64();
     println!(

@@ -13,8 +13,9 @@ use failover_lab::experiment::{
 };
 use failover_lab::metrics::RunSummary;
 use failover_lab::metrics::audit::AuditWriter;
+use failover_lab::report::chart::{CHARTS, Format};
 use failover_lab::report::output::{OutputDir, OutputError};
-use failover_lab::report::{csv_export, json_export, terminal};
+use failover_lab::report::{csv_export, html, json_export, terminal};
 use failover_lab::scenario::did_you_mean;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -205,7 +206,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
     if !args.quiet {
         print_tables(&summary);
     }
-    println!("report: {}", out.path().display());
+    println!("report: {}", out.path().join("index.html").display());
     exit::OK
 }
 
@@ -263,6 +264,18 @@ fn write_outputs(
     out.write("timeseries.csv", &csv_export::timeseries_csv(summary))?;
     out.write("routes.csv", &csv_export::routes_csv(summary))?;
     out.write("faults.csv", &csv_export::faults_csv(summary))?;
+    for chart in CHARTS {
+        for format in [Format::Svg, Format::Png] {
+            let name = chart.file_name(format);
+            match chart.render(summary, format) {
+                Ok(bytes) => {
+                    out.write(&name, &bytes)?;
+                }
+                // A chart that cannot be drawn must not cost the user the rest of the report.
+                Err(e) => eprintln!("warning: {name}: {e}"),
+            }
+        }
+    }
     if !audits.is_empty() {
         // Concatenate the per-run parts in plan order: deterministic whatever the threads did.
         let temp = out.temp_path("audit.jsonl");
@@ -282,6 +295,18 @@ fn write_outputs(
         drop(all);
         out.commit(&temp, "audit.jsonl")?;
     }
+    let mut files = vec![
+        "summary.json",
+        "summary.csv",
+        "timeseries.csv",
+        "routes.csv",
+        "faults.csv",
+    ];
+    if out.path().join("audit.jsonl").is_file() {
+        files.push("audit.jsonl");
+    }
+    // Last, so a report page never links files that are not there yet.
+    out.write("index.html", html::render(summary, &files).as_bytes())?;
     Ok(())
 }
 

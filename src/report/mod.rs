@@ -5,11 +5,11 @@
 //! text (hyperfine's split): they never touch the file system. [`output`] is the one owner that
 //! writes files, atomically. Statistics live in `metrics`; nothing here computes a metric, it
 //! only formats what `metrics` computed.
-//!
-//! (The chart and HTML modules, `chart/`, `html.rs` and `palette.rs`, are declared here once they
-//! build.)
 
+pub mod chart;
 pub mod csv_export;
+pub mod html;
 pub mod json_export;
 pub mod output;
+pub mod palette;
 pub mod terminal;

@@ -24,9 +24,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use failover_router::duration::{serde_opt, serde_str};
+use failover_router::duration::{HumanDuration, serde_opt, serde_str};
 use rand::Rng;
 use rand_distr::Distribution as _;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Largest value a sample can take, in seconds (about 31.7 years; the duration parser's bound).
@@ -40,19 +41,22 @@ pub const Z99: f64 = 2.326_347_874_040_840_8;
 /// ```toml
 /// latency = { kind = "lognormal", median = "3s", p99 = "20s" }
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DistributionSpec {
     /// Always `value`.
     Constant {
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         value: Duration,
     },
     /// Uniform on `[min, max]`.
     Uniform {
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         min: Duration,
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         max: Duration,
     },
     /// Normal with the given mean and standard deviation *before* truncation, truncated at 0 by
@@ -60,59 +64,85 @@ pub enum DistributionSpec {
     /// `mean >= 3 * std_dev` the truncation is negligible.
     Normal {
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         mean: Duration,
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         std_dev: Duration,
     },
     /// Log-normal given by its median and either `sigma` (std. dev. of the log) or `p99`.
     Lognormal {
+        /// The median (50th percentile).
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         median: Duration,
+        /// Standard deviation of ln(x), > 0. Give exactly one of `sigma` and `p99`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sigma: Option<f64>,
+        /// The 99th percentile, above `median`. Give exactly one of `sigma` and `p99`.
         #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+        #[schemars(with = "Option<HumanDuration>")]
         p99: Option<Duration>,
     },
     /// Exponential (memoryless) with the given mean.
     Exponential {
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         mean: Duration,
     },
     /// Gamma with shape k and scale θ (mean kθ).
     Gamma {
+        /// Shape k, > 0.
         shape: f64,
+        /// Scale θ, longer than 0s.
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         scale: Duration,
     },
     /// Weibull with shape k and scale λ (the 63rd percentile).
     Weibull {
+        /// Shape k, > 0.
         shape: f64,
+        /// Scale λ (the 63rd percentile), longer than 0s.
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         scale: Duration,
     },
     /// Pareto with minimum `scale` and tail index `shape` (infinite mean when shape <= 1).
     Pareto {
+        /// The minimum, longer than 0s.
         #[serde(with = "serde_str")]
+        #[schemars(with = "HumanDuration")]
         scale: Duration,
+        /// Tail index, > 0 (the mean is infinite when <= 1).
         shape: f64,
     },
     /// Weighted mixture; weights are relative (normalised at compile time).
-    Mixture { components: Vec<MixtureComponent> },
+    Mixture {
+        /// The components, `{ weight = 0.9, dist = { kind = ... } }`; at least one.
+        components: Vec<MixtureComponent>,
+    },
     /// Resampling of observed values: inline `samples`, or a `csv` file with one column of
     /// seconds (optional header), relative to the scenario file's directory.
     Empirical {
+        /// Observed values, e.g. `["1s", "2.5s"]`. Give either `samples` or `csv`.
         #[serde(default, with = "duration_vec", skip_serializing_if = "Vec::is_empty")]
+        #[schemars(with = "Vec<HumanDuration>")]
         samples: Vec<Duration>,
+        /// CSV file with one column of seconds (optional header), relative to the scenario
+        /// file. Give either `samples` or `csv`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         csv: Option<PathBuf>,
     },
 }
 
 /// One component of a [`DistributionSpec::Mixture`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MixtureComponent {
+    /// Relative weight, > 0.
     pub weight: f64,
+    /// The component's distribution.
     pub dist: DistributionSpec,
 }
 

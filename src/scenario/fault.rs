@@ -23,15 +23,21 @@
 
 use std::time::Duration;
 
-use failover_router::duration::{format as fmt_d, serde_opt, serde_str};
+use failover_router::duration::{HumanDuration, format as fmt_d, serde_opt, serde_str};
 use failover_router::route::{Country, NumberType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::distribution::DistributionSpec;
 
 /// One injected fault.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "RawFault", into = "RawFault")]
+#[schemars(
+    description = "One `[[faults]]` entry: a `kind` with its parameters (written next to \
+    it; parameters of other kinds are rejected), a window (`start`, and `duration` or `end`) and \
+    a `[faults.target]`."
+)]
 pub struct Fault {
     /// Name used in reports; default derived from kind, target and start (see [`Fault::label`]).
     pub name: Option<String>,
@@ -44,7 +50,7 @@ pub struct Fault {
 }
 
 /// How an outage fails requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageMode {
     /// Requests fail fast with a provider error.
@@ -117,7 +123,7 @@ impl FaultKind {
 }
 
 /// What a fault hits: one entity, optionally narrowed to a country and/or number type.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "RawTarget", into = "RawTarget")]
 pub struct FaultTarget {
     pub entity: TargetEntity,
@@ -165,54 +171,127 @@ impl Fault {
 
 // ---- The flat file form -------------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The `kind` of a fault, as written in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "FaultKind")]
 enum KindTag {
+    /// The target fails every request (`mode` = "error" or "black_hole").
     Outage,
+    /// Extra failure probabilities: `error_rate` and/or `loss`.
     Brownout,
+    /// Slower responses: `multiplier` or `add` (a distribution).
     Latency,
+    /// Down for `duty * period` at the start of every `period`, up for the rest.
     Flapping,
+    /// Error probability ramping linearly from `from` to `to` over the window.
     Degradation,
+    /// Only `remaining` (a share) of the provider's inventory is usable.
     InventoryShock,
+    /// The provider rejects the target's `number_type`.
     NumberTypeBlock,
+    /// The provider's rate limit is multiplied by `factor`.
     CapacityCut,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The file form of a [`Fault`] (its schema is the fault's).
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Fault", transform = fault_rules)]
 struct RawFault {
+    /// Name used in reports. Default `<kind>-<target>-<start>`, e.g. `outage-twilio-like-10m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    /// What goes wrong; each kind takes its own parameters.
     kind: KindTag,
+    /// Start of the window, from the scenario's t = 0.
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     start: Duration,
+    /// Length of the window (or give `end`). Neither: until the end of the run.
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<HumanDuration>")]
     duration: Option<Duration>,
+    /// End of the window, after `start` (or give `duration`). Neither: until the end of the run.
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<HumanDuration>")]
     end: Option<Duration>,
+    /// `outage`, `flapping`: how requests fail. Default `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mode: Option<OutageMode>,
+    /// `brownout`: extra probability that an API call fails with a provider error. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error_rate: Option<f64>,
+    /// `brownout`: extra probability that a message is silently lost. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     loss: Option<f64>,
+    /// `latency`: latency multiplied by this factor (or give `add`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     multiplier: Option<f64>,
+    /// `flapping` (required): length of one down-and-up cycle.
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<HumanDuration>")]
     period: Option<Duration>,
+    /// `flapping`: share of each `period` the target is down, from its start. Default 0.5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     duty: Option<f64>,
+    /// `degradation`: error probability at the start of the window. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     from: Option<f64>,
+    /// `degradation` (required): error probability at the end of the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to: Option<f64>,
+    /// `inventory_shock` (required): share of the inventory still usable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     remaining: Option<f64>,
+    /// `capacity_cut` (required): multiplier of the provider's rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     factor: Option<f64>,
+    /// `latency`: a sampled delay added to latency (or give `multiplier`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     add: Option<DistributionSpec>,
+    /// `[faults.target]`: the entity hit, optionally narrowed to a country and/or number type.
     target: FaultTarget,
+}
+
+/// Parameters a kind cannot do without (checked in `TryFrom<RawFault>`).
+const REQUIRED: &[(&str, &str)] = &[
+    ("flapping", "period"),
+    ("degradation", "to"),
+    ("inventory_shock", "remaining"),
+    ("capacity_cut", "factor"),
+];
+
+/// The checks `TryFrom<RawFault>` makes beyond the shape, as JSON Schema, so that editors flag
+/// them too: parameters of another kind, missing required parameters, `duration` with `end`.
+fn fault_rules(schema: &mut schemars::Schema) {
+    use serde_json::json;
+    let when_kind = |kind: &str, then: serde_json::Value| {
+        json!({
+            "if": { "required": ["kind"], "properties": { "kind": { "const": kind } } },
+            "then": then,
+        })
+    };
+    let mut rules = Vec::new();
+    for (param, kinds) in PARAMS {
+        rules.push(json!({
+            "if": { "required": [param] },
+            "then": { "properties": { "kind": { "enum": kinds } } },
+        }));
+    }
+    for (kind, param) in REQUIRED {
+        rules.push(when_kind(kind, json!({ "required": [param] })));
+    }
+    rules.push(when_kind(
+        "brownout",
+        json!({ "anyOf": [{ "required": ["error_rate"] }, { "required": ["loss"] }] }),
+    ));
+    rules.push(when_kind(
+        "latency",
+        json!({ "oneOf": [{ "required": ["multiplier"] }, { "required": ["add"] }] }),
+    ));
+    rules.push(json!({ "not": { "required": ["duration", "end"] } }));
+    schema.insert("allOf".into(), rules.into());
 }
 
 /// Which kinds each parameter belongs to (for the "does not apply" message).
@@ -431,19 +510,36 @@ impl From<Fault> for RawFault {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// `[faults.target]`: exactly one of `provider`, `carrier`, `region` or `failure_domain`,
+/// optionally narrowed by `country` and/or `number_type`.
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "FaultTarget",
+    extend("oneOf" = [
+        { "required": ["provider"] },
+        { "required": ["carrier"] },
+        { "required": ["region"] },
+        { "required": ["failure_domain"] },
+    ])
+)]
 struct RawTarget {
+    /// Name of a `[[providers]]` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     provider: Option<String>,
+    /// Name of a `[[carriers]]` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     carrier: Option<String>,
+    /// Name of a `[[regions]]` entry: every provider hosted there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     region: Option<String>,
+    /// A shared upstream: every provider whose (world) `failure_domains` contains it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failure_domain: Option<String>,
+    /// Only traffic to this country. Default all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     country: Option<Country>,
+    /// Only traffic to this number type. Default all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     number_type: Option<NumberType>,
 }

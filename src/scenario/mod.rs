@@ -56,6 +56,7 @@ mod fault;
 mod locate;
 mod path;
 mod policies;
+mod schema;
 mod traffic;
 mod validate;
 mod world;
@@ -63,8 +64,9 @@ mod world;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use failover_router::duration::serde_str;
+use failover_router::duration::{HumanDuration, serde_str};
 use failover_router::route::RouteSpec;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use compiled::{
@@ -86,51 +88,66 @@ pub const FORMAT_VERSION: u32 = 1;
 /// A scenario file as data. Build it with [`Scenario::from_toml_str`] or [`Scenario::from_file`]
 /// (which also load policy files and validate); compile it for simulation with
 /// [`Scenario::compile`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
-    /// Must be [`FORMAT_VERSION`].
+    /// Version of the scenario format; must be 1 (this build's `FORMAT_VERSION`).
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub format_version: u32,
+    /// Name of the scenario, used in reports.
     pub name: String,
+    /// What the scenario shows, for readers of the file and of reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Root of every random stream. Default 1.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Simulated time span.
+    /// Simulated time span, e.g. "1h".
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub duration: Duration,
     /// Verifications started before this are simulated but not measured. Default 0s.
     #[serde(default, with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub warmup: Duration,
     /// Time-series bucket width. Default 1m.
     #[serde(default = "default_bucket", with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub bucket: Duration,
+    /// `[[regions]]`: network regions providers are hosted in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<Region>,
+    /// `[[countries]]`: destination countries, their carriers and user behaviour.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub countries: Vec<CountrySpec>,
+    /// `[[carriers]]`: mobile operators, the last hop to the handset.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carriers: Vec<Carrier>,
+    /// `[[providers]]`: SMS providers as the world really is (the router's belief is
+    /// `[router]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<Provider>,
     /// The router's table. Its provider list is implicitly `[[providers]]`, in order.
     #[serde(default)]
     pub router: RouterSpec,
-    /// The policies to compare, in file order.
+    /// `[policies.<name>]`: the policies to compare, in file order.
     #[serde(default)]
     pub policies: Policies,
+    /// `[traffic]`: when verifications arrive and where they go.
     #[serde(default)]
     pub traffic: Traffic,
+    /// `[[faults]]`: what goes wrong, where and when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
 }
 
 /// `[router]`: what the router is told about routes (its belief, which may differ from the
 /// world's truth in `[[providers]]`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterSpec {
+    /// `[[router.routes]]`: which provider the router may use for which (country, number
+    /// type), at what cost.
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
 }
@@ -241,10 +258,11 @@ impl Scenario {
     }
 }
 
-/// A JSON Schema of the scenario format, for editors.
+/// A JSON Schema (draft-07) of the scenario format, for editors and other tools that read
+/// scenario files. Generated from the serde model, with hand-written schemas where the file form
+/// is custom (durations, rates, countries, policies, faults); tests hold it to the parser.
 pub fn json_schema() -> String {
-    // Placeholder until the schema is generated from the model.
-    "{}".to_owned()
+    schema::json_schema_string()
 }
 
 #[cfg(test)]

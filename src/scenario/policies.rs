@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use failover_router::policy::Policy;
+use schemars::JsonSchema;
 use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -113,6 +114,50 @@ impl<'de> Deserialize<'de> for Policies {
             }
         }
         d.deserialize_map(PoliciesVisitor)
+    }
+}
+
+/// The file form that [`Deserialize`] accepts: a table of named entries, each either
+/// `{ file = "..." }` alone or the policy's own fields (all optional, so `{}` is the default
+/// policy).
+impl JsonSchema for Policies {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Policies".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Policies").into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let policy = generator.subschema_for::<Policy>();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "The failover policies to compare, by name, in file order: \
+                [policies.<name>] holds a policy's settings (empty: the default policy), or \
+                file = \"policies/<name>.toml\" alone to load them from a file.",
+            "additionalProperties": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "title": "Policy file",
+                        "description": "A policy loaded from a file, relative to the scenario \
+                            file; cannot be combined with inline settings.",
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "description": "Path of a policy file (the TOML form of a \
+                                    policy), relative to the scenario file.",
+                                "examples": ["policies/aggressive.toml"],
+                            }
+                        },
+                        "required": ["file"],
+                        "additionalProperties": false,
+                    },
+                    policy,
+                ]
+            }
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use super::*;
 
 /// Exercises every section and every fault kind. Needs `policies/shared.toml` and
 /// `latency.csv` next to it (see [`fixture_dir`]).
-const EXAMPLE: &str = r#"
+pub(super) const EXAMPLE: &str = r#"
 format_version = 1
 name = "everything"
 description = "Every section of the scenario format"

@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use failover_router::duration::serde_str;
+use failover_router::duration::{HumanDuration, serde_str};
 use failover_router::route::{Country, NumberType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The time unit of a [`Rate`].
@@ -123,11 +124,45 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+impl Rate {
+    /// What [`Rate::parse`] accepts, as an ECMA-262 regex (the dialect of JSON Schema): an
+    /// amount greater than 0 (a decimal number with an optional exponent), `/`, a unit; white
+    /// space around the parts. Only amounts that overflow or underflow slip through.
+    pub const PATTERN: &'static str = concat!(
+        r"^\s*\+?([0-9]*[1-9][0-9]*(\.[0-9]*)?|[0-9]*\.[0-9]*[1-9][0-9]*)([eE][+-]?[0-9]+)?",
+        r"\s*/\s*(s|sec|m|min|h|d)\s*$"
+    );
+}
+
+impl JsonSchema for Rate {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rate".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Rate").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": Self::PATTERN,
+            "description": "Events per unit of time: \"<amount>/<unit>\" with amount > 0 and unit s, m (or min), h or d.",
+            "examples": ["50/s", "3000/m", "10/h"],
+            "patternErrorMessage": "a rate is an amount and a unit, e.g. \"50/s\", \"3000/m\" or \"10/h\"",
+        })
+    }
+}
+
 /// `[traffic]`: arrivals and destinations.
 ///
 /// Either `rate` (Poisson arrivals, shaped by `diurnal` and `bursts`, destinations drawn from
 /// `mix`) or `trace` (arrivals replayed from a CSV file); `fraud` spikes apply to both.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
     /// Base arrival rate of legitimate verifications.
@@ -154,44 +189,52 @@ pub struct Traffic {
 /// Daily profile: points `{ at, factor }` over one day, linearly interpolated between
 /// neighbours and wrapping around midnight (from the last point to the first one a day later).
 /// A single point is a constant factor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Diurnal {
     /// Time of day at the scenario's t = 0. Default "0h".
     #[serde(default, with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub start: Duration,
     /// Strictly increasing `at` within [0h, 24h).
     pub points: Vec<DiurnalPoint>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One point of a [`Diurnal`] profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiurnalPoint {
-    /// Time of day.
+    /// Time of day, in [0h, 24h).
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub at: Duration,
     /// Multiplier of the base rate at that time, >= 0.
     pub factor: f64,
 }
 
 /// A temporary change of the legitimate arrival rate (a launch, a campaign, a dip).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Burst {
+    /// Start of the window, from the scenario's t = 0.
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub start: Duration,
+    /// Length of the window.
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub duration: Duration,
     /// Multiplier of the rate during the window (>= 0; below 1 is a dip).
     pub factor: f64,
 }
 
 /// One destination class of the traffic mix.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MixEntry {
+    /// Destination country; needs a `[[countries]]` entry.
     pub country: Country,
-    /// Default `mobile`.
+    /// Destination number type. Default `mobile`.
     #[serde(default = "mobile")]
     pub number_type: NumberType,
     /// Use case for per-use-case policy overrides and compliance rules (e.g. `"login"`).
@@ -203,17 +246,25 @@ pub struct MixEntry {
 }
 
 /// A window of extra, never-converting traffic to one destination class.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FraudSpike {
+    /// Start of the window, from the scenario's t = 0.
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub start: Duration,
+    /// Length of the window.
     #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
     pub duration: Duration,
+    /// Arrival rate of the fraudulent traffic (`"20/s"`), on top of the legitimate traffic.
     pub extra_rate: Rate,
+    /// Destination country; needs a `[[countries]]` entry.
     pub country: Country,
+    /// Destination number type. Default `mobile`.
     #[serde(default = "mobile")]
     pub number_type: NumberType,
+    /// Use case the fraud hits (e.g. `"signup"`). Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_case: Option<String>,
 }

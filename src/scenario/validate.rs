@@ -856,6 +856,27 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
                 FaultEffect::CapacityCut { factor: *factor }
             }
         };
+        // The same fault twice at once (same kind, parameters and target) is a copy-paste slip:
+        // it would silently double the effect. Different faults on one target compose.
+        if let Some(entity) = entity
+            && let Some((j, other)) = faults.iter().enumerate().find(|(j, g)| {
+                s.faults[*j].kind == f.kind
+                    && g.target.entity == entity
+                    && g.target.country == country
+                    && g.target.number_type == f.target.number_type
+                    && g.start < end
+                    && f.start < g.end
+            })
+        {
+            cx.push(
+                at.key("start"),
+                format!(
+                    "overlaps faults[{j}] ({:?}), the same fault on the same target: remove \
+                     one, or change its window (different faults on one target compose)",
+                    other.name
+                ),
+            );
+        }
         let mut label = f.label();
         if faults.iter().any(|g| g.name == label) {
             if f.name.is_some() {

@@ -9,14 +9,16 @@
 //! carrier); validation resolves every name and the compiled form replaces them by indices.
 
 use failover_router::route::{Country, NumberType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::distribution::DistributionSpec;
 
 /// A network region providers are hosted in.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
+    /// Unique name, referred to by `[[providers]].region`.
     pub name: String,
     /// Network latency from the lab's verification service to endpoints in this region, added
     /// to every provider API call.
@@ -24,9 +26,10 @@ pub struct Region {
 }
 
 /// Where verification traffic goes: subscriber split over carriers and user behaviour.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountrySpec {
+    /// Two-letter country code (e.g. `"DE"`); one entry per country.
     pub code: Country,
     /// Subscriber shares; each destination belongs to a carrier drawn by share. Sum to 1.
     pub carriers: Vec<CarrierShare>,
@@ -44,11 +47,12 @@ pub struct CountrySpec {
 }
 
 /// A carrier's share of a country's subscribers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarrierShare {
     /// Name of a `[[carriers]]` entry of this country.
     pub name: String,
+    /// Share of the country's subscribers, in (0, 1]; a country's shares sum to 1.
     pub share: f64,
 }
 
@@ -67,10 +71,13 @@ fn default_think_time() -> DistributionSpec {
 ///
 /// Carrier names are global (write `vodafone-de`, not `vodafone`), so faults and provider
 /// paths can name one carrier unambiguously.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Carrier {
+    /// Globally unique name (e.g. `"vodafone-de"`), referred to by countries, provider paths
+    /// and faults.
     pub name: String,
+    /// Country the carrier operates in; must have a `[[countries]]` entry.
     pub country: Country,
     /// Latency from the provider handing the message over to the handset receiving it.
     pub delivery_latency: DistributionSpec,
@@ -80,9 +87,10 @@ pub struct Carrier {
 }
 
 /// An SMS provider as the world sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
+    /// Unique name, referred to by `[[router.routes]].provider` and faults.
     pub name: String,
     /// Name of the `[[regions]]` entry hosting the provider's API.
     pub region: String,
@@ -112,7 +120,7 @@ pub struct Provider {
 }
 
 /// A provider's pool of sender numbers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
     /// Size of the pool.
@@ -124,7 +132,7 @@ pub struct Inventory {
 }
 
 /// How well a provider reaches one carrier.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderPath {
     /// Name of a `[[carriers]]` entry.

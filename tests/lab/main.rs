@@ -1,8 +1,10 @@
 //! The lab's integration tests: one binary (ripgrep-style), one module per concern.
 //! Scenarios are built from TOML text, exactly as users write them.
 
+mod cli;
 mod conservation;
 mod determinism;
 mod failover;
 mod fidelity;
+mod report;
 mod world;

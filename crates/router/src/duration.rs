@@ -94,6 +94,46 @@ pub mod serde_opt {
     }
 }
 
+/// JSON Schema stand-in for a [`Duration`] written the way [`parse`] reads it, for fields
+/// (de)serialised with [`serde_str`] or [`serde_opt`]:
+/// `#[cfg_attr(feature = "schema", schemars(with = "HumanDuration"))]` (or
+/// `Option<HumanDuration>`). Its schema is a string with [`HumanDuration::PATTERN`].
+#[cfg(feature = "schema")]
+pub struct HumanDuration;
+
+#[cfg(feature = "schema")]
+impl HumanDuration {
+    /// What [`parse`] accepts (ECMA-262 regex, as JSON Schema uses): a decimal number without
+    /// exponent and a unit, optionally separated and surrounded by white space. The range
+    /// (at most 1e9 s) is checked by the parser only.
+    pub const PATTERN: &'static str = r"^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*(us|ms|s|m|min|h|d)\s*$";
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for HumanDuration {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::HumanDuration").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": Self::PATTERN,
+            "description": "A duration: a number and a unit, one of us, ms, s, m (or min), h, d.",
+            "examples": ["250ms", "30s", "1.5s", "5m", "1h"],
+            "patternErrorMessage": "a duration is a number and a unit (us, ms, s, m, h, d), e.g. \"30s\", \"250ms\" or \"5m\"",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

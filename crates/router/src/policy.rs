@@ -19,6 +19,7 @@ use crate::route::Country;
 
 /// How the router picks among eligible candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Lowest `priority` first; ties split by weight. Static: ignores health except ejection.
@@ -35,6 +36,7 @@ pub enum Strategy {
 
 /// Which earlier attempts of the same verification rule a candidate out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Diversity {
     /// Only the exact routes already tried are excluded.
@@ -47,6 +49,7 @@ pub enum Diversity {
 
 /// Attempt timeout derived from the route's observed delivery latency.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AdaptiveTimeout {
     /// Quantile of windowed delivery latency, in (0, 1). Default 0.95.
@@ -57,18 +60,22 @@ pub struct AdaptiveTimeout {
     pub factor: f64,
     /// Lower clamp. Default 5s.
     #[serde(default = "d_5s", with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub min: Duration,
     /// Upper clamp. Default 30s.
     #[serde(default = "d_30s", with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub max: Duration,
 }
 
 /// The sliding health window kept per route.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// Span of the window. Default 60s.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub window: Duration,
     /// Number of buckets the window is divided into (its time resolution). Default 12.
     pub buckets: u32,
@@ -80,6 +87,7 @@ pub struct HealthConfig {
 
 /// When a healthy route is ejected. Any one condition trips it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct TripConfig {
     /// Consecutive health failures. Default 5. 0 disables.
@@ -88,6 +96,10 @@ pub struct TripConfig {
     pub failure_rate: f64,
     /// Windowed `health.latency_quantile` of delivery latency above this. Default 30s.
     #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
     pub latency: Option<Duration>,
     /// Optional: windowed conversion rate (conversions / deliveries) below this. Default off.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,15 +108,18 @@ pub struct TripConfig {
 
 /// How long an ejected route stays out, and how that grows for repeat offenders.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct EjectionConfig {
     /// First ejection time. Default 30s.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub base: Duration,
     /// Multiplier applied on each re-ejection. Default 2.0.
     pub backoff: f64,
     /// Cap on one ejection. Default 5m.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub max: Duration,
     /// Uniform jitter as a share of the ejection time, so routes ejected together do not all
     /// return at once. Default 0.1.
@@ -112,6 +127,7 @@ pub struct EjectionConfig {
     /// After this long healthy, the backoff multiplier is divided by `backoff` (down to 1).
     /// Default 2m.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub decay_after: Duration,
     /// Highest share of a (country, number type)'s routes that may be ejected at once, strictly
     /// enforced: a trip that would exceed it is suppressed (and logged). Default 0.5.
@@ -120,6 +136,7 @@ pub struct EjectionConfig {
 
 /// How an ejected route earns its way back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbeConfig {
     /// Largest share of its group's decisions a probing route receives. Default 0.05.
@@ -132,12 +149,17 @@ pub struct ProbeConfig {
     /// Probe latency quantile under which the route may be restored; must be under
     /// `trip.latency`. Default 24s.
     #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
     pub recover_latency: Option<Duration>,
 }
 
 /// Retries (second and later attempts) allowed as a share of recent verifications, with a floor,
 /// so an outage cannot turn into a retry storm against the remaining providers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryBudgetConfig {
     /// Retries per verification started in the window. Default 0.5.
@@ -146,15 +168,19 @@ pub struct RetryBudgetConfig {
     pub min_per_second: f64,
     /// Span the budget is measured over. Default 10s.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub window: Duration,
 }
 
 /// Provider allow / deny lists for a country and/or use case (regulation, contracts).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ComplianceRule {
+    /// Country the rule applies to. Absent: every country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<Country>,
+    /// Use case the rule applies to (e.g. `"login"`). Absent: every use case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_case: Option<String>,
     /// If non-empty, only these providers may carry matching traffic.
@@ -167,28 +193,46 @@ pub struct ComplianceRule {
 
 /// Request-level settings for traffic matching `country` and/or `use_case`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyOverride {
+    /// Country the override applies to. Absent: every country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<Country>,
+    /// Use case the override applies to (e.g. `"login"`). Absent: every use case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_case: Option<String>,
+    /// Replaces the policy's `strategy`. Absent: inherited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+    /// Replaces the policy's `max_attempts`. Absent: inherited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// Replaces the policy's `attempt_timeout`. Absent: inherited.
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
     pub attempt_timeout: Option<Duration>,
+    /// Replaces the policy's `deadline`. Absent: inherited.
     #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
     pub deadline: Option<Duration>,
+    /// Replaces the policy's `diversity`. Absent: inherited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diversity: Option<Diversity>,
+    /// Replaces the policy's `exploration`. Absent: inherited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exploration: Option<f64>,
 }
 
 /// The complete failover policy. `Policy::default()` is the documented default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     /// Selection strategy. Default `score`.
@@ -198,12 +242,14 @@ pub struct Policy {
     /// Per-attempt timeout (also the fallback of `adaptive_timeout` with too little data).
     /// Default 20s.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub attempt_timeout: Duration,
     /// If set, the attempt timeout follows the route's observed latency. Default off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adaptive_timeout: Option<AdaptiveTimeout>,
     /// Overall verification deadline. Default 60s.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub deadline: Duration,
     /// Diversity rule for retries. Default `provider`.
     pub diversity: Diversity,
@@ -223,18 +269,28 @@ pub struct Policy {
     pub cost_sensitivity: f64,
     /// How long a rate-limited or out-of-inventory route is passed over. Default 2s.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub capacity_cooldown: Duration,
     /// How long after a verification ends its timed-out attempts are still watched for late
     /// (duplicate) deliveries. Default 2m.
     #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub late_delivery_grace: Duration,
+    /// The sliding health window kept per route.
     pub health: HealthConfig,
+    /// When a healthy route is ejected.
     pub trip: TripConfig,
+    /// How long an ejected route stays out.
     pub ejection: EjectionConfig,
+    /// How an ejected route earns its way back.
     pub probe: ProbeConfig,
+    /// Cap on retries, so an outage cannot become a retry storm.
     pub retry_budget: RetryBudgetConfig,
+    /// Request-level settings per country and/or use case; the most specific match wins field
+    /// by field. Default none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<PolicyOverride>,
+    /// Provider allow / deny lists per country and/or use case. Default none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub compliance: Vec<ComplianceRule>,
 }

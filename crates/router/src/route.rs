@@ -66,9 +66,36 @@ impl<'de> Deserialize<'de> for Country {
     }
 }
 
+/// A string of two ASCII letters, as [`Country::new`] accepts it.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Country {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Country".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Country").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z]{2}$",
+            "description": "ISO 3166-1 alpha-2 country code, e.g. \"DE\" (lower case is accepted).",
+            "examples": ["DE", "US", "GB"],
+            "patternErrorMessage": "a country is a two-letter ISO 3166-1 code, e.g. \"DE\"",
+        })
+    }
+}
+
 /// The kind of number a verification is sent to. Providers are often approved for some kinds only,
 /// and regulators block kinds (e.g. VoIP) per country, so this is part of the route key.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NumberType {
     Mobile,
@@ -128,11 +155,14 @@ impl ProviderId {
 
 /// One route as configured: the serde form used in configuration files.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
     /// Provider name; must be one of the table's providers.
     pub provider: String,
+    /// Destination country the route serves (two-letter code, e.g. `"DE"`).
     pub country: Country,
+    /// Number type the route serves, e.g. `mobile`.
     pub number_type: NumberType,
     /// Price of one accepted attempt, in the account currency.
     pub cost: f64,

@@ -1,0 +1,406 @@
+//! Charts of one run: pure functions from a [`RunSummary`] to SVG or PNG bytes.
+//!
+//! One chart a file, each `render(&RunSummary, Format) -> Result<Vec<u8>, ChartError>`;
+//! [`render`] finds one by name and [`CHARTS`] lists them in the order the report shows them.
+//! Exporters return bytes: whoever calls them decides where the bytes go (the CLI writes files,
+//! the HTML page inlines the SVG).
+//!
+//! # Why it is shaped so
+//!
+//! - **No system fonts.** plotters' default `ttf` feature needs fontconfig and system fonts; a
+//!   binary linked against it does not even start without libfontconfig. The lab uses the
+//!   `ab_glyph` feature instead and registers a bundled DejaVu Sans (`assets/fonts/`, Bitstream
+//!   Vera licence) under the family name every chart uses, [`FONT`]. SVG keeps text as text
+//!   (`font-family="sans-serif"`), so the font only measures labels there; PNG rasterises it.
+//! - **Deterministic.** The same summary gives byte-identical output: no timestamps, no random
+//!   ids, no hash-map order; every series is drawn in summary order.
+//! - **Bounded size.** Time series are merged into at most [`MAX_POINTS`] points per series (sums
+//!   of consecutive buckets, so rates stay exact), whatever the run length.
+//! - **Consistent colours** come from [`super::palette`]: a policy by its index in
+//!   `summary.policies`, a provider by its index in `scenario.providers`.
+
+mod common;
+mod cost_vs_success;
+mod provider_share;
+mod route_states;
+mod success_rate;
+mod ttv_percentiles;
+
+#[cfg(test)]
+pub(crate) mod fixture;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::metrics::{HistogramError, RunSummary};
+
+/// The font family every chart draws with; the bundled font is registered under it.
+pub const FONT: &str = "sans-serif";
+
+/// Time series are drawn with at most this many points per series.
+pub const MAX_POINTS: usize = 600;
+
+/// Output format of a chart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Scalable, text stays text; what the HTML report inlines.
+    Svg,
+    /// 8-bit RGB PNG, rasterised with the bundled font.
+    Png,
+}
+
+impl Format {
+    /// The file extension without the dot: `svg` or `png`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Svg => "svg",
+            Format::Png => "png",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
+impl FromStr for Format {
+    type Err = ChartError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "svg" => Ok(Format::Svg),
+            "png" => Ok(Format::Png),
+            _ => Err(ChartError::UnknownFormat(s.to_string())),
+        }
+    }
+}
+
+/// One chart the report can draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chart {
+    /// Stable identifier, also the file stem (`success_rate.svg`).
+    pub name: &'static str,
+    /// The heading it is shown under.
+    pub title: &'static str,
+}
+
+impl Chart {
+    /// `<name>.<extension>`.
+    pub fn file_name(&self, format: Format) -> String {
+        format!("{}.{}", self.name, format.extension())
+    }
+
+    /// Renders this chart.
+    pub fn render(&self, summary: &RunSummary, format: Format) -> Result<Vec<u8>, ChartError> {
+        render(self.name, summary, format)
+    }
+}
+
+/// Every chart, in the order the report shows them.
+pub const CHARTS: [Chart; 5] = [
+    Chart {
+        name: "success_rate",
+        title: success_rate::TITLE,
+    },
+    Chart {
+        name: "provider_share",
+        title: provider_share::TITLE,
+    },
+    Chart {
+        name: "ttv_percentiles",
+        title: ttv_percentiles::TITLE,
+    },
+    Chart {
+        name: "route_states",
+        title: route_states::TITLE,
+    },
+    Chart {
+        name: "cost_vs_success",
+        title: cost_vs_success::TITLE,
+    },
+];
+
+/// Renders the chart called `name` (one of [`CHARTS`]).
+pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8>, ChartError> {
+    match name {
+        "success_rate" => success_rate::render(summary, format),
+        "provider_share" => provider_share::render(summary, format),
+        "ttv_percentiles" => ttv_percentiles::render(summary, format),
+        "route_states" => route_states::render(summary, format),
+        "cost_vs_success" => cost_vs_success::render(summary, format),
+        _ => Err(ChartError::UnknownChart(name.to_string())),
+    }
+}
+
+/// A chart that could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error(
+        "unknown chart {0:?}; charts are success_rate, provider_share, ttv_percentiles, route_states, cost_vs_success"
+    )]
+    UnknownChart(String),
+    #[error("unknown chart format {0:?}; use svg or png")]
+    UnknownFormat(String),
+    #[error("policy {policy:?}: time-to-verify histogram: {source}")]
+    Histogram {
+        policy: String,
+        #[source]
+        source: HistogramError,
+    },
+    #[error("the bundled chart font could not be loaded (assets/fonts/DejaVuSans.ttf)")]
+    Font,
+    #[error("drawing failed: {0}")]
+    Draw(String),
+    #[error("PNG encoding failed: {0}")]
+    Png(#[from] png::EncodingError),
+}
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        ChartError::Draw(e.to_string())
+    }
+}
+
+impl From<super::palette::Rgb> for RGBColor {
+    fn from(c: super::palette::Rgb) -> Self {
+        RGBColor(c.0, c.1, c.2)
+    }
+}
+
+/// The bundled font: DejaVu Sans (Bitstream Vera licence, see `assets/fonts/`).
+static FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+/// Registers the bundled font under [`FONT`] once per process. Every chart needs it, SVG
+/// included: plotters measures text with it to lay out labels.
+fn ensure_font() -> Result<(), ChartError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    // Other styles (bold titles) fall back to the normal face in PNG; SVG leaves them to the
+    // viewer.
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
+    });
+    if ok { Ok(()) } else { Err(ChartError::Font) }
+}
+
+/// Draws a chart on any backend: the one generic step between a chart and its bytes.
+trait Painter {
+    /// Pixel size of the whole image (may measure text: the font is registered by then).
+    fn size(&self) -> Result<(u32, u32), ChartError>;
+    fn paint<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), ChartError>;
+}
+
+fn render_with(painter: &impl Painter, format: Format) -> Result<Vec<u8>, ChartError> {
+    ensure_font()?;
+    let (w, h) = painter.size()?;
+    match format {
+        Format::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+                root.fill(&WHITE)?;
+                painter.paint(&root)?;
+                root.present()?;
+            }
+            Ok(svg.into_bytes())
+        }
+        Format::Png => {
+            let mut rgb = vec![0u8; w as usize * h as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+                root.fill(&WHITE)?;
+                painter.paint(&root)?;
+                root.present()?;
+            }
+            encode_png(&rgb, w, h)
+        }
+    }
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, ChartError> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(rgb)?;
+        writer.finish()?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture;
+    use super::*;
+
+    const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
+    /// (width, height) from a PNG's IHDR chunk.
+    fn png_size(bytes: &[u8]) -> (u32, u32) {
+        assert_eq!(bytes[..8], PNG_SIGNATURE, "not a PNG");
+        assert_eq!(&bytes[12..16], b"IHDR");
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        (be(&bytes[16..20]), be(&bytes[20..24]))
+    }
+
+    fn svg(name: &str, summary: &RunSummary) -> String {
+        String::from_utf8(render(name, summary, Format::Svg).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_listed_chart_renders_svg_with_its_title() {
+        let s = fixture::summary();
+        for chart in CHARTS {
+            let svg = svg(chart.name, s);
+            assert!(svg.starts_with("<svg"), "{}", chart.name);
+            assert!(svg.contains(chart.title), "{} lacks its title", chart.name);
+        }
+    }
+
+    #[test]
+    fn every_chart_renders_a_png_of_its_size_without_system_fonts() {
+        // ab_glyph with the bundled font: no fontconfig involved. A missing font would fail
+        // with FontUnavailable as soon as the first label is measured.
+        let s = fixture::summary();
+        for chart in CHARTS {
+            let png = render(chart.name, s, Format::Png).unwrap();
+            let (w, h) = png_size(&png);
+            let svg = svg(chart.name, s);
+            let expected = svg_size(&svg);
+            assert_eq!((w, h), expected, "{}", chart.name);
+            assert!(w >= 800 && h >= 400, "{}: {w}x{h}", chart.name);
+        }
+    }
+
+    #[test]
+    fn png_titles_are_rasterised_with_the_bundled_font() {
+        // Dark pixels in the title band: the glyphs were drawn, not just measured.
+        let png = render("success_rate", fixture::summary(), Format::Png).unwrap();
+        let decoder = png::Decoder::new(png.as_slice());
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(frame.color_type, png::ColorType::Rgb);
+        let title_rows = &buf[..frame.line_size * 38];
+        let dark = title_rows
+            .chunks(3)
+            .filter(|p| p.iter().all(|&c| c < 0x60))
+            .count();
+        assert!(dark > 300, "only {dark} dark pixels where the title is");
+    }
+
+    fn svg_size(svg: &str) -> (u32, u32) {
+        let attr = |name: &str| -> u32 {
+            let start = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            let end = start + svg[start..].find('"').unwrap();
+            svg[start..end].parse().unwrap()
+        };
+        (attr("width"), attr("height"))
+    }
+
+    #[test]
+    fn rendering_twice_gives_identical_bytes() {
+        let s = fixture::summary();
+        for chart in CHARTS {
+            for format in [Format::Svg, Format::Png] {
+                let a = render(chart.name, s, format).unwrap();
+                let b = render(chart.name, s, format).unwrap();
+                assert!(a == b, "{} {format} differs between renders", chart.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_cloned_summary_renders_identically() {
+        // Nothing depends on addresses or process state.
+        let s = fixture::summary();
+        let copy: RunSummary = serde_json::from_str(&serde_json::to_string(s).unwrap()).unwrap();
+        for chart in CHARTS {
+            assert_eq!(
+                render(chart.name, s, Format::Svg).unwrap(),
+                render(chart.name, &copy, Format::Svg).unwrap(),
+                "{}",
+                chart.name
+            );
+        }
+    }
+
+    #[test]
+    fn legends_name_every_policy_and_provider() {
+        let s = fixture::summary();
+        for chart in ["success_rate", "ttv_percentiles", "cost_vs_success"] {
+            let svg = svg(chart, s);
+            for p in &s.policies {
+                assert!(svg.contains(&p.name), "{chart} lacks policy {}", p.name);
+            }
+        }
+        let share = svg("provider_share", s);
+        for provider in &s.scenario.providers {
+            assert!(share.contains(provider.as_str()), "no provider {provider}");
+        }
+        for p in &s.policies {
+            assert!(share.contains(&p.name), "no panel for {}", p.name);
+        }
+        let states = svg("route_states", s);
+        for label in ["healthy", "probing", "ejected", "panic"] {
+            assert!(states.contains(label), "route_states legend lacks {label}");
+        }
+        for route in &s.scenario.routes {
+            assert!(states.contains(route.as_str()), "no row for {route}");
+        }
+    }
+
+    #[test]
+    fn fault_windows_are_labelled_on_time_charts() {
+        let s = fixture::summary();
+        for chart in ["success_rate", "provider_share", "route_states"] {
+            let svg = svg(chart, s);
+            for f in &s.scenario.faults {
+                assert!(svg.contains(&f.name), "{chart} lacks fault {}", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_escaped_in_svg() {
+        let mut s = fixture::summary().clone();
+        s.policies[0].name = "<b>&\"x\"</b>".to_string();
+        for chart in CHARTS {
+            let svg = svg(chart.name, &s);
+            assert!(!svg.contains("<b>"), "{} leaks markup", chart.name);
+        }
+    }
+
+    #[test]
+    fn an_empty_summary_still_renders() {
+        // No policies, no faults: axes and titles, no panic.
+        let mut s = fixture::summary().clone();
+        s.policies.clear();
+        s.scenario.faults.clear();
+        for chart in CHARTS {
+            for format in [Format::Svg, Format::Png] {
+                render(chart.name, &s, format)
+                    .unwrap_or_else(|e| panic!("{} {format}: {e}", chart.name));
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_and_formats_are_errors_that_list_the_choices() {
+        let e = render("pie", fixture::summary(), Format::Svg).unwrap_err();
+        assert!(e.to_string().contains("success_rate"), "{e}");
+        assert_eq!("PNG".parse::<Format>().unwrap(), Format::Png);
+        assert!("jpg".parse::<Format>().is_err());
+        assert_eq!(CHARTS[0].file_name(Format::Svg), "success_rate.svg");
+    }
+}

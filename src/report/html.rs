@@ -1,0 +1,967 @@
+//! The HTML report: ONE self-contained `index.html` per run.
+//!
+//! Inline CSS, the charts inlined as SVG (from [`super::chart`]), no script, no network: it
+//! opens from disk, from a CI artifact, or attached to a mail. Like every exporter it returns
+//! the page and writes nothing; the data files it links to are written by the caller, next to
+//! it, and named in `files` (relative links).
+//!
+//! # What is on the page, in order
+//!
+//! scenario name and description, the fault timeline, the policy comparison (best value per
+//! column marked), the impact of each fault per policy, a per-country breakdown, the five
+//! charts, links to the data files, and provenance (tool version, scenario hash, seed).
+//!
+//! # Rules
+//!
+//! - **Every name from a scenario file is escaped** with [`escape`]: scenario name and
+//!   description, policy, provider, route and fault names, fault kinds and targets, file names.
+//!   A scenario is input, and a report is opened in a browser.
+//! - **Numbers look the same everywhere**: percentages with two decimals (`99.12 %`), seconds
+//!   with two (`3.40 s`), costs with four (`0.0712`), ratios with three (`1.042`), counts as
+//!   integers; a missing value (`null` in the summary: no success, never detected) is `–`.
+//! - **Best per column**: the highest success and conversion rates; the lowest value of every
+//!   other compared column (TTV, attempts per verification, cost per success, duplicates,
+//!   ejections, flaps; detection and recovery delays and failures in the fault table). Values
+//!   are compared as displayed, so two policies that print the same number are both marked.
+//!   Nothing is marked when only one policy ran.
+//! - **Deterministic**: the same summary gives the same bytes (no timestamps; wall-clock facts
+//!   appear only if the summary carries them in `run`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::chart::{self, CHARTS, Format};
+use super::palette;
+use crate::metrics::{PolicySummary, RunSummary};
+
+/// `s` with the five HTML special characters replaced by entities: safe in text and in quoted
+/// attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A share as a percentage with two decimals: `0.99123` -> `99.12 %`.
+fn pct(share: f64) -> String {
+    format!("{:.2} %", 100.0 * share)
+}
+
+/// Seconds with two decimals; `–` for none.
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| DASH.to_string(), |v| format!("{v:.2} s"))
+}
+
+/// A cost with four decimals; `–` for none.
+fn cost(v: Option<f64>) -> String {
+    v.map_or_else(|| DASH.to_string(), |v| format!("{v:.4}"))
+}
+
+fn ratio(v: f64) -> String {
+    format!("{v:.3}")
+}
+
+const DASH: &str = "–";
+
+/// Which value of a column is best.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Best {
+    Higher,
+    Lower,
+    /// Not compared (e.g. volumes).
+    None,
+}
+
+/// One table cell: what it shows and, for comparison, the number it shows.
+struct Cell {
+    text: String,
+    value: Option<f64>,
+}
+
+impl Cell {
+    fn new(text: String, value: Option<f64>) -> Self {
+        Cell { text, value }
+    }
+}
+
+/// Which rows hold the best value of a column (compared as displayed: `text` is parsed back).
+fn best_rows(cells: &[&Cell], best: Best) -> Vec<bool> {
+    let shown: Vec<Option<f64>> = cells
+        .iter()
+        .map(|c| {
+            c.value.and_then(|_| {
+                c.text
+                    .trim_end_matches(" %")
+                    .trim_end_matches(" s")
+                    .parse::<f64>()
+                    .ok()
+            })
+        })
+        .collect();
+    let compared = shown.iter().flatten().count();
+    if best == Best::None || cells.len() < 2 || compared == 0 {
+        return vec![false; cells.len()];
+    }
+    let pick = shown.iter().flatten().copied().fold(
+        if best == Best::Higher {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        },
+        |acc, v| {
+            if best == Best::Higher {
+                acc.max(v)
+            } else {
+                acc.min(v)
+            }
+        },
+    );
+    shown.iter().map(|v| *v == Some(pick)).collect()
+}
+
+/// A colour swatch and the escaped name of policy `i`.
+fn policy_name(i: usize, p: &PolicySummary) -> String {
+    format!(
+        r#"<span class="swatch" style="background:{}"></span>{}"#,
+        palette::policy(i).hex(),
+        escape(&p.name)
+    )
+}
+
+const CSS: &str = r#"
+:root { --ink: #222; --muted: #666; --rule: #ddd; --best: #e3f4dc; --bestink: #1d5e12; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
+  margin: 0 auto; padding: 24px 32px 48px; max-width: 1120px; line-height: 1.45; background: #fff; }
+h1 { font-size: 1.7em; margin: 0 0 4px; }
+h2 { font-size: 1.25em; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--rule); }
+h3 { font-size: 1.05em; margin: 24px 0 6px; }
+p.description { font-size: 1.05em; margin: 4px 0 8px; }
+p.meta, p.note, footer { color: var(--muted); font-size: 0.9em; }
+nav { margin: 12px 0 0; font-size: 0.92em; }
+nav a { margin-right: 14px; }
+a { color: #1f5fa8; }
+table { border-collapse: collapse; margin: 6px 0 4px; font-size: 0.92em; }
+th, td { padding: 5px 8px; border-bottom: 1px solid var(--rule); text-align: right; white-space: nowrap; }
+th { background: #f5f5f5; font-weight: 600; vertical-align: bottom; white-space: normal; }
+thead th { max-width: 8.5em; }
+div.scroll { overflow-x: auto; }
+th.name, td.name { text-align: left; }
+td.wrap { white-space: normal; text-align: left; min-width: 8em; }
+tbody tr.group td { border-top: 2px solid #bbb; }
+td.best { background: var(--best); color: var(--bestink); font-weight: 700; }
+.swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; border-radius: 2px;
+  vertical-align: baseline; }
+figure { margin: 18px 0 30px; }
+figure svg { width: 100%; height: auto; max-width: 1000px; display: block;
+  border: 1px solid var(--rule); }
+figcaption { font-weight: 600; margin-bottom: 6px; }
+p.error { color: #a00; }
+.timeline { width: 100%; max-width: 1000px; height: auto; display: block; }
+ul.files li { margin: 2px 0; }
+code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.92em; }
+"#;
+
+/// The report page for `summary`, linking the data files `files` (relative paths, written by
+/// the caller next to the page).
+pub fn render(summary: &RunSummary, files: &[&str]) -> String {
+    let s = &summary.scenario;
+    let mut h = String::with_capacity(256 * 1024);
+    let name = escape(&s.name);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{name} · failover-lab report</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+    );
+    let _ = writeln!(h, "<header>\n<h1>Scenario {name}</h1>");
+    if let Some(d) = &s.description {
+        let _ = writeln!(h, "<p class=\"description\">{}</p>", escape(d));
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\">{} policies · duration {} · warmup {} · buckets of {} · seed {}</p>",
+        summary.policies.len(),
+        secs(Some(s.duration)),
+        secs(Some(s.warmup)),
+        secs(Some(s.bucket)),
+        summary.seed
+    );
+    h.push_str(
+        "<nav><a href=\"#faults\">Faults</a><a href=\"#comparison\">Policy comparison</a>\
+         <a href=\"#impact\">Fault impact</a><a href=\"#countries\">Countries</a>\
+         <a href=\"#charts\">Charts</a><a href=\"#data\">Data files</a>\
+         <a href=\"#provenance\">Provenance</a></nav>\n</header>\n<main>\n",
+    );
+
+    faults(&mut h, summary);
+    comparison(&mut h, summary);
+    impact(&mut h, summary);
+    countries(&mut h, summary);
+    charts(&mut h, summary);
+    data_files(&mut h, files);
+    provenance(&mut h, summary);
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+fn faults(h: &mut String, summary: &RunSummary) {
+    let s = &summary.scenario;
+    h.push_str("<section id=\"faults\">\n<h2>Fault timeline</h2>\n");
+    if s.faults.is_empty() {
+        h.push_str("<p class=\"note\">No faults are injected in this scenario.</p>\n</section>\n");
+        return;
+    }
+    timeline_svg(h, summary);
+    h.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Fault</th><th class=\"name\">Kind</th>\
+         <th class=\"name\">Target</th><th>Start</th><th>End</th><th>Duration</th></tr></thead>\n<tbody>\n",
+    );
+    for f in &s.faults {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&f.name),
+            escape(&f.kind),
+            escape(&f.target),
+            secs(Some(f.start)),
+            secs(Some(f.end)),
+            secs(Some(f.end - f.start))
+        );
+    }
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+/// A small hand-written SVG: one row per fault over the run, the warmup shaded, time ticks
+/// under the axis.
+fn timeline_svg(h: &mut String, summary: &RunSummary) {
+    let s = &summary.scenario;
+    let (w, left, right, row, top) = (1000.0, 190.0, 24.0, 24.0, 22.0);
+    let rows_end = top + row * s.faults.len() as f64;
+    let axis_y = rows_end + 4.0;
+    let height = axis_y + 22.0;
+    let span = s.duration.max(f64::MIN_POSITIVE);
+    let x = |t: f64| left + (w - left - right) * (t / span).clamp(0.0, 1.0);
+    let _ = writeln!(
+        h,
+        "<svg class=\"timeline\" viewBox=\"0 0 {w} {height}\" xmlns=\"http://www.w3.org/2000/svg\" \
+         role=\"img\" aria-label=\"fault timeline\" font-family=\"sans-serif\" font-size=\"13\">"
+    );
+    if s.warmup > 0.0 {
+        let _ = writeln!(
+            h,
+            "<rect x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#000\" fill-opacity=\"0.06\"/>\
+             <text x=\"{:.1}\" y=\"15\" fill=\"#666\">warmup (not measured)</text>",
+            x(0.0),
+            x(s.warmup) - x(0.0),
+            axis_y - top,
+            x(0.0) + 2.0
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<line x1=\"{:.1}\" y1=\"{axis_y}\" x2=\"{:.1}\" y2=\"{axis_y}\" stroke=\"#999\"/>",
+        x(0.0),
+        x(s.duration)
+    );
+    for i in 0..=4 {
+        let t = s.duration * f64::from(i) / 4.0;
+        let anchor = match i {
+            0 => "start",
+            4 => "end",
+            _ => "middle",
+        };
+        let _ = writeln!(
+            h,
+            "<line x1=\"{0:.1}\" y1=\"{top}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#e4e4e4\"/>\
+             <text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"{anchor}\" fill=\"#666\">{3:.0} s</text>",
+            x(t),
+            axis_y + 4.0,
+            axis_y + 18.0,
+            t
+        );
+    }
+    for (i, f) in s.faults.iter().enumerate() {
+        let y = top + row * i as f64;
+        let (x0, x1) = (x(f.start), x(f.end).max(x(f.start) + 2.0));
+        let _ = writeln!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#222\">{}</text>\
+             <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#555\" fill-opacity=\"0.55\" rx=\"2\">\
+             <title>{} ({}): {} to {}</title></rect>",
+            left - 8.0,
+            y + row * 0.62,
+            escape(&truncate(&f.name, 26)),
+            y + 4.0,
+            x1 - x0,
+            row - 8.0,
+            escape(&f.name),
+            escape(&f.kind),
+            secs(Some(f.start)),
+            secs(Some(f.end)),
+        );
+    }
+    h.push_str("</svg>\n");
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Writes a table body row per policy with `best` marking per column.
+fn table_rows(h: &mut String, names: &[String], columns: &[(Best, Vec<Cell>)], group_start: bool) {
+    let marks: Vec<Vec<bool>> = columns
+        .iter()
+        .map(|(best, cells)| best_rows(&cells.iter().collect::<Vec<_>>(), *best))
+        .collect();
+    for (row, name) in names.iter().enumerate() {
+        let class = if group_start && row == 0 {
+            " class=\"group\""
+        } else {
+            ""
+        };
+        let _ = write!(h, "<tr{class}>{name}");
+        for (c, (_, cells)) in columns.iter().enumerate() {
+            let best = if marks[c][row] {
+                " class=\"best\" title=\"best\""
+            } else {
+                ""
+            };
+            let _ = write!(h, "<td{best}>{}</td>", cells[row].text);
+        }
+        h.push_str("</tr>\n");
+    }
+}
+
+fn comparison(h: &mut String, summary: &RunSummary) {
+    h.push_str("<section id=\"comparison\">\n<h2>Policy comparison</h2>\n");
+    if summary.policies.is_empty() {
+        h.push_str("<p class=\"note\">No policy ran.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th><th>Verifications</th>\
+         <th>Success rate</th><th>Conversion</th><th>TTV p50</th><th>TTV p99</th>\
+         <th>Attempts / verification</th><th>Cost per success</th><th>Duplicates</th>\
+         <th>Ejections</th><th>Flaps</th></tr></thead>\n<tbody>\n",
+    );
+    let ps = &summary.policies;
+    let col = |best: Best, f: &dyn Fn(&PolicySummary) -> Cell| -> (Best, Vec<Cell>) {
+        (best, ps.iter().map(f).collect())
+    };
+    let count = |n: u64| Cell::new(n.to_string(), Some(n as f64));
+    let columns = vec![
+        col(Best::None, &|p| count(p.result.metrics.verifications)),
+        col(Best::Higher, &|p| {
+            let v = p.result.metrics.success_rate;
+            Cell::new(pct(v), Some(v))
+        }),
+        col(Best::Higher, &|p| {
+            let v = p.result.metrics.conversion_rate;
+            Cell::new(pct(v), Some(v))
+        }),
+        col(Best::Lower, &|p| {
+            let v = p.result.metrics.time_to_verify.p50;
+            Cell::new(secs(v), v)
+        }),
+        col(Best::Lower, &|p| {
+            let v = p.result.metrics.time_to_verify.p99;
+            Cell::new(secs(v), v)
+        }),
+        col(Best::Lower, &|p| {
+            let v = p.result.metrics.attempts_per_verification;
+            Cell::new(ratio(v), Some(v))
+        }),
+        col(Best::Lower, &|p| {
+            let v = p.result.metrics.cost_per_success;
+            Cell::new(cost(v), v)
+        }),
+        col(Best::Lower, &|p| {
+            count(p.result.metrics.duplicate_deliveries)
+        }),
+        col(Best::Lower, &|p| count(p.result.metrics.ejections)),
+        col(Best::Lower, &|p| count(p.result.metrics.flaps)),
+    ];
+    let names: Vec<String> = ps
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("<td class=\"name\">{}</td>", policy_name(i, p)))
+        .collect();
+    table_rows(h, &names, &columns, false);
+    h.push_str("</tbody>\n</table></div>\n");
+    if ps.len() > 1 {
+        h.push_str(
+            "<p class=\"note\">Highlighted: the best value of each column (highest success and \
+             conversion rates, lowest of the others). TTV: time to verify, request start to \
+             first delivery, successes only. Cost per success counts every billed attempt, \
+             duplicates included.</p>\n",
+        );
+    }
+    h.push_str("</section>\n");
+}
+
+fn impact(h: &mut String, summary: &RunSummary) {
+    h.push_str("<section id=\"impact\">\n<h2>Fault impact</h2>\n");
+    let faults = &summary.scenario.faults;
+    if faults.is_empty() || summary.policies.is_empty() {
+        h.push_str("<p class=\"note\">No faults, or no policy ran.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Fault</th><th class=\"name\">Policy</th>\
+         <th>Detection delay</th><th class=\"name\">Detected by</th><th>Recovery delay</th>\
+         <th>Verifications during fault</th><th>Failed during fault</th><th>Failed share</th>\
+         </tr></thead>\n<tbody>\n",
+    );
+    for (fi, f) in faults.iter().enumerate() {
+        // Each policy's impact of this fault: by position, falling back to the name.
+        let rows: Vec<_> = summary
+            .policies
+            .iter()
+            .map(|p| {
+                p.result
+                    .faults
+                    .get(fi)
+                    .filter(|x| x.name == f.name)
+                    .or_else(|| p.result.faults.iter().find(|x| x.name == f.name))
+            })
+            .collect();
+        let cell = |v: Option<f64>, text: String| Cell::new(text, v);
+        let columns = vec![
+            (
+                Best::Lower,
+                rows.iter()
+                    .map(|r| {
+                        let v = r.and_then(|r| r.detection_delay);
+                        cell(v, secs(v))
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                Best::None,
+                rows.iter()
+                    .map(|r| {
+                        let by = r.and_then(|r| r.detected_by).map_or(DASH, |d| match d {
+                            crate::metrics::DetectedBy::Ejection => "ejection",
+                            crate::metrics::DetectedBy::TrafficShift => "traffic shift",
+                        });
+                        Cell::new(format!("<span class=\"name\">{by}</span>"), None)
+                    })
+                    .collect(),
+            ),
+            (
+                Best::Lower,
+                rows.iter()
+                    .map(|r| {
+                        let v = r.and_then(|r| r.recovery_delay);
+                        cell(v, secs(v))
+                    })
+                    .collect(),
+            ),
+            (
+                Best::None,
+                rows.iter()
+                    .map(|r| {
+                        let v = r.map(|r| r.verifications_during_fault);
+                        cell(
+                            v.map(|v| v as f64),
+                            v.map_or(DASH.into(), |v| v.to_string()),
+                        )
+                    })
+                    .collect(),
+            ),
+            (
+                Best::Lower,
+                rows.iter()
+                    .map(|r| {
+                        let v = r.map(|r| r.failed_during_fault);
+                        cell(
+                            v.map(|v| v as f64),
+                            v.map_or(DASH.into(), |v| v.to_string()),
+                        )
+                    })
+                    .collect(),
+            ),
+            (
+                Best::Lower,
+                rows.iter()
+                    .map(|r| {
+                        let v = r.filter(|r| r.verifications_during_fault > 0).map(|r| {
+                            r.failed_during_fault as f64 / r.verifications_during_fault as f64
+                        });
+                        cell(v, v.map_or(DASH.into(), pct))
+                    })
+                    .collect(),
+            ),
+        ];
+        let n = summary.policies.len();
+        let names: Vec<String> = summary
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let fault = if i == 0 {
+                    format!(
+                        "<td class=\"name wrap\" rowspan=\"{n}\"><strong>{}</strong><br><small>{} – {}</small></td>",
+                        escape(&f.name),
+                        secs(Some(f.start)),
+                        secs(Some(f.end))
+                    )
+                } else {
+                    String::new()
+                };
+                format!("{fault}<td class=\"name\">{}</td>", policy_name(i, p))
+            })
+            .collect();
+        table_rows(h, &names, &columns, true);
+    }
+    h.push_str(
+        "</tbody>\n</table></div>\n<p class=\"note\">Detection delay: fault start to the first ejection of, \
+         or traffic shift away from, an affected route. Recovery delay: fault end to every affected \
+         route back in service. Failed during fault: verifications of the fault's countries and \
+         number types that started during it and were not delivered. Highlighted: the lowest per \
+         fault.</p>\n</section>\n",
+    );
+}
+
+#[derive(Default)]
+struct CountryStats {
+    attempts: u64,
+    deliveries: u64,
+    cost: f64,
+}
+
+fn countries(h: &mut String, summary: &RunSummary) {
+    h.push_str("<section id=\"countries\">\n<h2>Per country</h2>\n");
+    // BTreeMap: countries in code order, the same on every run.
+    let per_policy: Vec<BTreeMap<String, CountryStats>> = summary
+        .policies
+        .iter()
+        .map(|p| {
+            let mut m: BTreeMap<String, CountryStats> = BTreeMap::new();
+            for r in &p.result.routes {
+                let e = m.entry(r.country.as_str().to_string()).or_default();
+                e.attempts += r.attempts;
+                e.deliveries += r.deliveries;
+                e.cost += r.cost;
+            }
+            m
+        })
+        .collect();
+    let mut all: Vec<&String> = per_policy.iter().flat_map(|m| m.keys()).collect();
+    all.sort();
+    all.dedup();
+    if all.is_empty() {
+        h.push_str("<p class=\"note\">No routes.</p>\n</section>\n");
+        return;
+    }
+    h.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Country</th><th class=\"name\">Policy</th>\
+         <th>Attempts</th><th>Deliveries</th><th>Delivery rate</th><th>Cost</th></tr></thead>\n<tbody>\n",
+    );
+    let n = summary.policies.len();
+    for country in all {
+        let stats: Vec<Option<&CountryStats>> = per_policy.iter().map(|m| m.get(country)).collect();
+        let columns = vec![
+            (
+                Best::None,
+                stats
+                    .iter()
+                    .map(|s| {
+                        let v = s.map_or(0, |s| s.attempts);
+                        Cell::new(v.to_string(), Some(v as f64))
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                Best::None,
+                stats
+                    .iter()
+                    .map(|s| {
+                        let v = s.map_or(0, |s| s.deliveries);
+                        Cell::new(v.to_string(), Some(v as f64))
+                    })
+                    .collect(),
+            ),
+            (
+                Best::Higher,
+                stats
+                    .iter()
+                    .map(|s| {
+                        let v = s
+                            .filter(|s| s.attempts > 0)
+                            .map(|s| s.deliveries as f64 / s.attempts as f64);
+                        Cell::new(v.map_or(DASH.into(), pct), v)
+                    })
+                    .collect(),
+            ),
+            (
+                Best::None,
+                stats
+                    .iter()
+                    .map(|s| {
+                        let v = s.map_or(0.0, |s| s.cost);
+                        Cell::new(cost(Some(v)), Some(v))
+                    })
+                    .collect(),
+            ),
+        ];
+        let names: Vec<String> = summary
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let c = if i == 0 {
+                    format!(
+                        "<td class=\"name\" rowspan=\"{n}\"><strong>{}</strong></td>",
+                        escape(country)
+                    )
+                } else {
+                    String::new()
+                };
+                format!("{c}<td class=\"name\">{}</td>", policy_name(i, p))
+            })
+            .collect();
+        table_rows(h, &names, &columns, true);
+    }
+    h.push_str(
+        "</tbody>\n</table></div>\n<p class=\"note\">Attempts, deliveries and cost of the routes to each \
+         country, measured verifications only. Delivery rate: deliveries per attempt (a \
+         verification may need several attempts).</p>\n</section>\n",
+    );
+}
+
+fn charts(h: &mut String, summary: &RunSummary) {
+    h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
+    for c in CHARTS {
+        // The chart draws its own title; the label is for screen readers.
+        let _ = writeln!(
+            h,
+            "<figure id=\"chart-{}\" aria-label=\"{}\">",
+            c.name,
+            escape(c.title)
+        );
+        match chart::render(c.name, summary, Format::Svg) {
+            Ok(svg) => {
+                h.push_str(String::from_utf8_lossy(&svg).trim_end());
+                h.push('\n');
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    h,
+                    "<figcaption>{}</figcaption><p class=\"error\">This chart could not be drawn: {}</p>",
+                    escape(c.title),
+                    escape(&e.to_string())
+                );
+            }
+        }
+        h.push_str("</figure>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+/// What a data file the CLI writes holds, by name.
+fn describe(file: &str) -> &'static str {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    match base {
+        "summary.json" => "the versioned run summary: every metric, histogram and time series",
+        "summary.csv" => "one row per policy: the headline metrics",
+        "timeseries.csv" => "one row per policy and time bucket",
+        "routes.csv" => "one row per policy and route: traffic, failures, cost, ejections",
+        "faults.csv" => "one row per policy and fault: detection, recovery, failures",
+        _ if base.ends_with(".svg") || base.ends_with(".png") => "chart",
+        _ if base.ends_with(".jsonl") || base.contains("audit") => "the audit trail",
+        _ => "",
+    }
+}
+
+fn data_files(h: &mut String, files: &[&str]) {
+    h.push_str("<section id=\"data\">\n<h2>Data files</h2>\n");
+    if files.is_empty() {
+        h.push_str(
+            "<p class=\"note\">No data files were written with this report.</p>\n</section>\n",
+        );
+        return;
+    }
+    h.push_str("<ul class=\"files\">\n");
+    for f in files {
+        let d = describe(f);
+        let d = if d.is_empty() {
+            String::new()
+        } else {
+            format!(" — {d}")
+        };
+        let _ = writeln!(
+            h,
+            "<li><a href=\"{0}\"><code>{0}</code></a>{d}</li>",
+            escape(f)
+        );
+    }
+    h.push_str("</ul>\n</section>\n");
+}
+
+fn provenance(h: &mut String, summary: &RunSummary) {
+    let s = &summary.scenario;
+    h.push_str("<section id=\"provenance\">\n<h2>Provenance</h2>\n<div class=\"scroll\"><table>\n<tbody>\n");
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(
+            h,
+            "<tr><th class=\"name\">{k}</th><td class=\"name\">{v}</td></tr>"
+        );
+    };
+    row(
+        "Tool",
+        format!("failover-lab {}", escape(env!("CARGO_PKG_VERSION"))),
+    );
+    row("Scenario", escape(&s.name));
+    row(
+        "Scenario hash (FNV-1a 64)",
+        format!("<code>{}</code>", escape(&s.hash)),
+    );
+    row("Seed", summary.seed.to_string());
+    row(
+        "Summary format",
+        format!("version {}", summary.format_version),
+    );
+    row(
+        "Providers",
+        s.providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                format!(
+                    r#"<span class="swatch" style="background:{}"></span>{}"#,
+                    palette::provider(i).hex(),
+                    escape(p)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" &nbsp; "),
+    );
+    row("Routes", s.routes.len().to_string());
+    if let Some(run) = &summary.run {
+        row(
+            "Simulated by",
+            format!("failover-lab {}", escape(&run.tool_version)),
+        );
+        row(
+            "Execution",
+            format!(
+                "{} verifications on {} threads in {:.2} s wall time ({:.0} verifications/s per core)",
+                run.simulated_verifications,
+                run.threads,
+                run.wall_seconds,
+                run.verifications_per_second
+            ),
+        );
+    }
+    h.push_str(
+        "</tbody>\n</table></div>\n<p class=\"note\">Same scenario file (hash), same seed and same tool \
+         version reproduce these results exactly.</p>\n</section>\n",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::chart::fixture;
+
+    const FILES: [&str; 5] = [
+        "summary.json",
+        "summary.csv",
+        "timeseries.csv",
+        "routes.csv",
+        "faults.csv",
+    ];
+
+    fn check_escape(input: &str, expect: &str) {
+        assert_eq!(escape(input), expect, "{input:?}");
+    }
+
+    #[test]
+    fn escape_replaces_the_special_characters() {
+        check_escape("plain name-1", "plain name-1");
+        check_escape(
+            "<script>alert(1)</script>",
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+        );
+        check_escape("a & b", "a &amp; b");
+        check_escape(r#"say "hi" 'there'"#, "say &quot;hi&quot; &#39;there&#39;");
+        check_escape("ünïcödé …", "ünïcödé …");
+    }
+
+    #[test]
+    fn a_hostile_policy_name_appears_only_escaped() {
+        let mut s = fixture::summary().clone();
+        s.policies[0].name = "<script>alert(1)</script>".to_string();
+        s.scenario.name = "<img src=x onerror=alert(2)>".to_string();
+        s.scenario.description = Some("<b>bold</b> & \"quoted\"".to_string());
+        s.scenario.faults[0].name = "</td><script>".to_string();
+        s.scenario.providers[0] = "<i>a</i>".to_string();
+        let html = render(&s, &["summary.json", "x\" onclick=\"alert(3)"]);
+        assert!(!html.contains("<script"), "unescaped script tag");
+        assert!(!html.contains("<img"), "unescaped img tag");
+        assert!(!html.contains("<b>bold"), "unescaped description");
+        assert!(!html.contains("<i>a</i>"), "unescaped provider");
+        assert!(!html.contains("\" onclick=\""), "unescaped attribute");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        let html = render(fixture::summary(), &FILES);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.trim_end().ends_with("</html>"));
+        for banned in [
+            "<script",
+            "<link",
+            "src=\"http",
+            "href=\"http",
+            "@import",
+            "url(",
+        ] {
+            assert!(!html.contains(banned), "page references {banned}");
+        }
+        // Every chart is inlined as SVG.
+        assert_eq!(
+            html.matches("<svg").count(),
+            CHARTS.len() + 1,
+            "charts + timeline"
+        );
+        for c in CHARTS {
+            assert!(html.contains(&format!("id=\"chart-{}\"", c.name)));
+            assert!(html.contains(c.title));
+        }
+    }
+
+    #[test]
+    fn the_page_shows_every_section_and_links_the_data_files() {
+        let s = fixture::summary();
+        let html = render(s, &FILES);
+        for section in [
+            "Fault timeline",
+            "Policy comparison",
+            "Fault impact",
+            "Per country",
+            "Charts",
+            "Data files",
+            "Provenance",
+        ] {
+            assert!(html.contains(section), "no section {section}");
+        }
+        for f in FILES {
+            assert!(
+                html.contains(&format!("<a href=\"{f}\">")),
+                "no link to {f}"
+            );
+        }
+        assert!(html.contains(&s.scenario.hash));
+        assert!(html.contains(env!("CARGO_PKG_VERSION")));
+        assert!(html.contains(&format!(
+            "<tr><th class=\"name\">Seed</th><td class=\"name\">{}</td>",
+            s.seed
+        )));
+        for country in ["DE", "GB"] {
+            assert!(
+                html.contains(&format!("<strong>{country}</strong>")),
+                "no {country}"
+            );
+        }
+        for f in &s.scenario.faults {
+            assert!(html.contains(&f.name));
+        }
+        for p in &s.policies {
+            assert!(html.contains(&p.name));
+            assert!(html.contains(&pct(p.result.metrics.success_rate)));
+        }
+    }
+
+    #[test]
+    fn the_best_value_per_column_is_marked() {
+        let s = fixture::summary();
+        let html = render(s, &FILES);
+        let table =
+            &html[html.find("id=\"comparison\"").unwrap()..html.find("id=\"impact\"").unwrap()];
+        // The sensible policy succeeds more than the static one in the fixture.
+        let (sensible, fixed) = (&s.policies[0], &s.policies[1]);
+        assert!(sensible.result.metrics.success_rate > fixed.result.metrics.success_rate);
+        let best = format!(
+            "<td class=\"best\" title=\"best\">{}</td>",
+            pct(sensible.result.metrics.success_rate)
+        );
+        assert!(table.contains(&best), "{table}");
+        assert!(!table.contains(&format!(
+            "<td class=\"best\" title=\"best\">{}</td>",
+            pct(fixed.result.metrics.success_rate)
+        )));
+    }
+
+    #[test]
+    fn best_compares_as_displayed_and_ties_are_all_marked() {
+        let cells = [
+            Cell::new("99.99 %".into(), Some(0.99991)),
+            Cell::new("99.99 %".into(), Some(0.99994)),
+            Cell::new("–".into(), None),
+        ];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        assert_eq!(best_rows(&refs, Best::Higher), [true, true, false]);
+        let cells = [
+            Cell::new("0.0700".into(), Some(0.07)),
+            Cell::new("0.0800".into(), Some(0.08)),
+        ];
+        let refs: Vec<&Cell> = cells.iter().collect();
+        assert_eq!(best_rows(&refs, Best::Lower), [true, false]);
+        assert_eq!(best_rows(&refs, Best::None), [false, false]);
+        assert_eq!(
+            best_rows(&refs[..1], Best::Lower),
+            [false],
+            "one policy: nothing to compare"
+        );
+    }
+
+    #[test]
+    fn numbers_are_formatted_consistently() {
+        assert_eq!(pct(0.991234), "99.12 %");
+        assert_eq!(secs(Some(3.456)), "3.46 s");
+        assert_eq!(secs(None), "–");
+        assert_eq!(cost(Some(0.07123)), "0.0712");
+        assert_eq!(ratio(1.04166), "1.042");
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let s = fixture::summary();
+        assert_eq!(render(s, &FILES), render(s, &FILES));
+    }
+
+    #[test]
+    fn an_empty_summary_renders_a_page() {
+        let mut s = fixture::summary().clone();
+        s.policies.clear();
+        s.scenario.faults.clear();
+        s.scenario.description = None;
+        let html = render(&s, &[]);
+        assert!(html.contains("No policy ran."));
+        assert!(
+            !html.contains("class=\"error\""),
+            "a chart failed on an empty summary"
+        );
+    }
+}
