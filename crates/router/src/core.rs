@@ -297,6 +297,9 @@ impl Core {
             &mut self.rng,
         );
         self.apply(shared, route, verdict, now, events);
+        if outcome == AttemptOutcome::Delivered {
+            self.check_conversion(shared, route, now, events);
+        }
     }
 
     pub(crate) fn record_late(
@@ -319,8 +322,46 @@ impl Core {
         events: &mut Vec<RouterEvent<'static>>,
     ) {
         let since = shared.since_epoch(now);
-        let verdict = self.routes[route.index()].record_conversion(&shared.policy, since);
-        self.apply(shared, route, verdict, now, events);
+        self.routes[route.index()].record_conversion(since);
+        self.check_conversion(shared, route, now, events);
+    }
+
+    /// The relative conversion trip: every route of the group is judged against the group's
+    /// pooled rate, so lag and fraud (which lower all routes alike) never trip it.
+    fn check_conversion(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let Some(min_ratio) = shared.policy.trip.min_relative_conversion else {
+            return;
+        };
+        let since = shared.since_epoch(now);
+        let group = shared.table.group_of(route);
+        let (mut conversions, mut deliveries) = (0u64, 0u64);
+        for r in shared.table.group_routes(group) {
+            let w = &mut self.routes[r.index()].window;
+            w.advance(since);
+            conversions += u64::from(w.conversions());
+            deliveries += u64::from(w.deliveries());
+        }
+        if conversions < u64::from(shared.policy.health.min_volume) || deliveries == 0 {
+            return;
+        }
+        let group_rate = conversions as f64 / deliveries as f64;
+        for &r in shared.table.group_routes(group) {
+            if self.routes[r.index()].converts_too_little(&shared.policy, group_rate, min_ratio) {
+                self.apply(
+                    shared,
+                    r,
+                    Verdict::Trip(StateReason::Conversion),
+                    now,
+                    events,
+                );
+            }
+        }
     }
 
     /// Sets an operator override, logging the change of effective state.

@@ -171,6 +171,10 @@ impl HealthWindow {
         self.total.conversions += 1;
     }
 
+    pub(crate) fn conversions(&self) -> u32 {
+        self.total.conversions
+    }
+
     pub(crate) fn deliveries(&self) -> u32 {
         self.total.deliveries
     }

@@ -101,9 +101,14 @@ pub struct TripConfig {
         schemars(with = "Option<crate::duration::HumanDuration>")
     )]
     pub latency: Option<Duration>,
-    /// Optional: windowed conversion rate (conversions / deliveries) below this. Default off.
+    /// Optional: trip when the route's windowed conversion rate (conversions / deliveries) falls
+    /// below this share of its (country, number type)'s pooled rate, with `health.min_volume`
+    /// deliveries on the route and conversions in the group. Relative, not absolute, because
+    /// conversions arrive a think time after deliveries and fraud or abandonment lower every
+    /// route alike: only a route converting worse than its peers is suspect (a grey route
+    /// delivering to the wrong handsets). E.g. 0.5. Default off.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_conversion_rate: Option<f64>,
+    pub min_relative_conversion: Option<f64>,
 }
 
 /// How long an ejected route stays out, and how that grows for repeat offenders.
@@ -146,7 +151,8 @@ pub struct ProbeConfig {
     /// Probe health-failure rate at or under which the route may be restored; must be stricter
     /// than `trip.failure_rate` (hysteresis). Default 0.1.
     pub recover_failure_rate: f64,
-    /// Probe latency quantile under which the route may be restored; must be under
+    /// A probe delivered slower than this does not vouch for the route: it counts as a failed
+    /// probe (one delivered slower than `trip.latency` re-ejects it). Must be under
     /// `trip.latency`. Default 24s.
     #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
@@ -325,7 +331,7 @@ impl Default for TripConfig {
             consecutive_failures: 5,
             failure_rate: 0.5,
             latency: Some(Duration::from_secs(30)),
-            min_conversion_rate: None,
+            min_relative_conversion: None,
         }
     }
 }
@@ -484,8 +490,8 @@ impl Policy {
         }
         let t = &self.trip;
         check_share("trip.failure_rate", t.failure_rate, false)?;
-        if let Some(c) = t.min_conversion_rate {
-            check_share("trip.min_conversion_rate", c, false)?;
+        if let Some(c) = t.min_relative_conversion {
+            check_share("trip.min_relative_conversion", c, false)?;
         }
         let e = &self.ejection;
         check_positive("ejection.base", e.base)?;

@@ -706,7 +706,7 @@ impl Router {
     }
 
     /// The user entered the code delivered under `receipt`: a (slow, noisy) signal that the
-    /// route really works, usable as a health signal with `trip.min_conversion_rate`.
+    /// route really works, usable as a health signal with `trip.min_relative_conversion`.
     pub fn record_conversion(&self, receipt: &DeliveryReceipt) {
         let sh = &self.inner.shared;
         let now = Instant::now();

@@ -24,7 +24,6 @@ pub(crate) struct ProbeTally {
     pub attempts: u32,
     pub successes: u32,
     pub failures: u32,
-    pub max_latency: Duration,
     /// Probe credit: grows by `probe.share` per decision of the group, a probe spends 1.
     pub credit: f64,
 }
@@ -189,17 +188,27 @@ impl RouteRuntime {
         }
     }
 
-    /// Records a conversion; with `trip.min_conversion_rate` set it can trip the route.
-    pub(crate) fn record_conversion(&mut self, policy: &Policy, since_epoch: Duration) -> Verdict {
+    /// Records a conversion (judged against the route's peers by the core).
+    pub(crate) fn record_conversion(&mut self, since_epoch: Duration) {
         self.window.advance(since_epoch);
         self.window.record_conversion();
-        if self.automatic()
+    }
+
+    /// Whether this route, healthy and under automatic control, converts worse than
+    /// `min_ratio` x its group's pooled conversion rate (`group_rate`).
+    pub(crate) fn converts_too_little(
+        &self,
+        policy: &Policy,
+        group_rate: f64,
+        min_ratio: f64,
+    ) -> bool {
+        self.automatic()
             && self.state == RouteState::Healthy
-            && let Some(reason) = self.trip_reason(policy)
-        {
-            return Verdict::Trip(reason);
-        }
-        Verdict::None
+            && self.window.deliveries() >= policy.health.min_volume
+            && self
+                .window
+                .conversion_rate()
+                .is_some_and(|c| c < min_ratio * group_rate)
     }
 
     fn trip_reason(&self, policy: &Policy) -> Option<StateReason> {
@@ -224,12 +233,6 @@ impl RouteRuntime {
                 .is_some_and(|q| q > limit)
         {
             return Some(StateReason::Latency);
-        }
-        if let Some(min_rate) = t.min_conversion_rate
-            && self.window.deliveries() >= min
-            && self.window.conversion_rate().is_some_and(|c| c < min_rate)
-        {
-            return Some(StateReason::Conversion);
         }
         None
     }
@@ -284,29 +287,26 @@ impl RouteRuntime {
     ) -> Verdict {
         let p = &mut self.probe;
         p.attempts += 1;
-        let too_slow = |limit: Option<Duration>| limit.is_some_and(|l| latency > l);
-        let failed = match outcome {
-            AttemptOutcome::Delivered => {
-                p.successes += 1;
-                p.max_latency = p.max_latency.max(latency);
-                too_slow(policy.trip.latency)
+        let slower_than = |limit: Option<Duration>| limit.is_some_and(|l| latency > l);
+        match outcome {
+            // Slower than the trip threshold: the route would be ejected if it were healthy.
+            AttemptOutcome::Delivered if slower_than(policy.trip.latency) => {
+                return Verdict::Changed(self.eject(policy, StateReason::ProbeFailed, now, rng));
             }
-            AttemptOutcome::Failed(_) => {
+            // Delivered, but too slowly to vouch for the route: counts as a failed probe. (Not
+            // a veto: one slow probe must not keep a route out forever; enough clean ones
+            // outweigh it, as the recovery rate allows.)
+            AttemptOutcome::Delivered if slower_than(policy.probe.recover_latency) => {
                 p.failures += 1;
-                f64::from(p.failures) / f64::from(p.attempts) > policy.trip.failure_rate
             }
-        };
-        if failed {
-            return Verdict::Changed(self.eject(policy, StateReason::ProbeFailed, now, rng));
+            AttemptOutcome::Delivered => p.successes += 1,
+            AttemptOutcome::Failed(_) => p.failures += 1,
         }
         let rate = f64::from(p.failures) / f64::from(p.attempts);
-        if p.successes >= policy.probe.successes
-            && rate <= policy.probe.recover_failure_rate
-            && policy
-                .probe
-                .recover_latency
-                .is_none_or(|l| p.max_latency <= l)
-        {
+        if rate > policy.trip.failure_rate {
+            return Verdict::Changed(self.eject(policy, StateReason::ProbeFailed, now, rng));
+        }
+        if p.successes >= policy.probe.successes && rate <= policy.probe.recover_failure_rate {
             self.state = RouteState::Healthy;
             self.healthy_since = now;
             self.consecutive = 0;

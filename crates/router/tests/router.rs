@@ -1115,10 +1115,85 @@ async fn destinations_never_appear_in_clear_in_the_audit_trail() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn conversions_can_trip_a_route() {
-    let mut p = priority_policy();
+async fn a_route_converting_far_worse_than_its_peers_is_ejected() {
+    let mut p = Policy {
+        strategy: Strategy::Weighted,
+        exploration: 0.0,
+        ..Policy::default()
+    };
     p.health.min_volume = 10;
-    p.trip.min_conversion_rate = Some(0.5);
+    p.trip.min_relative_conversion = Some(0.5);
+    let w = world(
+        &[r("a"), r("b"), r("c")],
+        vec![healthy(), healthy(), healthy()],
+        p,
+        1,
+    );
+    // Deliveries on `a` never convert (a grey route delivering to the wrong handsets); on b and
+    // c four in five do. Only a is judged: the group's pooled rate is the yardstick.
+    for i in 0..120 {
+        let out = w.router.verify(request(i)).await;
+        let receipt = out.receipt.unwrap();
+        if receipt.route != RouteId(0) && i % 5 != 0 {
+            w.router.record_conversion(&receipt);
+        }
+    }
+    assert_eq!(
+        w.events.transitions(0).first(),
+        Some(&("ejected".to_owned(), "conversion".to_owned()))
+    );
+    assert!(
+        w.events.transitions(1).is_empty(),
+        "{:?}",
+        w.events.transitions(1)
+    );
+    assert!(w.events.transitions(2).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn low_conversion_everywhere_trips_nothing() {
+    // A fraud spike lowers conversion on every route: no route is worse than its peers.
+    let mut p = Policy {
+        strategy: Strategy::Weighted,
+        exploration: 0.0,
+        ..Policy::default()
+    };
+    p.health.min_volume = 10;
+    p.trip.min_relative_conversion = Some(0.5);
+    let w = world(&[r("a"), r("b")], vec![healthy(), healthy()], p, 1);
+    for i in 0..200 {
+        let out = w.router.verify(request(i)).await;
+        if i % 10 == 0 {
+            w.router.record_conversion(&out.receipt.unwrap());
+        }
+    }
+    assert!(w.events.of_type("state_change").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_single_slow_probe_does_not_keep_a_route_out_forever() {
+    let mut p = priority_policy();
+    p.trip.consecutive_failures = 3;
+    p.attempt_timeout = Duration::from_secs(40);
+    p.deadline = Duration::from_secs(90);
+    p.ejection.base = Duration::from_secs(10);
+    p.ejection.jitter = 0.0;
+    p.probe.share = 1.0;
+    p.probe.successes = 3;
+    p.probe.recover_failure_rate = 0.25;
+    let start = tokio::time::Instant::now();
+    let slow_once = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let a = script(move |_, _| {
+        if start.elapsed() < Duration::from_secs(5) {
+            return fail(10, FailureKind::Unavailable);
+        }
+        // The first call after the outage is slow (between recover_latency and trip.latency).
+        if slow_once.swap(false, Ordering::Relaxed) {
+            ok(26_000)
+        } else {
+            ok(1000)
+        }
+    });
     let w = world(
         &[
             r("a"),
@@ -1127,19 +1202,15 @@ async fn conversions_can_trip_a_route() {
                 ..r("b")
             },
         ],
-        vec![healthy(), healthy()],
+        vec![a, healthy()],
         p,
         1,
     );
-    // Deliveries on `a` never convert (e.g. a grey route delivering to the wrong handset).
-    for i in 0..30 {
-        let out = w.router.verify(request(i)).await;
-        if out.receipt.unwrap().route == RouteId(1) {
-            w.router.record_conversion(&out.receipt.unwrap());
-        }
-    }
-    assert_eq!(
-        w.events.transitions(0).first(),
-        Some(&("ejected".to_owned(), "conversion".to_owned()))
+    drive(&w.router, 0, 120, ms(500)).await;
+    let t = w.events.transitions(0);
+    assert_eq!(t.last().map(|(s, _)| s.as_str()), Some("healthy"), "{t:?}");
+    assert!(
+        !t.contains(&("ejected".into(), "probe_failed".into())),
+        "{t:?}"
     );
 }
