@@ -103,6 +103,17 @@ impl FaultTracker {
         }
     }
 
+    /// The earliest event time at which [`FaultTracker::advance`] has anything to do: events
+    /// stamped before it leave the tracker as it is. Only ever grows, so a caller may skip
+    /// `advance` for events before the smallest `due` it has seen.
+    pub(crate) fn due(&self) -> Duration {
+        match self.phase {
+            Phase::Before => self.start,
+            Phase::During | Phase::After => self.span_end,
+            Phase::Done => Duration::MAX,
+        }
+    }
+
     /// Closes every span that ended at or before `t` and moves through the phases. Call before
     /// applying an event stamped `t`.
     pub(crate) fn advance(&mut self, t: Duration) {

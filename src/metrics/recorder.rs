@@ -57,6 +57,9 @@ struct State {
     ttv_bins: Vec<u32>,
 
     faults: Vec<FaultTracker>,
+    /// The smallest [`FaultTracker::due`] of `faults` when last advanced: events before it
+    /// cannot move any tracker, so most events skip them altogether.
+    faults_due: Duration,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -168,6 +171,7 @@ impl Recorder {
                 .iter()
                 .map(|f| FaultTracker::new(f, &config.routes))
                 .collect(),
+            faults_due: Duration::ZERO,
         };
         Ok(Recorder {
             config,
@@ -229,7 +233,14 @@ impl Recorder {
 }
 
 fn bucket_index(at: Duration, bucket: Duration) -> usize {
-    usize::try_from(at.as_nanos() / bucket.as_nanos()).unwrap_or(usize::MAX)
+    let (at, bucket) = (at.as_nanos(), bucket.as_nanos());
+    // 64-bit division whenever both fit (any run shorter than 584 years): it runs per event,
+    // and 128-bit division is a library call.
+    let i = match (u64::try_from(at), u64::try_from(bucket)) {
+        (Ok(a), Ok(b)) => u128::from(a / b),
+        _ => at / bucket,
+    };
+    usize::try_from(i).unwrap_or(usize::MAX)
 }
 
 /// Number of buckets needed to cover `[0, t)`.
@@ -241,8 +252,8 @@ impl EventSink for Recorder {
     fn emit(&self, event: &RouterEvent<'_>) {
         let mut st = self.lock();
         let at = event.at();
-        for f in &mut st.faults {
-            f.advance(at);
+        if at >= st.faults_due {
+            st.advance_faults(at);
         }
         let cfg = &self.config;
         match event {
@@ -260,6 +271,15 @@ impl EventSink for Recorder {
 }
 
 impl State {
+    fn advance_faults(&mut self, at: Duration) {
+        let mut due = Duration::MAX;
+        for f in &mut self.faults {
+            f.advance(at);
+            due = due.min(f.due());
+        }
+        self.faults_due = due;
+    }
+
     fn measured_id(&self, v: VerificationId) -> bool {
         self.first_in_window.is_some_and(|a| v.0 >= a)
             && self.first_after_window.is_none_or(|b| v.0 < b)

@@ -10,17 +10,18 @@ use failover_router::{AttemptOutcome, FailureKind};
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::effects::compose;
+use super::effects::compose_at;
 use super::message::{Due, Handoff, Release};
 use super::provider::ProviderActor;
-use super::rng::{Purpose, stream};
+use super::rng::{Purpose, Streams};
 use super::timer::{Pump, Timed, TimerQueue};
 use crate::scenario::{CarrierId, CompiledScenario, OutageMode, TargetRef};
 
 pub(crate) struct CarrierActor {
     id: CarrierId,
     world: Arc<CompiledScenario>,
-    seed: u64,
+    /// This actor's streams; each message draws from its own (keyed by attempt).
+    streams: Streams,
     epoch: Instant,
     faults: Box<[u32]>,
     providers: Vec<Addr<ProviderActor>>,
@@ -49,7 +50,7 @@ impl CarrierActor {
         CarrierActor {
             id,
             world,
-            seed,
+            streams: Streams::new(seed, Purpose::Carrier),
             epoch,
             faults,
             providers: Vec::new(),
@@ -97,11 +98,12 @@ impl Handler<Handoff> for CarrierActor {
         let now = Instant::now();
         let carrier = self.world.carrier(self.id);
         let env = msg.env;
-        let mut rng = stream(self.seed, Purpose::Carrier, carrier.entity ^ env.key);
-        let eff = compose(
+        let mut rng = self.streams.stream(carrier.entity ^ env.key);
+        let eff = compose_at(
             &self.world.faults,
             &self.faults,
-            now - self.epoch,
+            self.epoch,
+            now,
             env.country,
             env.number_type,
             &mut rng,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use failover_router::NumberType;
 use rand::Rng;
+use tokio::time::Instant;
 
 use crate::scenario::{CountryId, FaultEffect, FaultModel, OutageMode};
 
@@ -56,6 +57,23 @@ fn worst(a: Option<OutageMode>, b: OutageMode) -> Option<OutageMode> {
         }
         _ => Some(OutageMode::Error),
     }
+}
+
+/// [`compose`] at `now`, for an actor whose clock started at `epoch`. Most actors have no
+/// fault targeting them at all; they skip even the clock arithmetic.
+pub(crate) fn compose_at<R: Rng>(
+    faults: &[FaultModel],
+    relevant: &[u32],
+    epoch: Instant,
+    now: Instant,
+    country: CountryId,
+    number_type: NumberType,
+    rng: &mut R,
+) -> Effects {
+    if relevant.is_empty() {
+        return Effects::default();
+    }
+    compose(faults, relevant, now - epoch, country, number_type, rng)
 }
 
 /// Composes the faults in `relevant` (indices into `faults`) that are active at `t` and match

@@ -13,22 +13,21 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::carrier::CarrierActor;
-use super::effects::compose;
+use super::effects::compose_at;
 use super::message::{Arrive, Due, Handoff, Release, Reply};
-use super::rng::{Purpose, stream};
+use super::rng::{Purpose, Streams};
 use super::timer::{Pump, Timed, TimerQueue};
 use crate::scenario::{CompiledScenario, OutageMode, TargetRef};
 
 pub(crate) struct ProviderActor {
     id: ProviderId,
     world: Arc<CompiledScenario>,
-    seed: u64,
+    /// This actor's streams; each message draws from its own (keyed by attempt).
+    streams: Streams,
     epoch: Instant,
     faults: Box<[u32]>,
     carriers: Vec<Addr<CarrierActor>>,
-    /// Rate-limit token bucket, refilled lazily on arrival.
-    tokens: f64,
-    refilled: Instant,
+    rate_limit: TokenBucket,
     /// Numbers in use, and release times of numbers held for a fixed time.
     in_use: u32,
     releases: BinaryHeap<Reverse<Instant>>,
@@ -59,31 +58,41 @@ impl ProviderActor {
         ProviderActor {
             id,
             world,
-            seed,
+            streams: Streams::new(seed, Purpose::ProviderLatency),
             epoch,
             faults,
             carriers,
-            tokens,
-            refilled: epoch,
+            rate_limit: TokenBucket {
+                tokens,
+                refilled: epoch,
+            },
             in_use: 0,
             releases: BinaryHeap::new(),
             queue: TimerQueue::new(),
         }
     }
+}
 
-    fn reply_later(&mut self, at: Instant, reply: Reply, kind: FailureKind) {
-        self.queue.push(
-            at,
-            Due {
-                reply,
-                outcome: AttemptOutcome::Failed(kind),
-                release_to: None,
-            },
-        );
-    }
+fn reply_later(queue: &mut TimerQueue<Due>, at: Instant, reply: Reply, kind: FailureKind) {
+    queue.push(
+        at,
+        Due {
+            reply,
+            outcome: AttemptOutcome::Failed(kind),
+            release_to: None,
+        },
+    );
+}
 
-    /// Takes a rate-limit token if one is available (bucket size: one second of rate).
-    fn take_token(&mut self, now: Instant, rate: f64) -> bool {
+/// Rate-limit token bucket (bucket size: one second of rate), refilled lazily on arrival.
+struct TokenBucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    /// Takes a token if one is available.
+    fn take(&mut self, now: Instant, rate: f64) -> bool {
         let burst = rate.max(1.0);
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * rate).min(burst);
@@ -130,14 +139,14 @@ impl Handler<Arrive> for ProviderActor {
 
     fn handle(&mut self, msg: Arrive, _: &mut Self::Context) {
         let now = Instant::now();
-        let world = Arc::clone(&self.world);
-        let model = world.provider(self.id);
+        let model = self.world.provider(self.id);
         let env = msg.env;
-        let mut rng = stream(self.seed, Purpose::ProviderLatency, model.entity ^ env.key);
-        let eff = compose(
-            &world.faults,
+        let mut rng = self.streams.stream(model.entity ^ env.key);
+        let eff = compose_at(
+            &self.world.faults,
             &self.faults,
-            now - self.epoch,
+            self.epoch,
+            now,
             env.country,
             env.number_type,
             &mut rng,
@@ -161,24 +170,29 @@ impl Handler<Arrive> for ProviderActor {
         match eff.down {
             Some(OutageMode::BlackHole) => return,
             Some(OutageMode::Error) => {
-                return self.reply_later(at, msg.reply, FailureKind::Unavailable);
+                return reply_later(&mut self.queue, at, msg.reply, FailureKind::Unavailable);
             }
             None => {}
         }
         if env.invalid {
-            return self.reply_later(at, msg.reply, FailureKind::InvalidDestination);
+            return reply_later(
+                &mut self.queue,
+                at,
+                msg.reply,
+                FailureKind::InvalidDestination,
+            );
         }
         if !model.serves.contains(env.number_type) || eff.blocked {
-            return self.reply_later(at, msg.reply, FailureKind::Rejected);
+            return reply_later(&mut self.queue, at, msg.reply, FailureKind::Rejected);
         }
         if let Some(rate) = model.rate_limit
-            && !self.take_token(now, rate * eff.capacity_factor)
+            && !self.rate_limit.take(now, rate * eff.capacity_factor)
         {
-            return self.reply_later(at, msg.reply, FailureKind::RateLimited);
+            return reply_later(&mut self.queue, at, msg.reply, FailureKind::RateLimited);
         }
         let error = 1.0 - (1.0 - model.error_rate) * (1.0 - eff.error);
         if error_draw < error {
-            return self.reply_later(at, msg.reply, FailureKind::Unavailable);
+            return reply_later(&mut self.queue, at, msg.reply, FailureKind::Unavailable);
         }
         let mut release = false;
         if let Some(inv) = &model.inventory {
@@ -188,7 +202,7 @@ impl Handler<Arrive> for ProviderActor {
             }
             let capacity = (f64::from(inv.numbers) * eff.inventory_factor).floor() as u32;
             if self.in_use >= capacity {
-                return self.reply_later(at, msg.reply, FailureKind::NoInventory);
+                return reply_later(&mut self.queue, at, msg.reply, FailureKind::NoInventory);
             }
             self.in_use += 1;
             match hold {

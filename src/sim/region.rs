@@ -11,17 +11,18 @@ use failover_router::{AttemptOutcome, FailureKind};
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::effects::compose;
+use super::effects::compose_at;
 use super::message::{Arrive, Due, Submit};
 use super::provider::ProviderActor;
-use super::rng::{Purpose, stream};
+use super::rng::{Purpose, Streams};
 use super::timer::{Pump, Timed, TimerQueue};
 use crate::scenario::{CompiledScenario, OutageMode, RegionId, TargetRef};
 
 pub(crate) struct RegionActor {
     id: RegionId,
     world: Arc<CompiledScenario>,
-    seed: u64,
+    /// This actor's streams; each message draws from its own (keyed by attempt).
+    streams: Streams,
     epoch: Instant,
     faults: Box<[u32]>,
     /// Indexed by provider id; only this region's providers are `Some`.
@@ -47,7 +48,7 @@ impl RegionActor {
         RegionActor {
             id,
             world,
-            seed,
+            streams: Streams::new(seed, Purpose::Region),
             epoch,
             faults,
             providers,
@@ -83,11 +84,12 @@ impl Handler<Submit> for RegionActor {
         let now = Instant::now();
         let region = self.world.region(self.id);
         let env = msg.env;
-        let mut rng = stream(self.seed, Purpose::Region, region.entity ^ env.key);
-        let eff = compose(
+        let mut rng = self.streams.stream(region.entity ^ env.key);
+        let eff = compose_at(
             &self.world.faults,
             &self.faults,
-            now - self.epoch,
+            self.epoch,
+            now,
             env.country,
             env.number_type,
             &mut rng,

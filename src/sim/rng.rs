@@ -90,9 +90,7 @@ const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Each input passes through the mixer before the next is folded in, so nearby seeds, tags and
 /// entity keys (0, 1, 2, ...) give unrelated keys.
 pub const fn stream_key(seed: u64, purpose: Purpose, entity: u64) -> u64 {
-    let mut h = mix64(seed.wrapping_add(GOLDEN_GAMMA));
-    h = mix64(h ^ mix64(purpose.tag().wrapping_mul(GOLDEN_GAMMA)));
-    mix64(h ^ mix64(entity.wrapping_add(GOLDEN_GAMMA.wrapping_mul(3))))
+    Streams::new(seed, purpose).key(entity)
 }
 
 /// An independent generator for (seed, purpose, entity).
@@ -100,7 +98,34 @@ pub const fn stream_key(seed: u64, purpose: Purpose, entity: u64) -> u64 {
 /// Same inputs give the same sequence on every platform and every run. The 256-bit state is
 /// filled from the stream key by SplitMix64 (`seed_from_u64`), as xoshiro's authors recommend.
 pub fn stream(seed: u64, purpose: Purpose, entity: u64) -> SimRng {
-    Xoshiro256PlusPlus::seed_from_u64(stream_key(seed, purpose, entity))
+    Streams::new(seed, purpose).stream(entity)
+}
+
+/// The family of streams of one (seed, purpose), with the seed and purpose already mixed:
+/// actors derive a stream per message (per attempt, for common random numbers), and this
+/// leaves only the entity to mix each time. Gives exactly the streams of [`stream`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Streams {
+    base: u64,
+}
+
+impl Streams {
+    pub const fn new(seed: u64, purpose: Purpose) -> Self {
+        let h = mix64(seed.wrapping_add(GOLDEN_GAMMA));
+        Streams {
+            base: mix64(h ^ mix64(purpose.tag().wrapping_mul(GOLDEN_GAMMA))),
+        }
+    }
+
+    /// [`stream_key`] of (seed, purpose, `entity`).
+    pub const fn key(self, entity: u64) -> u64 {
+        mix64(self.base ^ mix64(entity.wrapping_add(GOLDEN_GAMMA.wrapping_mul(3))))
+    }
+
+    /// [`stream`] of (seed, purpose, `entity`).
+    pub fn stream(self, entity: u64) -> SimRng {
+        Xoshiro256PlusPlus::seed_from_u64(self.key(entity))
+    }
 }
 
 pub use crate::scenario::entity_key;
@@ -167,6 +192,17 @@ mod tests {
         assert_eq!(entity_key(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(entity_key("a"), 0xaf63_dc4c_8601_ec8c);
         assert_ne!(entity_key("carrier-a"), entity_key("carrier-b"));
+    }
+
+    #[test]
+    fn stream_families_give_the_same_streams() {
+        let family = Streams::new(7, Purpose::Carrier);
+        for entity in [0, 1, 42, u64::MAX] {
+            assert_eq!(family.key(entity), stream_key(7, Purpose::Carrier, entity));
+            let mut a = family.stream(entity);
+            let mut b = stream(7, Purpose::Carrier, entity);
+            assert_eq!(a.random::<u64>(), b.random::<u64>());
+        }
     }
 
     #[test]

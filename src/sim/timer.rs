@@ -49,6 +49,8 @@ pub(crate) struct TimerQueue<T> {
     seq: u64,
     sleep: Pin<Box<Sleep>>,
     armed_at: Option<Instant>,
+    /// Items were pushed since the pump last looked.
+    pushed: bool,
 }
 
 impl<T> TimerQueue<T> {
@@ -58,6 +60,7 @@ impl<T> TimerQueue<T> {
             seq: 0,
             sleep: Box::pin(sleep_until(Instant::now())),
             armed_at: None,
+            pushed: false,
         }
     }
 
@@ -65,6 +68,7 @@ impl<T> TimerQueue<T> {
     /// actor's spawned futures (the [`Pump`]) right after its handlers run, so the pump re-arms
     /// without a wake-up of its own.
     pub(crate) fn push(&mut self, at: Instant, item: T) {
+        self.pushed = true;
         self.seq += 1;
         self.heap.push(Entry {
             at,
@@ -73,10 +77,18 @@ impl<T> TimerQueue<T> {
         });
     }
 
-    /// The next due item, or `Pending` with the timer armed at the earliest one.
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<T> {
+    /// Whether [`TimerQueue::poll_next`] could yield anything: not if nothing was pushed since
+    /// it last ran and the timer it armed (if any: otherwise the queue is empty) has not fired.
+    /// The actor is polled for every message it gets; most of those polls leave the queue as
+    /// it was, and this spares them the clock and the heap.
+    fn idle(&self) -> bool {
+        !self.pushed
+            && (self.heap.is_empty() || (self.armed_at.is_some() && !self.sleep.is_elapsed()))
+    }
+
+    /// The next item due at `now`, or `Pending` with the timer armed at the earliest one.
+    fn poll_next(&mut self, now: Instant, cx: &mut Context<'_>) -> Poll<T> {
         loop {
-            let now = Instant::now();
             match self.heap.peek() {
                 Some(top) if top.at <= now => {
                     return Poll::Ready(self.heap.pop().expect("peeked").item);
@@ -123,9 +135,17 @@ impl<A: Timed> ActorFuture<A> for Pump<A> {
         ctx: &mut A::Context,
         task: &mut Context<'_>,
     ) -> Poll<()> {
-        while let Poll::Ready(item) = act.queue().poll_next(task) {
+        if act.queue().idle() {
+            return Poll::Pending;
+        }
+        // Virtual time stands still while the actor runs (it only moves when every task is
+        // idle), so one clock reading serves every item fired in this poll.
+        let now = Instant::now();
+        while let Poll::Ready(item) = act.queue().poll_next(now, task) {
             act.fire(item, ctx);
         }
+        // Whatever was pushed, `poll_next` has seen it (it fired it, or armed the timer).
+        act.queue().pushed = false;
         Poll::Pending
     }
 }

@@ -244,7 +244,9 @@ impl Traffic {
             .set(self.live_verifications.get() + 1);
         let me = Rc::clone(self);
         actix_rt::spawn(async move {
-            let outcome = me.router.verify(req).await;
+            // Boxed: the verification's state is large, and a task's future is moved several
+            // times on its way into the runtime; a pointer is cheaper to move.
+            let outcome = Box::pin(me.router.verify(req)).await;
             match (converts, outcome.receipt, me.users.get()) {
                 (true, Some(receipt), Some(users)) => users.do_send(WillConvert {
                     at: Instant::now() + think,

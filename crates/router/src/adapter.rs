@@ -71,9 +71,18 @@ pub struct MaskedDestination {
 
 impl MaskedDestination {
     fn of(number: &str) -> Self {
-        let bytes: Vec<u8> = number.bytes().filter(|b| b.is_ascii_graphic()).collect();
+        // One pass over the printable characters, no allocation: masking runs once per
+        // verification on the hot path.
+        let (mut head, mut tail, mut len) = ([0; 3], [0; 2], 0usize);
+        for b in number.bytes().filter(u8::is_ascii_graphic) {
+            if len < 3 {
+                head[len] = b;
+            }
+            tail = [tail[1], b];
+            len += 1;
+        }
         // Short numbers reveal nothing at all.
-        if bytes.len() < 8 {
+        if len < 8 {
             return MaskedDestination {
                 head: [0; 3],
                 head_len: 0,
@@ -81,10 +90,6 @@ impl MaskedDestination {
                 tail_len: 0,
             };
         }
-        let mut head = [0; 3];
-        head.copy_from_slice(&bytes[..3]);
-        let mut tail = [0; 2];
-        tail.copy_from_slice(&bytes[bytes.len() - 2..]);
         MaskedDestination {
             head,
             head_len: 3,

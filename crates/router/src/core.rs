@@ -11,12 +11,13 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tokio::time::Instant;
 
-use crate::adapter::{AttemptOutcome, MaskedDestination};
+use crate::adapter::{AttemptId, AttemptOutcome, MaskedDestination};
 use crate::budget::{ExplorationBudget, RetryBudget};
 use crate::event::{
     Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
     StateReason, TripSuppressed,
 };
+use crate::inline::InlineVec;
 use crate::policy::{Diversity, Plan, Policy};
 use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
 use crate::select::{self, Scored};
@@ -90,7 +91,11 @@ impl Shared {
         Country::new("XY").expect("valid code")
     }
 
+    #[inline]
     fn compliant(&self, route: RouteId, country: Country, use_case: Option<usize>) -> bool {
+        if self.compliance.is_empty() {
+            return true;
+        }
         let provider = self.table.route(route).provider.0;
         self.compliance.iter().all(|r| {
             let matches = r.country.is_none_or(|c| c == country)
@@ -105,6 +110,15 @@ impl Shared {
         now.saturating_duration_since(self.epoch)
     }
 
+    /// `now` together with its offset from the epoch, computed once for everything that happens
+    /// at that moment (instant arithmetic is not free, and a verification step needs both).
+    pub(crate) fn moment(&self, now: Instant) -> Moment {
+        Moment {
+            now,
+            since: self.since_epoch(now),
+        }
+    }
+
     /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency.
     fn attempt_timeout(&self, rt: &RouteRuntime, plan: &Plan) -> Duration {
         match &self.policy.adaptive_timeout {
@@ -116,6 +130,28 @@ impl Shared {
             _ => plan.attempt_timeout,
         }
     }
+}
+
+/// A decision's candidates (for the audit trail): groups are small, so the list normally stays
+/// inline, in the verification's own state.
+pub(crate) type Candidates = InlineVec<Candidate, 4>;
+
+impl Candidates {
+    pub(crate) fn empty() -> Self {
+        let filler = Candidate {
+            route: RouteId(0),
+            state: RouteState::Healthy,
+            score: None,
+        };
+        InlineVec::with_capacity(filler, 0)
+    }
+}
+
+/// One instant, as the clock reads it and as the events' offset from the router's epoch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Moment {
+    pub now: Instant,
+    pub since: Duration,
 }
 
 pub(crate) struct GroupRuntime {
@@ -191,6 +227,12 @@ impl Core {
         self.retry.deposit(since_epoch);
     }
 
+    /// A fresh attempt id, unique within the router.
+    pub(crate) fn next_attempt_id(&mut self) -> AttemptId {
+        self.next_attempt += 1;
+        AttemptId(self.next_attempt)
+    }
+
     fn out_of_service(&self, table: &RoutingTable, group: GroupId) -> u32 {
         table
             .group_routes(group)
@@ -227,10 +269,10 @@ impl Core {
         shared: &Shared,
         route: RouteId,
         verdict: Verdict,
-        now: Instant,
+        at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
-        let at = shared.since_epoch(now);
+        let Moment { now, since: at } = at;
         match verdict {
             Verdict::None => {}
             Verdict::Changed(t) => {
@@ -283,34 +325,27 @@ impl Core {
         outcome: AttemptOutcome,
         latency: Duration,
         probe: bool,
-        now: Instant,
+        at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
-        let since = shared.since_epoch(now);
         let verdict = self.routes[route.index()].record(
             &shared.policy,
             outcome,
             latency,
             probe,
-            now,
-            since,
+            at.now,
+            at.since,
             &mut self.rng,
         );
-        self.apply(shared, route, verdict, now, events);
+        self.apply(shared, route, verdict, at, events);
         if outcome == AttemptOutcome::Delivered {
-            self.check_conversion(shared, route, now, events);
+            self.check_conversion(shared, route, at, events);
         }
     }
 
-    pub(crate) fn record_late(
-        &mut self,
-        shared: &Shared,
-        route: RouteId,
-        latency: Duration,
-        now: Instant,
-    ) {
+    pub(crate) fn record_late(&mut self, route: RouteId, latency: Duration, at: Moment) {
         let rt = &mut self.routes[route.index()];
-        rt.window.advance(shared.since_epoch(now));
+        rt.window.advance(at.since);
         rt.window.record_late_latency(latency);
     }
 
@@ -318,12 +353,11 @@ impl Core {
         &mut self,
         shared: &Shared,
         route: RouteId,
-        now: Instant,
+        at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
-        let since = shared.since_epoch(now);
-        self.routes[route.index()].record_conversion(since);
-        self.check_conversion(shared, route, now, events);
+        self.routes[route.index()].record_conversion(at.since);
+        self.check_conversion(shared, route, at, events);
     }
 
     /// The relative conversion trip: every route of the group is judged against the group's
@@ -332,18 +366,17 @@ impl Core {
         &mut self,
         shared: &Shared,
         route: RouteId,
-        now: Instant,
+        at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
         let Some(min_ratio) = shared.policy.trip.min_relative_conversion else {
             return;
         };
-        let since = shared.since_epoch(now);
         let group = shared.table.group_of(route);
         let (mut conversions, mut deliveries) = (0u64, 0u64);
         for r in shared.table.group_routes(group) {
             let w = &mut self.routes[r.index()].window;
-            w.advance(since);
+            w.advance(at.since);
             conversions += u64::from(w.conversions());
             deliveries += u64::from(w.deliveries());
         }
@@ -357,7 +390,7 @@ impl Core {
                     shared,
                     r,
                     Verdict::Trip(StateReason::Conversion),
-                    now,
+                    at,
                     events,
                 );
             }
@@ -412,9 +445,9 @@ impl Core {
         plan: &Plan,
         number: u32,
         tried: &[RouteId],
-        now: Instant,
+        at: Moment,
         deadline: Instant,
-        candidates: &mut Vec<Candidate>,
+        candidates: &mut Candidates,
         events: &mut Vec<RouterEvent<'static>>,
     ) -> DecisionOut {
         let mut class_of = std::mem::take(&mut self.class_of);
@@ -425,7 +458,7 @@ impl Core {
             plan,
             number,
             tried,
-            now,
+            at,
             deadline,
             candidates,
             events,
@@ -443,14 +476,16 @@ impl Core {
         plan: &Plan,
         number: u32,
         tried: &[RouteId],
-        now: Instant,
+        at: Moment,
         deadline: Instant,
-        candidates: &mut Vec<Candidate>,
+        candidates: &mut Candidates,
         events: &mut Vec<RouterEvent<'static>>,
         class_of: &mut Vec<(Class, bool)>,
     ) -> DecisionOut {
         candidates.clear();
-        let since = shared.since_epoch(now);
+        let Moment { now, since } = at;
+        // What is left of the verification: no attempt may be given longer.
+        let remaining = deadline.saturating_duration_since(now);
         let none = |reason| DecisionOut {
             chosen: None,
             reason,
@@ -466,6 +501,7 @@ impl Core {
         }
         let policy = &shared.policy;
         let members = shared.table.group_routes(group);
+        candidates.reserve_total(members.len());
 
         // Lazy transitions and the group's pooled success rate (the prior for cold routes).
         let (mut pooled_ok, mut pooled_n) = (0u64, 0u64);
@@ -560,8 +596,7 @@ impl Core {
                 shared,
                 r,
                 plan,
-                now,
-                deadline,
+                remaining,
                 DecisionReason::Probe,
                 Some(1.0),
                 true,
@@ -589,9 +624,7 @@ impl Core {
                     let k = policy.prior_strength;
                     // Cold routes lean on their group; routes with history on their own record.
                     let prior = rt.long_run_mean().unwrap_or(pooled);
-                    let budget = shared
-                        .attempt_timeout(rt, plan)
-                        .min(deadline.saturating_duration_since(now));
+                    let budget = shared.attempt_timeout(rt, plan).min(remaining);
                     self.scored.push(Scored {
                         cost: route.cost,
                         priority: route.priority,
@@ -655,8 +688,7 @@ impl Core {
                 shared,
                 r,
                 plan,
-                now,
-                deadline,
+                remaining,
                 reason,
                 choice.probability,
                 false,
@@ -687,8 +719,7 @@ impl Core {
                     shared,
                     r,
                     plan,
-                    now,
-                    deadline,
+                    remaining,
                     DecisionReason::Panic,
                     Some(1.0),
                     probe,
@@ -704,15 +735,14 @@ impl Core {
         shared: &Shared,
         r: RouteId,
         plan: &Plan,
-        now: Instant,
-        deadline: Instant,
+        remaining: Duration,
         reason: DecisionReason,
         probability: Option<f64>,
         probe: bool,
     ) -> DecisionOut {
         let timeout = shared
             .attempt_timeout(&self.routes[r.index()], plan)
-            .min(deadline.saturating_duration_since(now));
+            .min(remaining);
         DecisionOut {
             chosen: Some(r),
             reason,

@@ -20,16 +20,40 @@ pub(crate) const LATENCY_BINS: usize = 48;
 const BASE_SECS: f64 = 0.05;
 const RATIO: f64 = 1.2;
 
-/// Lower edges of bins 1.. (bin 0 starts at 0), computed once: a lookup by binary search is
-/// several times cheaper than a logarithm on the decision path.
-fn edges() -> &'static [f64; LATENCY_BINS] {
-    static EDGES: std::sync::OnceLock<[f64; LATENCY_BINS]> = std::sync::OnceLock::new();
-    EDGES.get_or_init(|| std::array::from_fn(bin_lower))
+/// Bin edges, computed once: a lookup (by binary search, to find a bin) is several times
+/// cheaper than a logarithm or a power on the decision path.
+struct Edges {
+    /// Lower edge of each bin (bin 0 starts at 0), to find a value's bin.
+    lower: [f64; LATENCY_BINS],
+    /// Lower and upper edge of each bin, to interpolate inside it.
+    interp_lower: [f64; LATENCY_BINS],
+    upper: [f64; LATENCY_BINS],
+    /// Upper edge of each bin as a duration: the value a quantile in that bin reports.
+    upper_duration: [Duration; LATENCY_BINS],
+}
+
+fn edges() -> &'static Edges {
+    static EDGES: std::sync::OnceLock<Edges> = std::sync::OnceLock::new();
+    EDGES.get_or_init(|| {
+        // The interpolation edges and the quantile values are exactly what `bin_lower(i)` and
+        // `bin_upper(i)` give when called with a run-time `i`; without `black_box` the
+        // optimiser may evaluate the powers at compile time, differently in the last bit.
+        let at = std::hint::black_box;
+        Edges {
+            lower: std::array::from_fn(bin_lower),
+            interp_lower: std::array::from_fn(|i| bin_lower(at(i))),
+            upper: std::array::from_fn(|i| bin_upper(at(i))),
+            upper_duration: std::array::from_fn(|i| Duration::from_secs_f64(bin_upper(at(i)))),
+        }
+    })
 }
 
 fn bin_of(secs: f64) -> usize {
     // Index of the last edge <= secs.
-    edges().partition_point(|e| *e <= secs).saturating_sub(1)
+    edges()
+        .lower
+        .partition_point(|e| *e <= secs)
+        .saturating_sub(1)
 }
 
 /// Upper edge of bin `i` in seconds.
@@ -83,6 +107,32 @@ impl Counts {
             *a -= *b;
         }
     }
+}
+
+/// The bin holding the `rank`-th smallest of the `n` samples in `bins` (the last bin if there
+/// are fewer than `rank`). High ranks, the quantiles that trips and timeouts use, are counted
+/// down from the top: fewer bins to add up.
+fn quantile_bin(bins: &[u32; LATENCY_BINS], n: u32, rank: u32) -> usize {
+    if rank <= n / 2 {
+        let mut seen = 0;
+        for (i, c) in bins.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return i;
+            }
+        }
+        return LATENCY_BINS - 1;
+    }
+    // The bin sought is the highest one with more than `n - rank` samples at or above it.
+    let above = i64::from(n) - i64::from(rank);
+    let mut at_or_above = 0i64;
+    for i in (0..LATENCY_BINS).rev() {
+        at_or_above += i64::from(bins[i]);
+        if at_or_above > above {
+            return i;
+        }
+    }
+    0
 }
 
 /// A sliding window of `buckets` buckets spanning `span`.
@@ -217,14 +267,7 @@ impl HealthWindow {
             return None;
         }
         let rank = (q * n as f64).ceil().max(1.0) as u32;
-        let mut seen = 0;
-        for (i, c) in self.total.latency.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Some(Duration::from_secs_f64(bin_upper(i)));
-            }
-        }
-        Some(Duration::from_secs_f64(bin_upper(LATENCY_BINS - 1)))
+        Some(edges().upper_duration[quantile_bin(&self.total.latency, n, rank)])
     }
 
     /// Share of windowed deliveries that took at most `limit`, interpolating inside a bin;
@@ -237,7 +280,8 @@ impl HealthWindow {
         let secs = limit.as_secs_f64();
         let b = bin_of(secs);
         let below: u32 = self.total.latency[..b].iter().sum();
-        let (lo, hi) = (bin_lower(b), bin_upper(b));
+        let e = edges();
+        let (lo, hi) = (e.interp_lower[b], e.upper[b]);
         let frac = if b == LATENCY_BINS - 1 && secs >= hi {
             1.0
         } else {
@@ -281,6 +325,58 @@ mod tests {
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn quantile_bins_counted_from_either_end_agree() {
+        // The plain definition: the first bin where the running count reaches the rank.
+        fn reference(bins: &[u32; LATENCY_BINS], rank: u32) -> usize {
+            let mut seen = 0;
+            for (i, c) in bins.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    return i;
+                }
+            }
+            LATENCY_BINS - 1
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..500 {
+            let mut bins = [0u32; LATENCY_BINS];
+            for b in bins.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = if x.is_multiple_of(3) {
+                    (x >> 20) as u32 % 40
+                } else {
+                    0
+                };
+            }
+            let n: u32 = bins.iter().sum();
+            for rank in 1..=n + 1 {
+                assert_eq!(
+                    quantile_bin(&bins, n, rank),
+                    reference(&bins, rank),
+                    "{bins:?} {rank}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn edge_table_matches_the_edge_formulas() {
+        let e = edges();
+        for i in 0..LATENCY_BINS {
+            let i = std::hint::black_box(i);
+            assert_eq!(
+                e.interp_lower[i].to_bits(),
+                bin_lower(i).to_bits(),
+                "lower {i}"
+            );
+            assert_eq!(e.upper[i].to_bits(), bin_upper(i).to_bits(), "upper {i}");
+            assert_eq!(e.upper_duration[i], Duration::from_secs_f64(bin_upper(i)));
+        }
     }
 
     #[test]

@@ -87,6 +87,7 @@ mod core;
 pub mod duration;
 pub mod event;
 mod health;
+mod inline;
 pub mod policy;
 pub mod route;
 mod router;

@@ -20,12 +20,13 @@ use crate::adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Destination, FailureKind, ProviderAdapter,
     VerificationId,
 };
-use crate::core::{Core, RequestKey, ResolvedRule, Shared};
+use crate::core::{Candidates, Core, Moment, RequestKey, ResolvedRule, Shared};
 use crate::event::{
     AttemptFinished, Conversion, Decision, DecisionReason, EventSink, Finished, LateDelivery,
     NoopSink, Override, RouteState, RouterEvent, VerificationStatus,
 };
 use crate::health::WindowSnapshot;
+use crate::inline::InlineVec;
 use crate::policy::{Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 
@@ -333,22 +334,22 @@ impl Router {
     /// Delivers one verification code, failing over as the policy says.
     pub async fn verify(&self, req: VerificationRequest) -> VerificationOutcome {
         let sh = &self.inner.shared;
-        let start = Instant::now();
+        // The clock is read once per wake-up: everything done before the next await happens
+        // at that moment.
+        let mut at = sh.moment(Instant::now());
+        let start = at;
         let use_case_index = sh.use_case_index(req.use_case.as_deref());
         let plan = sh.plan(req.country, use_case_index);
-        let deadline = start + plan.deadline;
+        let deadline = start.now + plan.deadline;
         let key = RequestKey {
             destination: req.destination.masked(),
             country: req.country,
             number_type: req.number_type,
             use_case: use_case_index,
         };
-        let mut tried: Vec<RouteId> = Vec::with_capacity(plan.max_attempts as usize);
-        let mut candidates = Vec::with_capacity(
-            sh.table
-                .group(req.country, req.number_type)
-                .map_or(0, |g| sh.table.group_routes(g).len()),
-        );
+        let mut tried: InlineVec<RouteId, 4> =
+            InlineVec::with_capacity(RouteId(0), plan.max_attempts as usize);
+        let mut candidates = Candidates::empty();
         let mut events: Vec<RouterEvent<'static>> = Vec::new();
         let mut in_flight: Vec<InFlight> = Vec::new();
         let mut cost = 0.0;
@@ -363,35 +364,35 @@ impl Router {
         tokio::pin!(timer);
         let mut attempt_deadline = deadline;
 
-        self.core().deposit(sh.since_epoch(start));
+        self.core().deposit(start.since);
         let status = loop {
             if current.is_none() && stopped.is_none() {
-                let now = Instant::now();
+                let now = at.now;
                 if now >= deadline {
                     break VerificationStatus::DeadlineExceeded;
                 }
                 if number >= plan.max_attempts {
                     stopped = Some(VerificationStatus::AttemptsExhausted);
                 } else {
-                    let out = self.core().decide(
-                        sh,
-                        &key,
-                        plan,
-                        number + 1,
-                        &tried,
-                        now,
-                        deadline,
-                        &mut candidates,
-                        &mut events,
-                    );
-                    let attempt_id = out.chosen.map(|_| {
+                    let (out, attempt_id) = {
                         let mut core = self.core();
-                        core.next_attempt += 1;
-                        AttemptId(core.next_attempt)
-                    });
+                        let out = core.decide(
+                            sh,
+                            &key,
+                            plan,
+                            number + 1,
+                            &tried,
+                            at,
+                            deadline,
+                            &mut candidates,
+                            &mut events,
+                        );
+                        let id = out.chosen.map(|_| core.next_attempt_id());
+                        (out, id)
+                    };
                     self.emit_all(&mut events);
                     self.inner.sink.emit(&RouterEvent::Decision(Decision {
-                        at: sh.since_epoch(now),
+                        at: at.since,
                         verification: req.id,
                         attempt: number + 1,
                         country: req.country,
@@ -457,28 +458,29 @@ impl Router {
             if current.is_none() && timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
-            match next_wake(&mut in_flight, timer.as_mut()).await {
+            let wake = next_wake(&mut in_flight, timer.as_mut()).await;
+            at = sh.moment(Instant::now());
+            match wake {
                 Wake::Done(i, outcome) => {
                     let f = in_flight.remove(i).meta;
-                    let now = Instant::now();
-                    let latency = now - f.started;
+                    let latency = at.now - f.started;
                     if current == Some(f.id) {
                         current = None;
                     }
                     if f.timed_out {
                         if outcome == AttemptOutcome::Delivered {
-                            self.core().record_late(sh, f.route, latency, now);
+                            self.core().record_late(f.route, latency, at);
                             self.inner
                                 .sink
                                 .emit(&RouterEvent::LateDelivery(LateDelivery {
-                                    at: sh.since_epoch(now),
+                                    at: at.since,
                                     verification: req.id,
                                     attempt: f.id,
                                     route: f.route,
                                     latency,
                                     duplicate: false,
                                 }));
-                            delivered = Some((f.route, now));
+                            delivered = Some((f.route, at.now));
                             break VerificationStatus::Delivered;
                         }
                         continue;
@@ -493,10 +495,10 @@ impl Router {
                         0.0
                     };
                     cost += c;
-                    self.finish_attempt(&f, outcome, latency, c, now, &mut events);
+                    self.finish_attempt(&f, outcome, latency, c, at, &mut events);
                     match outcome {
                         AttemptOutcome::Delivered => {
-                            delivered = Some((f.route, now));
+                            delivered = Some((f.route, at.now));
                             break VerificationStatus::Delivered;
                         }
                         AttemptOutcome::Failed(FailureKind::InvalidDestination) => {
@@ -505,8 +507,7 @@ impl Router {
                         AttemptOutcome::Failed(_) => {}
                     }
                 }
-                Wake::Timer if current.is_some() && Instant::now() >= attempt_deadline => {
-                    let now = Instant::now();
+                Wake::Timer if current.is_some() && at.now >= attempt_deadline => {
                     if let Some(f) = in_flight.iter_mut().find(|f| Some(f.meta.id) == current) {
                         f.meta.timed_out = true;
                         let meta = f.meta;
@@ -515,9 +516,9 @@ impl Router {
                         self.finish_attempt(
                             &meta,
                             AttemptOutcome::Failed(FailureKind::Timeout),
-                            now - meta.started,
+                            at.now - meta.started,
                             c,
-                            now,
+                            at,
                             &mut events,
                         );
                     }
@@ -531,15 +532,14 @@ impl Router {
             }
         };
 
-        let now = Instant::now();
         let receipt = delivered.map(|(route, _)| DeliveryReceipt {
             verification: req.id,
             route,
         });
-        let time_to_verify = delivered.map(|(_, at)| at - start);
+        let time_to_verify = delivered.map(|(_, t)| t - start.now);
         self.inner.sink.emit(&RouterEvent::Finished(Finished {
-            at: sh.since_epoch(now),
-            started: sh.since_epoch(start),
+            at: at.since,
+            started: start.since,
             verification: req.id,
             destination: key.destination,
             country: req.country,
@@ -551,7 +551,7 @@ impl Router {
             delivered_by: receipt.map(|r| r.route),
         }));
         if !in_flight.is_empty() {
-            self.watch_stragglers(req.id, in_flight, delivered.is_some(), now);
+            self.watch_stragglers(req.id, in_flight, delivered.is_some(), at.now);
         }
         VerificationOutcome {
             id: req.id,
@@ -586,8 +586,8 @@ impl Router {
                 match next_wake(&mut in_flight, grace.as_mut()).await {
                     Wake::Done(i, outcome) => {
                         let f = in_flight.remove(i).meta;
-                        let now = Instant::now();
-                        let latency = now - f.started;
+                        let at = sh.moment(Instant::now());
+                        let latency = at.now - f.started;
                         if !f.timed_out {
                             // Abandoned when its verification ended: its outcome still counts.
                             let billed = match outcome {
@@ -599,16 +599,16 @@ impl Router {
                             } else {
                                 0.0
                             };
-                            router.finish_attempt(&f, outcome, latency, c, now, &mut events);
+                            router.finish_attempt(&f, outcome, latency, c, at, &mut events);
                         } else if outcome == AttemptOutcome::Delivered {
-                            router.core().record_late(sh, f.route, latency, now);
+                            router.core().record_late(f.route, latency, at);
                         }
                         if outcome == AttemptOutcome::Delivered {
                             router
                                 .inner
                                 .sink
                                 .emit(&RouterEvent::LateDelivery(LateDelivery {
-                                    at: sh.since_epoch(now),
+                                    at: at.since,
                                     verification,
                                     attempt: f.id,
                                     route: f.route,
@@ -630,14 +630,14 @@ impl Router {
         outcome: AttemptOutcome,
         latency: Duration,
         cost: f64,
-        now: Instant,
+        at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
         let sh = &self.inner.shared;
         self.core()
-            .record(sh, f.route, outcome, latency, f.probe, now, events);
+            .record(sh, f.route, outcome, latency, f.probe, at, events);
         self.inner.sink.emit(&RouterEvent::Attempt(AttemptFinished {
-            at: sh.since_epoch(now),
+            at: at.since,
             verification: f.verification,
             attempt: f.id,
             number: f.number,
@@ -656,7 +656,7 @@ impl Router {
     /// exploration budget, and is logged as a decision event with `attempt: 0`.
     pub fn dry_run(&self, req: &VerificationRequest) -> DryRun {
         let sh = &self.inner.shared;
-        let now = Instant::now();
+        let at = sh.moment(Instant::now());
         let use_case = sh.use_case_index(req.use_case.as_deref());
         let plan = sh.plan(req.country, use_case);
         let key = RequestKey {
@@ -665,11 +665,7 @@ impl Router {
             number_type: req.number_type,
             use_case,
         };
-        let mut candidates = Vec::with_capacity(
-            sh.table
-                .group(req.country, req.number_type)
-                .map_or(0, |g| sh.table.group_routes(g).len()),
-        );
+        let mut candidates = Candidates::empty();
         let mut events = Vec::new();
         let out = self.core().decide(
             sh,
@@ -677,14 +673,14 @@ impl Router {
             plan,
             1,
             &[],
-            now,
-            now + plan.deadline,
+            at,
+            at.now + plan.deadline,
             &mut candidates,
             &mut events,
         );
         self.emit_all(&mut events);
         self.inner.sink.emit(&RouterEvent::Decision(Decision {
-            at: sh.since_epoch(now),
+            at: at.since,
             verification: req.id,
             attempt: 0,
             country: req.country,
@@ -709,12 +705,12 @@ impl Router {
     /// route really works, usable as a health signal with `trip.min_relative_conversion`.
     pub fn record_conversion(&self, receipt: &DeliveryReceipt) {
         let sh = &self.inner.shared;
-        let now = Instant::now();
+        let at = sh.moment(Instant::now());
         let mut events = Vec::new();
         self.core()
-            .record_conversion(sh, receipt.route, now, &mut events);
+            .record_conversion(sh, receipt.route, at, &mut events);
         self.inner.sink.emit(&RouterEvent::Conversion(Conversion {
-            at: sh.since_epoch(now),
+            at: at.since,
             verification: receipt.verification,
             route: receipt.route,
         }));
