@@ -10,7 +10,7 @@ use failover_router::{AttemptOutcome, FailureKind};
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::effects::compose_at;
+use super::effects::{compose_at, relevant_faults};
 use super::message::{Due, Handoff, Release};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
@@ -40,13 +40,7 @@ impl CarrierActor {
         seed: u64,
         epoch: Instant,
     ) -> Self {
-        let faults = world
-            .faults
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.target.entity == TargetRef::Carrier(id))
-            .map(|(i, _)| i as u32)
-            .collect();
+        let faults = relevant_faults(&world.faults, |f| f.target.entity == TargetRef::Carrier(id));
         CarrierActor {
             id,
             world,

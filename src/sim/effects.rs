@@ -76,6 +76,20 @@ pub(crate) fn compose_at<R: Rng>(
     compose(faults, relevant, now - epoch, country, number_type, rng)
 }
 
+/// Indices of the faults an actor must evaluate: those whose target `acts_on` it. Computed once
+/// per actor, so a message only looks at the faults that can touch it.
+pub(crate) fn relevant_faults(
+    faults: &[FaultModel],
+    acts_on: impl Fn(&FaultModel) -> bool,
+) -> Box<[u32]> {
+    faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| acts_on(f))
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
 /// Composes the faults in `relevant` (indices into `faults`) that are active at `t` and match
 /// the message's (country, number type).
 pub(crate) fn compose<R: Rng>(

@@ -13,7 +13,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::carrier::CarrierActor;
-use super::effects::compose_at;
+use super::effects::{compose_at, relevant_faults};
 use super::message::{Arrive, Due, Handoff, Release, Reply};
 use super::rng::{Purpose, Streams};
 use super::timer::{Pump, Timed, TimerQueue};
@@ -42,18 +42,12 @@ impl ProviderActor {
         epoch: Instant,
         carriers: Vec<Addr<CarrierActor>>,
     ) -> Self {
-        let faults = world
-            .faults
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| {
-                matches!(
-                    f.target.entity,
-                    TargetRef::Provider(_) | TargetRef::FailureDomain(_)
-                ) && f.target.providers.contains(&id)
-            })
-            .map(|(i, _)| i as u32)
-            .collect();
+        let faults = relevant_faults(&world.faults, |f| {
+            matches!(
+                f.target.entity,
+                TargetRef::Provider(_) | TargetRef::FailureDomain(_)
+            ) && f.target.providers.contains(&id)
+        });
         let tokens = world.provider(id).rate_limit.unwrap_or(0.0).max(1.0);
         ProviderActor {
             id,

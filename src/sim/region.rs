@@ -11,7 +11,7 @@ use failover_router::{AttemptOutcome, FailureKind};
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::effects::compose_at;
+use super::effects::{compose_at, relevant_faults};
 use super::message::{Arrive, Due, Submit};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
@@ -38,13 +38,7 @@ impl RegionActor {
         epoch: Instant,
         providers: Vec<Option<Addr<ProviderActor>>>,
     ) -> Self {
-        let faults = world
-            .faults
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.target.entity == TargetRef::Region(id))
-            .map(|(i, _)| i as u32)
-            .collect();
+        let faults = relevant_faults(&world.faults, |f| f.target.entity == TargetRef::Region(id));
         RegionActor {
             id,
             world,
