@@ -5,16 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
+use actix::{Actor, Addr, Context, Handler, Message};
 use failover_router::{AttemptOutcome, FailureKind};
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::clock::{Event, SharedAgenda};
 use super::effects::{compose_at, relevant_faults};
-use super::message::{Due, Handoff, Release};
+use super::message::{Handoff, Release};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
-use super::timer::{Pump, Timed, TimerQueue};
 use crate::scenario::{CarrierId, CompiledScenario, OutageMode, TargetRef};
 
 pub(crate) struct CarrierActor {
@@ -25,7 +25,7 @@ pub(crate) struct CarrierActor {
     epoch: Instant,
     faults: Box<[u32]>,
     providers: Vec<Addr<ProviderActor>>,
-    queue: TimerQueue<Due>,
+    agenda: SharedAgenda,
 }
 
 /// Tells a carrier the providers' addresses (they are started after the carriers).
@@ -39,6 +39,7 @@ impl CarrierActor {
         world: Arc<CompiledScenario>,
         seed: u64,
         epoch: Instant,
+        agenda: SharedAgenda,
     ) -> Self {
         let faults = relevant_faults(&world.faults, |f| f.target.entity == TargetRef::Carrier(id));
         CarrierActor {
@@ -48,33 +49,13 @@ impl CarrierActor {
             epoch,
             faults,
             providers: Vec::new(),
-            queue: TimerQueue::new(),
+            agenda,
         }
     }
 }
 
 impl Actor for CarrierActor {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.spawn(Pump::new());
-    }
-}
-
-impl Timed for CarrierActor {
-    type Item = Due;
-
-    fn queue(&mut self) -> &mut TimerQueue<Due> {
-        &mut self.queue
-    }
-
-    fn fire(&mut self, due: Due, _: &mut Self::Context) {
-        // The router may have given up on the attempt: then nobody listens, which is fine.
-        let _ = due.reply.send(due.outcome);
-        if let Some(p) = due.release_to {
-            self.providers[p.index()].do_send(Release);
-        }
-    }
 }
 
 impl Handler<KnowProviders> for CarrierActor {
@@ -124,9 +105,9 @@ impl Handler<Handoff> for CarrierActor {
             None if delivered_draw < deliver_p => AttemptOutcome::Delivered,
             None => AttemptOutcome::Failed(FailureKind::Undelivered),
         };
-        self.queue.push(
+        self.agenda.borrow_mut().schedule(
             at,
-            Due {
+            Event::Reply {
                 reply: msg.reply,
                 outcome,
                 release_to,

@@ -104,14 +104,6 @@ pub(crate) struct Handoff {
 #[rtype(result = "()")]
 pub(crate) struct Release;
 
-/// A reply due at a later time (held in an actor's timer queue).
-pub(crate) struct Due {
-    pub reply: Reply,
-    pub outcome: AttemptOutcome,
-    /// Provider whose number to release when this fires.
-    pub release_to: Option<ProviderId>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,20 +4,19 @@
 //! provider's [`region`] actor (network latency, regional faults), which forwards to the
 //! [`provider`] actor (API latency, errors, rate limit, inventory, number types, path quality),
 //! which hands accepted messages to the destination's [`carrier`] actor (delivery latency and
-//! loss). Whoever decides the outcome schedules the reply in its own timer queue ([`timer`]).
+//! loss). Whoever decides the outcome schedules the reply in the world's one agenda ([`clock`]).
 //! Faults are evaluated from the timeline when a message reaches the actor ([`effects`]).
 //! [`traffic`] generates verifications and user behaviour; [`world`] assembles and runs it all.
 
 mod adapter;
 mod carrier;
+mod clock;
 mod effects;
 mod message;
 mod provider;
 mod region;
 pub mod rng;
-mod timer;
 mod traffic;
-mod users;
 mod world;
 
 pub use adapter::SimAdapter;

@@ -7,16 +7,16 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler};
+use actix::{Actor, Addr, Context, Handler};
 use failover_router::{AttemptOutcome, FailureKind, ProviderId};
 use rand::Rng;
 use tokio::time::Instant;
 
 use super::carrier::CarrierActor;
+use super::clock::{Event, SharedAgenda};
 use super::effects::{compose_at, relevant_faults};
-use super::message::{Arrive, Due, Handoff, Release, Reply};
+use super::message::{Arrive, Handoff, Release, Reply};
 use super::rng::{Purpose, Streams};
-use super::timer::{Pump, Timed, TimerQueue};
 use crate::scenario::{CompiledScenario, OutageMode, TargetRef};
 
 pub(crate) struct ProviderActor {
@@ -31,7 +31,7 @@ pub(crate) struct ProviderActor {
     /// Numbers in use, and release times of numbers held for a fixed time.
     in_use: u32,
     releases: BinaryHeap<Reverse<Instant>>,
-    queue: TimerQueue<Due>,
+    agenda: SharedAgenda,
 }
 
 impl ProviderActor {
@@ -41,6 +41,7 @@ impl ProviderActor {
         seed: u64,
         epoch: Instant,
         carriers: Vec<Addr<CarrierActor>>,
+        agenda: SharedAgenda,
     ) -> Self {
         let faults = relevant_faults(&world.faults, |f| {
             matches!(
@@ -62,15 +63,15 @@ impl ProviderActor {
             },
             in_use: 0,
             releases: BinaryHeap::new(),
-            queue: TimerQueue::new(),
+            agenda,
         }
     }
 }
 
-fn reply_later(queue: &mut TimerQueue<Due>, at: Instant, reply: Reply, kind: FailureKind) {
-    queue.push(
+fn reply_later(agenda: &SharedAgenda, at: Instant, reply: Reply, kind: FailureKind) {
+    agenda.borrow_mut().schedule(
         at,
-        Due {
+        Event::Reply {
             reply,
             outcome: AttemptOutcome::Failed(kind),
             release_to: None,
@@ -102,22 +103,6 @@ impl TokenBucket {
 
 impl Actor for ProviderActor {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.spawn(Pump::new());
-    }
-}
-
-impl Timed for ProviderActor {
-    type Item = Due;
-
-    fn queue(&mut self) -> &mut TimerQueue<Due> {
-        &mut self.queue
-    }
-
-    fn fire(&mut self, due: Due, _: &mut Self::Context) {
-        let _ = due.reply.send(due.outcome);
-    }
 }
 
 impl Handler<Release> for ProviderActor {
@@ -164,29 +149,24 @@ impl Handler<Arrive> for ProviderActor {
         match eff.down {
             Some(OutageMode::BlackHole) => return,
             Some(OutageMode::Error) => {
-                return reply_later(&mut self.queue, at, msg.reply, FailureKind::Unavailable);
+                return reply_later(&self.agenda, at, msg.reply, FailureKind::Unavailable);
             }
             None => {}
         }
         if env.invalid {
-            return reply_later(
-                &mut self.queue,
-                at,
-                msg.reply,
-                FailureKind::InvalidDestination,
-            );
+            return reply_later(&self.agenda, at, msg.reply, FailureKind::InvalidDestination);
         }
         if !model.serves.contains(env.number_type) || eff.blocked {
-            return reply_later(&mut self.queue, at, msg.reply, FailureKind::Rejected);
+            return reply_later(&self.agenda, at, msg.reply, FailureKind::Rejected);
         }
         if let Some(rate) = model.rate_limit
             && !self.rate_limit.take(now, rate * eff.capacity_factor)
         {
-            return reply_later(&mut self.queue, at, msg.reply, FailureKind::RateLimited);
+            return reply_later(&self.agenda, at, msg.reply, FailureKind::RateLimited);
         }
         let error = 1.0 - (1.0 - model.error_rate) * (1.0 - eff.error);
         if error_draw < error {
-            return reply_later(&mut self.queue, at, msg.reply, FailureKind::Unavailable);
+            return reply_later(&self.agenda, at, msg.reply, FailureKind::Unavailable);
         }
         let mut release = false;
         if let Some(inv) = &model.inventory {
@@ -196,7 +176,7 @@ impl Handler<Arrive> for ProviderActor {
             }
             let capacity = (f64::from(inv.numbers) * eff.inventory_factor).floor() as u32;
             if self.in_use >= capacity {
-                return reply_later(&mut self.queue, at, msg.reply, FailureKind::NoInventory);
+                return reply_later(&self.agenda, at, msg.reply, FailureKind::NoInventory);
             }
             self.in_use += 1;
             match hold {

@@ -6,16 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler};
+use actix::{Actor, Addr, Context, Handler};
 use failover_router::{AttemptOutcome, FailureKind};
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::clock::{Event, SharedAgenda};
 use super::effects::{compose_at, relevant_faults};
-use super::message::{Arrive, Due, Submit};
+use super::message::{Arrive, Reply, Submit};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
-use super::timer::{Pump, Timed, TimerQueue};
 use crate::scenario::{CompiledScenario, OutageMode, RegionId, TargetRef};
 
 pub(crate) struct RegionActor {
@@ -27,7 +27,7 @@ pub(crate) struct RegionActor {
     faults: Box<[u32]>,
     /// Indexed by provider id; only this region's providers are `Some`.
     providers: Vec<Option<Addr<ProviderActor>>>,
-    queue: TimerQueue<Due>,
+    agenda: SharedAgenda,
 }
 
 impl RegionActor {
@@ -37,6 +37,7 @@ impl RegionActor {
         seed: u64,
         epoch: Instant,
         providers: Vec<Option<Addr<ProviderActor>>>,
+        agenda: SharedAgenda,
     ) -> Self {
         let faults = relevant_faults(&world.faults, |f| f.target.entity == TargetRef::Region(id));
         RegionActor {
@@ -46,29 +47,13 @@ impl RegionActor {
             epoch,
             faults,
             providers,
-            queue: TimerQueue::new(),
+            agenda,
         }
     }
 }
 
 impl Actor for RegionActor {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.spawn(Pump::new());
-    }
-}
-
-impl Timed for RegionActor {
-    type Item = Due;
-
-    fn queue(&mut self) -> &mut TimerQueue<Due> {
-        &mut self.queue
-    }
-
-    fn fire(&mut self, due: Due, _: &mut Self::Context) {
-        let _ = due.reply.send(due.outcome);
-    }
 }
 
 impl Handler<Submit> for RegionActor {
@@ -110,10 +95,10 @@ impl Handler<Submit> for RegionActor {
 }
 
 impl RegionActor {
-    fn refuse(&mut self, at: Instant, reply: super::message::Reply) {
-        self.queue.push(
+    fn refuse(&mut self, at: Instant, reply: Reply) {
+        self.agenda.borrow_mut().schedule(
             at,
-            Due {
+            Event::Reply {
                 reply,
                 outcome: AttemptOutcome::Failed(FailureKind::Unavailable),
                 release_to: None,

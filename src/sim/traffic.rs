@@ -6,20 +6,19 @@
 //! Every arrival draws the same random numbers from its own streams whatever happens later, so
 //! every policy faces the identical sequence of requests and users (common random numbers).
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
 use failover_router::{DeliveryReceipt, Destination, Router, VerificationRequest};
 use rand::Rng;
 use tokio::sync::oneshot;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
+use super::clock::{Event, SharedAgenda};
 use super::message::SimTag;
 use super::rng::{GLOBAL, Purpose, SimRng, stream};
-use super::users::{UsersActor, WillConvert};
 use crate::scenario::{self, Arrivals, CompiledScenario, RateProfile};
 
 /// Counts of what the traffic generators produced.
@@ -33,24 +32,46 @@ pub struct TrafficCounts {
 pub(crate) struct Traffic {
     world: Arc<CompiledScenario>,
     router: Router,
-    seed: u64,
     epoch: Instant,
+    agenda: SharedAgenda,
     /// One synthetic (never real) number per country: `+DE0000000000`.
     numbers: Vec<Destination>,
     use_cases: Vec<Arc<str>>,
+    generators: RefCell<Vec<Generator>>,
     next_seq: Cell<u64>,
     /// Verifications not finished, plus conversions not yet made.
     live_verifications: Cell<u64>,
-    users: OnceCell<Addr<UsersActor>>,
-    live_generators: Cell<u32>,
+    live_generators: Cell<usize>,
     counts: Cell<TrafficCounts>,
     done: RefCell<Option<oneshot::Sender<()>>>,
 }
 
-/// What one arrival will do, drawn at arrival.
+/// What one arrival will do.
+#[derive(Clone, Copy)]
 struct Arrival {
     destination: scenario::Destination,
     fraud: bool,
+}
+
+/// Where a generator's arrivals come from.
+enum Source {
+    /// Legitimate traffic: a non-homogeneous Poisson process; `t` is the last arrival (s).
+    Poisson { t: f64 },
+    /// Legitimate traffic replayed from a trace; `next` indexes it.
+    Trace { next: usize },
+    /// Fraud spike `spike`: a homogeneous Poisson process; `t` is the last arrival (s).
+    Fraud { spike: usize, t: f64 },
+}
+
+/// One traffic generator: its source and its own random streams. Its next arrival is drawn
+/// when the previous one happens and waits in the world's agenda.
+struct Generator {
+    source: Source,
+    arrivals: SimRng,
+    dest: SimRng,
+    users: SimRng,
+    /// The arrival scheduled in the agenda.
+    pending: Option<Arrival>,
 }
 
 impl Traffic {
@@ -59,6 +80,7 @@ impl Traffic {
         router: Router,
         seed: u64,
         epoch: Instant,
+        agenda: SharedAgenda,
         done: oneshot::Sender<()>,
     ) -> Rc<Self> {
         let numbers = world
@@ -71,16 +93,39 @@ impl Traffic {
             .iter()
             .map(|u| Arc::from(u.as_str()))
             .collect();
+        let legitimate = match &world.traffic.arrivals {
+            Arrivals::Poisson(_) => Source::Poisson { t: 0.0 },
+            Arrivals::Trace(_) => Source::Trace { next: 0 },
+        };
+        let mut generators = vec![Generator {
+            source: legitimate,
+            arrivals: stream(seed, Purpose::Arrivals, GLOBAL),
+            dest: stream(seed, Purpose::Destinations, GLOBAL),
+            users: stream(seed, Purpose::UserBehaviour, GLOBAL),
+            pending: None,
+        }];
+        for (i, spike) in world.traffic.fraud.iter().enumerate() {
+            generators.push(Generator {
+                source: Source::Fraud {
+                    spike: i,
+                    t: spike.start.as_secs_f64(),
+                },
+                arrivals: stream(seed, Purpose::FraudArrivals, i as u64),
+                dest: stream(seed, Purpose::Destinations, 1 + i as u64),
+                users: stream(seed, Purpose::UserBehaviour, 1 + i as u64),
+                pending: None,
+            });
+        }
         Rc::new(Traffic {
             world,
             router,
-            seed,
             epoch,
+            agenda,
             numbers,
             use_cases,
+            generators: RefCell::new(generators),
             next_seq: Cell::new(0),
             live_verifications: Cell::new(0),
-            users: OnceCell::new(),
             live_generators: Cell::new(0),
             counts: Cell::new(TrafficCounts::default()),
             done: RefCell::new(Some(done)),
@@ -91,24 +136,36 @@ impl Traffic {
         self.counts.get()
     }
 
-    /// Starts every generator; `done` fires when all have ended and every verification (and
-    /// its user's conversion) has finished.
-    pub(crate) fn start(self: &Rc<Self>) {
-        let users = UsersActor::new(Rc::downgrade(self)).start();
-        let _ = self.users.set(users);
-        let gens = 1 + self.world.traffic.fraud.len() as u32;
-        self.live_generators.set(gens);
-        let me = Rc::clone(self);
-        actix_rt::spawn(async move {
-            me.legitimate().await;
-            me.generator_done();
-        });
-        for i in 0..self.world.traffic.fraud.len() {
-            let me = Rc::clone(self);
-            actix_rt::spawn(async move {
-                me.fraud(i).await;
-                me.generator_done();
-            });
+    /// Schedules every generator's first arrival; `done` fires when all generators have ended
+    /// and every verification (and its user's conversion) has finished.
+    pub(crate) fn start(&self) {
+        let mut generators = self.generators.borrow_mut();
+        self.live_generators.set(generators.len());
+        let mut ended = 0;
+        for (g, generator) in generators.iter_mut().enumerate() {
+            if !self.schedule_next(g, generator) {
+                ended += 1;
+            }
+        }
+        drop(generators);
+        for _ in 0..ended {
+            self.generator_done();
+        }
+    }
+
+    /// Generator `g`'s scheduled arrival is due.
+    pub(crate) fn arrive(self: &Rc<Self>, g: usize) {
+        let mut generators = self.generators.borrow_mut();
+        let generator = &mut generators[g];
+        let arrival = generator
+            .pending
+            .take()
+            .expect("an arrival fired that was never scheduled");
+        self.launch(arrival, &mut generator.dest, &mut generator.users);
+        let more = self.schedule_next(g, generator);
+        drop(generators);
+        if !more {
+            self.generator_done();
         }
     }
 
@@ -142,68 +199,46 @@ impl Traffic {
         }
     }
 
-    async fn legitimate(self: &Rc<Self>) {
-        let seed = self.seed;
-        let mut arrivals = stream(seed, Purpose::Arrivals, GLOBAL);
-        let mut dest = stream(seed, Purpose::Destinations, GLOBAL);
-        let mut users = stream(seed, Purpose::UserBehaviour, GLOBAL);
-        let world = Arc::clone(&self.world);
-        match &world.traffic.arrivals {
-            Arrivals::Poisson(profile) => {
-                let mut t = 0.0;
-                while let Some(next) = next_arrival(profile, &mut arrivals, t, world.duration) {
-                    t = next;
-                    let d = world.traffic.pick_destination(dest.random());
-                    sleep_until(self.epoch + Duration::from_secs_f64(t)).await;
-                    self.launch(
-                        Arrival {
-                            destination: d,
-                            fraud: false,
-                        },
-                        &mut dest,
-                        &mut users,
-                    );
-                }
+    /// Draws generator `g`'s next arrival and puts it in the agenda; `false` if it has ended.
+    /// Each source draws from its streams in the same order whatever happens to the traffic it
+    /// generated, so every policy faces the same arrivals (common random numbers).
+    fn schedule_next(&self, g: usize, generator: &mut Generator) -> bool {
+        let world = &self.world;
+        let next = match &mut generator.source {
+            Source::Poisson { t } => {
+                let Arrivals::Poisson(profile) = &world.traffic.arrivals else {
+                    unreachable!("a Poisson generator for a trace scenario")
+                };
+                next_arrival(profile, &mut generator.arrivals, *t, world.duration).map(|next| {
+                    *t = next;
+                    let destination = world.traffic.pick_destination(generator.dest.random());
+                    (Duration::from_secs_f64(next), destination, false)
+                })
             }
-            Arrivals::Trace(trace) => {
-                for a in trace.iter() {
-                    sleep_until(self.epoch + a.at).await;
-                    self.launch(
-                        Arrival {
-                            destination: a.destination,
-                            fraud: false,
-                        },
-                        &mut dest,
-                        &mut users,
-                    );
-                }
+            Source::Trace { next } => {
+                let Arrivals::Trace(trace) = &world.traffic.arrivals else {
+                    unreachable!("a trace generator for a Poisson scenario")
+                };
+                trace.get(*next).map(|a| {
+                    *next += 1;
+                    (a.at, a.destination, false)
+                })
             }
-        }
-    }
-
-    async fn fraud(self: &Rc<Self>, i: usize) {
-        let spike = self.world.traffic.fraud[i];
-        let seed = self.seed;
-        let mut arrivals = stream(seed, Purpose::FraudArrivals, i as u64);
-        let mut dest = stream(seed, Purpose::Destinations, 1 + i as u64);
-        let mut users = stream(seed, Purpose::UserBehaviour, 1 + i as u64);
-        let mut t = spike.start.as_secs_f64();
-        let end = spike.end.as_secs_f64();
-        loop {
-            t += exponential(&mut arrivals, spike.rate);
-            if t >= end {
-                return;
+            Source::Fraud { spike, t } => {
+                let spike = &world.traffic.fraud[*spike];
+                *t += exponential(&mut generator.arrivals, spike.rate);
+                (*t < spike.end.as_secs_f64())
+                    .then(|| (Duration::from_secs_f64(*t), spike.destination, true))
             }
-            sleep_until(self.epoch + Duration::from_secs_f64(t)).await;
-            self.launch(
-                Arrival {
-                    destination: spike.destination,
-                    fraud: true,
-                },
-                &mut dest,
-                &mut users,
-            );
-        }
+        };
+        let Some((at, destination, fraud)) = next else {
+            return false;
+        };
+        generator.pending = Some(Arrival { destination, fraud });
+        self.agenda
+            .borrow_mut()
+            .schedule(self.epoch + at, Event::Arrival(g));
+        true
     }
 
     fn launch(self: &Rc<Self>, a: Arrival, dest: &mut SimRng, users: &mut SimRng) {
@@ -247,11 +282,11 @@ impl Traffic {
             // Boxed: the verification's state is large, and a task's future is moved several
             // times on its way into the runtime; a pointer is cheaper to move.
             let outcome = Box::pin(me.router.verify(req)).await;
-            match (converts, outcome.receipt, me.users.get()) {
-                (true, Some(receipt), Some(users)) => users.do_send(WillConvert {
-                    at: Instant::now() + think,
-                    receipt,
-                }),
+            match (converts, outcome.receipt) {
+                (true, Some(receipt)) => me
+                    .agenda
+                    .borrow_mut()
+                    .schedule(Instant::now() + think, Event::Conversion(receipt)),
                 _ => me.settle(),
             }
         });

@@ -6,6 +6,7 @@
 //! arbiter (an `Arbiter::new()` would run on the wall clock). When all actors are idle, tokio
 //! advances the clock to the next timer, so a day of traffic takes seconds.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::Actor;
@@ -17,6 +18,7 @@ use tokio::time::Instant;
 
 use super::adapter::SimAdapter;
 use super::carrier::{CarrierActor, KnowProviders};
+use super::clock::{Agenda, Clock, Targets};
 use super::provider::ProviderActor;
 use super::region::RegionActor;
 use super::rng::{GLOBAL, Purpose, stream_key};
@@ -57,9 +59,17 @@ pub fn simulate(
     let grace = policy.late_delivery_grace;
     let outcome = system.block_on(async move {
         let epoch = Instant::now();
+        let agenda = Agenda::shared();
         let carriers: Vec<_> = (0..world.carriers.len())
             .map(|i| {
-                CarrierActor::new(CarrierId(i as u32), Arc::clone(&world), seed, epoch).start()
+                CarrierActor::new(
+                    CarrierId(i as u32),
+                    Arc::clone(&world),
+                    seed,
+                    epoch,
+                    Rc::clone(&agenda),
+                )
+                .start()
             })
             .collect();
         let providers: Vec<_> = (0..world.providers.len())
@@ -70,6 +80,7 @@ pub fn simulate(
                     seed,
                     epoch,
                     carriers.clone(),
+                    Rc::clone(&agenda),
                 )
                 .start()
             })
@@ -85,8 +96,15 @@ pub fn simulate(
                     .zip(&providers)
                     .map(|(p, a)| (p.region == RegionId(r as u32)).then(|| a.clone()))
                     .collect();
-                RegionActor::new(RegionId(r as u32), Arc::clone(&world), seed, epoch, hosted)
-                    .start()
+                RegionActor::new(
+                    RegionId(r as u32),
+                    Arc::clone(&world),
+                    seed,
+                    epoch,
+                    hosted,
+                    Rc::clone(&agenda),
+                )
+                .start()
             })
             .collect();
 
@@ -108,8 +126,22 @@ pub fn simulate(
         }
         let router = builder.build()?;
         let (done_tx, done_rx) = oneshot::channel();
-        let traffic = Traffic::new(Arc::clone(&world), router, seed, epoch, done_tx);
+        let traffic = Traffic::new(
+            Arc::clone(&world),
+            router,
+            seed,
+            epoch,
+            Rc::clone(&agenda),
+            done_tx,
+        );
         traffic.start();
+        actix_rt::spawn(Clock::new(
+            agenda,
+            Targets {
+                traffic: Rc::clone(&traffic),
+                providers,
+            },
+        ));
         let _ = done_rx.await;
         // Drain: attempts still pending when their verification ended are watched by the
         // router for `late_delivery_grace`; let their late deliveries be recorded.

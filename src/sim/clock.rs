@@ -1,0 +1,252 @@
+//! The world clock: every timed event of the simulation in one agenda, behind one tokio timer.
+//!
+//! Why one agenda for the whole world rather than one timer queue per actor: when a delayed
+//! event comes due it needs nothing from the actor that scheduled it. A carrier decides a
+//! delivery's outcome and time at handoff; at delivery time only the router has to hear of it.
+//! With a queue per actor, every due item woke that actor's task, polled its actix context and
+//! re-armed its own timer; with one agenda, one task wakes once per simulated instant, fires
+//! everything due, and re-arms once. Traffic arrivals and user conversions live here too, so a
+//! verification costs no timer of its own besides the router's attempt timeout.
+//!
+//! Time is still tokio's paused clock: the agenda only decides which single deadline the clock
+//! task sleeps until; tokio advances virtual time to it when every task is idle (DESIGN.md
+//! section 4). Ties in time fire in scheduling order, so a run's event order is deterministic.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use actix::Addr;
+use failover_router::{AttemptOutcome, DeliveryReceipt, ProviderId};
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use super::message::{Release, Reply};
+use super::provider::ProviderActor;
+use super::traffic::Traffic;
+
+/// Something that happens at a point in virtual time.
+pub(crate) enum Event {
+    /// An attempt's outcome reaches the router: a delivery receipt or an error response.
+    Reply {
+        reply: Reply,
+        outcome: AttemptOutcome,
+        /// The provider whose sender number the attempt held until now.
+        release_to: Option<ProviderId>,
+    },
+    /// The user behind this receipt types the code in.
+    Conversion(DeliveryReceipt),
+    /// Traffic generator `g` produces its next verification.
+    Arrival(usize),
+}
+
+struct Entry {
+    at: Instant,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    // Reversed: BinaryHeap is a max-heap and the earliest event must come out first; ties in
+    // time keep scheduling order (`seq`).
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The pending events. Shared (single thread) by the actors and traffic that schedule events
+/// and the [`Clock`] task that fires them.
+#[derive(Default)]
+pub(crate) struct Agenda {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    /// The deadline the clock's timer is armed for (`None`: nothing pending).
+    armed: Option<Instant>,
+    /// The clock is firing events: it re-arms afterwards, so scheduling needs no wake-up.
+    firing: bool,
+    /// The clock task, to wake when an event earlier than `armed` is scheduled.
+    clock: Option<Waker>,
+}
+
+pub(crate) type SharedAgenda = Rc<RefCell<Agenda>>;
+
+impl Agenda {
+    pub(crate) fn shared() -> SharedAgenda {
+        Rc::new(RefCell::new(Agenda::default()))
+    }
+
+    pub(crate) fn schedule(&mut self, at: Instant, event: Event) {
+        self.seq += 1;
+        self.heap.push(Entry {
+            at,
+            seq: self.seq,
+            event,
+        });
+        // Most events are due after the armed deadline (the next arrival is rarely more than a
+        // few milliseconds away): those need no wake-up, the clock finds them when it fires.
+        if !self.firing
+            && self.armed.is_none_or(|armed| at < armed)
+            && let Some(clock) = &self.clock
+        {
+            clock.wake_by_ref();
+        }
+    }
+
+    /// When the earliest event is due.
+    fn next_due(&self) -> Option<Instant> {
+        self.heap.peek().map(|e| e.at)
+    }
+
+    /// The earliest event if it is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<Event> {
+        match self.heap.peek() {
+            Some(top) if top.at <= now => self.heap.pop().map(|e| e.event),
+            _ => None,
+        }
+    }
+}
+
+/// Where fired events go.
+pub(crate) struct Targets {
+    pub traffic: Rc<Traffic>,
+    /// Indexed by provider id.
+    pub providers: Vec<Addr<ProviderActor>>,
+}
+
+impl Targets {
+    fn fire(&self, event: Event) {
+        match event {
+            Event::Reply {
+                reply,
+                outcome,
+                release_to,
+            } => {
+                // The router may have given up on the attempt: then nobody listens, which is
+                // fine.
+                let _ = reply.send(outcome);
+                if let Some(p) = release_to {
+                    self.providers[p.index()].do_send(Release);
+                }
+            }
+            Event::Conversion(receipt) => self.traffic.converted(&receipt),
+            Event::Arrival(g) => self.traffic.arrive(g),
+        }
+    }
+}
+
+/// The task that fires the agenda: spawn it once per simulation; it never completes.
+pub(crate) struct Clock {
+    agenda: SharedAgenda,
+    targets: Targets,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Clock {
+    pub(crate) fn new(agenda: SharedAgenda, targets: Targets) -> Self {
+        Clock {
+            agenda,
+            targets,
+            timer: Box::pin(sleep_until(Instant::now())),
+        }
+    }
+
+    /// Fires every event due at `now`.
+    fn fire_due(&mut self, now: Instant) {
+        self.agenda.borrow_mut().firing = true;
+        loop {
+            let due = self.agenda.borrow_mut().pop_due(now);
+            // The agenda is not borrowed while an event fires: firing schedules more.
+            match due {
+                Some(event) => self.targets.fire(event),
+                None => break,
+            }
+        }
+        self.agenda.borrow_mut().firing = false;
+    }
+
+    /// Arms the timer for the earliest event; `true` if that is already due.
+    fn arm(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut agenda = self.agenda.borrow_mut();
+        let next = agenda.next_due();
+        if let Some(at) = next {
+            if agenda.armed != Some(at) || self.timer.is_elapsed() {
+                self.timer.as_mut().reset(at);
+            }
+            // Registers this task's waker with the timer.
+            if self.timer.as_mut().poll(cx).is_ready() {
+                agenda.armed = None;
+                return true;
+            }
+        }
+        agenda.armed = next;
+        if !agenda
+            .clock
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            agenda.clock = Some(cx.waker().clone());
+        }
+        false
+    }
+}
+
+impl Future for Clock {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            // Virtual time stands still while tasks run: one reading serves the whole batch.
+            this.fire_due(Instant::now());
+            if !this.arm(cx) {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(agenda: &mut Agenda, now: Instant) -> Vec<usize> {
+        std::iter::from_fn(|| agenda.pop_due(now))
+            .map(|e| match e {
+                Event::Arrival(g) => g,
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_fire_in_time_order_and_ties_in_scheduling_order() {
+        let t0 = Instant::now();
+        let ms = std::time::Duration::from_millis;
+        let mut agenda = Agenda::default();
+        agenda.schedule(t0 + ms(30), Event::Arrival(3));
+        agenda.schedule(t0 + ms(10), Event::Arrival(1));
+        agenda.schedule(t0 + ms(30), Event::Arrival(4));
+        agenda.schedule(t0 + ms(10), Event::Arrival(2));
+        agenda.schedule(t0 + ms(50), Event::Arrival(5));
+        assert!(drain(&mut agenda, t0).is_empty());
+        assert_eq!(drain(&mut agenda, t0 + ms(30)), [1, 2, 3, 4]);
+        assert_eq!(drain(&mut agenda, t0 + ms(60)), [5]);
+    }
+}
