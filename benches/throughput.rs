@@ -12,6 +12,10 @@ use std::time::Duration;
 use failover_lab::experiment::{RunSpec, run_one};
 use failover_lab::scenario::Scenario;
 
+/// The same allocator as the `failover-lab` binary, so the figure is what users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

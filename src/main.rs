@@ -2,6 +2,10 @@
 
 mod cli;
 
+/// Simulations allocate many small short-lived blocks; see README, Benchmarks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }
