@@ -13,8 +13,6 @@
 //! section 4). Ties in time fire in scheduling order, so a run's event order is deterministic.
 
 use std::cell::RefCell;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -24,6 +22,7 @@ use actix::Addr;
 use failover_router::{AttemptOutcome, DeliveryReceipt, ProviderId};
 use tokio::time::{Instant, Sleep, sleep_until};
 
+use super::calendar::Calendar;
 use super::message::{Release, Reply};
 use super::provider::ProviderActor;
 use super::traffic::Traffic;
@@ -43,39 +42,10 @@ pub(crate) enum Event {
     Arrival(usize),
 }
 
-struct Entry {
-    at: Instant,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Entry {
-    // Reversed: BinaryHeap is a max-heap and the earliest event must come out first; ties in
-    // time keep scheduling order (`seq`).
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// The pending events. Shared (single thread) by the actors and traffic that schedule events
 /// and the [`Clock`] task that fires them.
-#[derive(Default)]
 pub(crate) struct Agenda {
-    heap: BinaryHeap<Entry>,
+    events: Calendar<Event>,
     seq: u64,
     /// The deadline the clock's timer is armed for (`None`: nothing pending).
     armed: Option<Instant>,
@@ -88,17 +58,24 @@ pub(crate) struct Agenda {
 pub(crate) type SharedAgenda = Rc<RefCell<Agenda>>;
 
 impl Agenda {
-    pub(crate) fn shared() -> SharedAgenda {
-        Rc::new(RefCell::new(Agenda::default()))
+    /// `epoch`: the simulation's start; nothing is scheduled before it.
+    pub(crate) fn shared(epoch: Instant) -> SharedAgenda {
+        Rc::new(RefCell::new(Agenda::new(epoch)))
+    }
+
+    fn new(epoch: Instant) -> Self {
+        Agenda {
+            events: Calendar::new(epoch),
+            seq: 0,
+            armed: None,
+            firing: false,
+            clock: None,
+        }
     }
 
     pub(crate) fn schedule(&mut self, at: Instant, event: Event) {
         self.seq += 1;
-        self.heap.push(Entry {
-            at,
-            seq: self.seq,
-            event,
-        });
+        self.events.push(at, self.seq, event);
         // Most events are due after the armed deadline (the next arrival is rarely more than a
         // few milliseconds away): those need no wake-up, the clock finds them when it fires.
         if !self.firing
@@ -111,15 +88,12 @@ impl Agenda {
 
     /// When the earliest event is due.
     fn next_due(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.at)
+        self.events.next_due()
     }
 
     /// The earliest event if it is due at `now`.
     fn pop_due(&mut self, now: Instant) -> Option<Event> {
-        match self.heap.peek() {
-            Some(top) if top.at <= now => self.heap.pop().map(|e| e.event),
-            _ => None,
-        }
+        self.events.pop_due(now)
     }
 }
 
@@ -239,7 +213,7 @@ mod tests {
     async fn events_fire_in_time_order_and_ties_in_scheduling_order() {
         let t0 = Instant::now();
         let ms = std::time::Duration::from_millis;
-        let mut agenda = Agenda::default();
+        let mut agenda = Agenda::new(t0);
         agenda.schedule(t0 + ms(30), Event::Arrival(3));
         agenda.schedule(t0 + ms(10), Event::Arrival(1));
         agenda.schedule(t0 + ms(30), Event::Arrival(4));

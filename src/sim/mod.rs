@@ -9,6 +9,7 @@
 //! [`traffic`] generates verifications and user behaviour; [`world`] assembles and runs it all.
 
 mod adapter;
+mod calendar;
 mod carrier;
 mod clock;
 mod effects;

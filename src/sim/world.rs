@@ -59,7 +59,7 @@ pub fn simulate(
     let grace = policy.late_delivery_grace;
     let outcome = system.block_on(async move {
         let epoch = Instant::now();
-        let agenda = Agenda::shared();
+        let agenda = Agenda::shared(epoch);
         let carriers: Vec<_> = (0..world.carriers.len())
             .map(|i| {
                 CarrierActor::new(
