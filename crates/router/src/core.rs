@@ -17,6 +17,7 @@ use crate::event::{
     Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
     StateReason, TripSuppressed,
 };
+use crate::health::LatencyLimit;
 use crate::inline::InlineVec;
 use crate::policy::{Diversity, Plan, Policy};
 use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
@@ -609,6 +610,8 @@ impl Core {
             (Class::Normal, false, DecisionReason::DiversityFallback),
             (Class::Cooled, false, DecisionReason::DiversityFallback),
         ];
+        // Where the latest attempt budget falls in the latency histogram.
+        let mut within: Option<LatencyLimit> = None;
         for (class, need_diverse, reason) in tiers {
             let fallback_allowed = policy.diversity_fallback && plan.diversity != Diversity::None;
             if !need_diverse && !fallback_allowed {
@@ -625,6 +628,11 @@ impl Core {
                     // Cold routes lean on their group; routes with history on their own record.
                     let prior = rt.long_run_mean().unwrap_or(pooled);
                     let budget = shared.attempt_timeout(rt, plan).min(remaining);
+                    // Without adaptive timeouts every candidate gets the same budget.
+                    let limit = match within {
+                        Some(l) if l.limit() == budget => l,
+                        _ => *within.insert(LatencyLimit::new(budget)),
+                    };
                     self.scored.push(Scored {
                         cost: route.cost,
                         priority: route.priority,
@@ -632,7 +640,7 @@ impl Core {
                         alpha: 1.0 + k * prior + f64::from(rt.window.deliveries()),
                         beta: 1.0 + k * (1.0 - prior) + f64::from(rt.window.health_failures()),
                         // Unknown until the route has latency samples: filled in below.
-                        p_in_time: rt.window.share_within(budget).unwrap_or(f64::NAN),
+                        p_in_time: rt.window.share_within(&limit).unwrap_or(f64::NAN),
                     });
                     self.scored_routes.push(r);
                 }

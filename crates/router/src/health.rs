@@ -135,6 +135,36 @@ fn quantile_bin(bins: &[u32; LATENCY_BINS], n: u32, rank: u32) -> usize {
     0
 }
 
+/// Where a latency limit falls among the histogram bins: its bin and how far into the bin it
+/// reaches. It depends on the limit alone, so a decision works it out once for all the
+/// candidates that are given the same time, not once per candidate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LatencyLimit {
+    limit: Duration,
+    bin: usize,
+    /// Share of the bin's width below the limit (1 past the last bin's upper edge).
+    frac: f64,
+}
+
+impl LatencyLimit {
+    pub(crate) fn new(limit: Duration) -> Self {
+        let secs = limit.as_secs_f64();
+        let bin = bin_of(secs);
+        let e = edges();
+        let (lo, hi) = (e.interp_lower[bin], e.upper[bin]);
+        let frac = if bin == LATENCY_BINS - 1 && secs >= hi {
+            1.0
+        } else {
+            ((secs - lo) / (hi - lo)).clamp(0.0, 1.0)
+        };
+        LatencyLimit { limit, bin, frac }
+    }
+
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+}
+
 /// A sliding window of `buckets` buckets spanning `span`.
 pub(crate) struct HealthWindow {
     buckets: Box<[Counts]>,
@@ -270,24 +300,25 @@ impl HealthWindow {
         Some(edges().upper_duration[quantile_bin(&self.total.latency, n, rank)])
     }
 
-    /// Share of windowed deliveries that took at most `limit`, interpolating inside a bin;
-    /// `None` without samples.
-    pub(crate) fn share_within(&self, limit: Duration) -> Option<f64> {
+    /// Share of windowed deliveries that took at most `limit`, interpolating inside the limit's
+    /// bin; `None` without samples.
+    pub(crate) fn share_within(&self, limit: &LatencyLimit) -> Option<f64> {
         let n = self.latency_samples();
         if n == 0 {
             return None;
         }
-        let secs = limit.as_secs_f64();
-        let b = bin_of(secs);
-        let below: u32 = self.total.latency[..b].iter().sum();
-        let e = edges();
-        let (lo, hi) = (e.interp_lower[b], e.upper[b]);
-        let frac = if b == LATENCY_BINS - 1 && secs >= hi {
-            1.0
+        let b = limit.bin;
+        let bins = &self.total.latency;
+        // Every sample is in some bin, so the samples below `b` are also `n` minus those at or
+        // above it: count from whichever end has fewer bins to add (limits of seconds sit in
+        // the upper half).
+        debug_assert_eq!(n, bins.iter().sum::<u32>());
+        let below = if b <= LATENCY_BINS / 2 {
+            bins[..b].iter().sum::<u32>()
         } else {
-            ((secs - lo) / (hi - lo)).clamp(0.0, 1.0)
+            n - bins[b..].iter().sum::<u32>()
         };
-        Some((below as f64 + frac * self.total.latency[b] as f64) / n as f64)
+        Some((below as f64 + limit.frac * bins[b] as f64) / n as f64)
     }
 
     pub(crate) fn snapshot(&self, consecutive: u32, quantile: f64) -> WindowSnapshot {
@@ -443,9 +474,18 @@ mod tests {
         check(0.5, 5.0);
         check(0.9, 9.0);
         check(0.99, 9.9);
-        let s = w.share_within(secs(5.0)).unwrap();
+        let within = |s: f64| w.share_within(&LatencyLimit::new(secs(s)));
+        let s = within(5.0).unwrap();
         assert!((s - 0.5).abs() < 0.06, "{s}");
-        assert_eq!(w.share_within(secs(1000.0)), Some(1.0));
-        assert_eq!(w.share_within(secs(0.0)), Some(0.0));
+        assert_eq!(within(1000.0), Some(1.0));
+        assert_eq!(within(0.0), Some(0.0));
+        // Limits in the lower and the upper half of the bins, counted from either end, agree
+        // with the plain sum of the bins below.
+        for limit in [0.08, 0.3, 1.0, 2.5, 7.0, 20.0, 60.0] {
+            let l = LatencyLimit::new(secs(limit));
+            let below: u32 = w.total.latency[..l.bin].iter().sum();
+            let expect = (below as f64 + l.frac * w.total.latency[l.bin] as f64) / 100.0;
+            assert_eq!(within(limit), Some(expect), "{limit}");
+        }
     }
 }
