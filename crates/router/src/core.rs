@@ -92,11 +92,15 @@ impl Shared {
         Country::new("XY").expect("valid code")
     }
 
+    /// Whether the compliance rules let `route` serve the request. Most policies have no rules:
+    /// that check stays inline in the decision loop, the rules themselves out of it.
     #[inline]
     fn compliant(&self, route: RouteId, country: Country, use_case: Option<usize>) -> bool {
-        if self.compliance.is_empty() {
-            return true;
-        }
+        self.compliance.is_empty() || self.rules_allow(route, country, use_case)
+    }
+
+    #[inline(never)]
+    fn rules_allow(&self, route: RouteId, country: Country, use_case: Option<usize>) -> bool {
         let provider = self.table.route(route).provider.0;
         self.compliance.iter().all(|r| {
             let matches = r.country.is_none_or(|c| c == country)
@@ -121,6 +125,7 @@ impl Shared {
     }
 
     /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency.
+    #[inline]
     fn attempt_timeout(&self, rt: &RouteRuntime, plan: &Plan) -> Duration {
         match &self.policy.adaptive_timeout {
             Some(a) if rt.window.deliveries() >= self.policy.health.min_volume => rt
@@ -185,7 +190,8 @@ pub(crate) struct Core {
     pub next_attempt: u64,
     // Scratch buffers reused across decisions (the lock makes that safe).
     scored: Vec<Scored>,
-    scored_routes: Vec<RouteId>,
+    /// Index in the decision's candidates of each entry of `scored`.
+    scored_at: Vec<usize>,
     scores: Vec<f64>,
     class_of: Vec<(Class, bool)>,
 }
@@ -218,7 +224,7 @@ impl Core {
             explore: ExplorationBudget::new(p.exploration_budget),
             next_attempt: 0,
             scored: Vec::new(),
-            scored_routes: Vec::new(),
+            scored_at: Vec::new(),
             scores: Vec::new(),
             class_of: Vec::new(),
         }
@@ -447,7 +453,7 @@ impl Core {
         number: u32,
         tried: &[RouteId],
         at: Moment,
-        deadline: Instant,
+        remaining: Duration,
         candidates: &mut Candidates,
         events: &mut Vec<RouterEvent<'static>>,
     ) -> DecisionOut {
@@ -460,7 +466,7 @@ impl Core {
             number,
             tried,
             at,
-            deadline,
+            remaining,
             candidates,
             events,
             &mut class_of,
@@ -478,15 +484,13 @@ impl Core {
         number: u32,
         tried: &[RouteId],
         at: Moment,
-        deadline: Instant,
+        remaining: Duration,
         candidates: &mut Candidates,
         events: &mut Vec<RouterEvent<'static>>,
         class_of: &mut Vec<(Class, bool)>,
     ) -> DecisionOut {
         candidates.clear();
         let Moment { now, since } = at;
-        // What is left of the verification: no attempt may be given longer.
-        let remaining = deadline.saturating_duration_since(now);
         let none = |reason| DecisionOut {
             chosen: None,
             reason,
@@ -504,9 +508,23 @@ impl Core {
         let members = shared.table.group_routes(group);
         candidates.reserve_total(members.len());
 
-        // Lazy transitions and the group's pooled success rate (the prior for cold routes).
+        // Routes already tried, for the diversity rule.
+        let tried_routes = || tried.iter().map(|t| shared.table.route(*t));
+        let diverse = |r: RouteId| -> bool {
+            let route = shared.table.route(r);
+            match plan.diversity {
+                Diversity::None => true,
+                Diversity::Provider => tried_routes().all(|t| t.provider != route.provider),
+                Diversity::FailureDomain => tried_routes()
+                    .all(|t| t.provider != route.provider && !t.shares_domain_with(route)),
+            }
+        };
+        // One pass over the group: lazy transitions, the group's pooled success rate (the prior
+        // for cold routes), and the classification of the untried, compliant routes. Each step
+        // reads and writes only its own route, so one pass gives what a pass per step would.
         let (mut pooled_ok, mut pooled_n) = (0u64, 0u64);
         let mut any_healthy = false;
+        let mut best_probe: Option<(usize, f64)> = None;
         for &r in members {
             if let Some(t) = self.routes[r.index()].refresh(now) {
                 events.push(self.state_event(shared, r, t, since));
@@ -515,14 +533,37 @@ impl Core {
             rt.window.advance(since);
             pooled_ok += u64::from(rt.window.deliveries());
             pooled_n += u64::from(rt.window.volume());
-            if rt.effective() == RouteState::Healthy
-                && shared.compliant(r, req.country, req.use_case)
-            {
+            let state = rt.effective();
+            let compliant = shared.compliant(r, req.country, req.use_case);
+            if state == RouteState::Healthy && compliant {
                 any_healthy = true;
             }
-            if rt.effective() == RouteState::Probing {
+            if state == RouteState::Probing {
                 rt.probe.credit = (rt.probe.credit + policy.probe.share).min(1.0);
             }
+            if !compliant || rt.override_ == Override::ForceEject || tried.contains(&r) {
+                continue;
+            }
+            let class = match state {
+                RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
+                RouteState::Healthy => Class::Normal,
+                RouteState::Probing if rt.probe.credit >= 1.0 => Class::Probe,
+                _ => Class::Out,
+            };
+            // A first attempt has nothing to be diverse from.
+            let is_diverse = tried.is_empty() || diverse(r);
+            if class == Class::Probe
+                && is_diverse
+                && best_probe.is_none_or(|(_, c)| rt.probe.credit > c)
+            {
+                best_probe = Some((candidates.len(), rt.probe.credit));
+            }
+            class_of.push((class, is_diverse));
+            candidates.push(Candidate {
+                route: r,
+                state,
+                score: None,
+            });
         }
         let g = &mut self.groups[group.0 as usize];
         if g.panic == any_healthy {
@@ -545,48 +586,6 @@ impl Core {
         } else {
             0.5
         };
-
-        // Classify the untried, compliant routes.
-        let tried_routes = || tried.iter().map(|t| shared.table.route(*t));
-        let diverse = |r: RouteId| -> bool {
-            let route = shared.table.route(r);
-            match plan.diversity {
-                Diversity::None => true,
-                Diversity::Provider => tried_routes().all(|t| t.provider != route.provider),
-                Diversity::FailureDomain => tried_routes()
-                    .all(|t| t.provider != route.provider && !t.shares_domain_with(route)),
-            }
-        };
-        let mut best_probe: Option<(usize, f64)> = None;
-        for &r in members {
-            let rt = &self.routes[r.index()];
-            if tried.contains(&r)
-                || rt.override_ == Override::ForceEject
-                || !shared.compliant(r, req.country, req.use_case)
-            {
-                continue;
-            }
-            let state = rt.effective();
-            let class = match state {
-                RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
-                RouteState::Healthy => Class::Normal,
-                RouteState::Probing if rt.probe.credit >= 1.0 => Class::Probe,
-                _ => Class::Out,
-            };
-            let is_diverse = diverse(r);
-            if class == Class::Probe
-                && is_diverse
-                && best_probe.is_none_or(|(_, c)| rt.probe.credit > c)
-            {
-                best_probe = Some((candidates.len(), rt.probe.credit));
-            }
-            class_of.push((class, is_diverse));
-            candidates.push(Candidate {
-                route: r,
-                state,
-                score: None,
-            });
-        }
 
         // 1. A probing route due for its share of traffic.
         if let Some((i, _)) = best_probe {
@@ -618,7 +617,7 @@ impl Core {
                 break;
             }
             self.scored.clear();
-            self.scored_routes.clear();
+            self.scored_at.clear();
             for (i, (c, d)) in class_of.iter().enumerate() {
                 if *c == class && *d == need_diverse {
                     let r = candidates[i].route;
@@ -642,7 +641,7 @@ impl Core {
                         // Unknown until the route has latency samples: filled in below.
                         p_in_time: rt.window.share_within(&limit).unwrap_or(f64::NAN),
                     });
-                    self.scored_routes.push(r);
+                    self.scored_at.push(i);
                 }
             }
             if self.scored.is_empty() {
@@ -681,12 +680,10 @@ impl Core {
             if choice.reason == DecisionReason::Explore {
                 self.explore.spend();
             }
-            for (r, s) in self.scored_routes.iter().zip(&self.scores) {
-                if let Some(c) = candidates.iter_mut().find(|c| c.route == *r) {
-                    c.score = Some(*s);
-                }
+            for (&i, s) in self.scored_at.iter().zip(&self.scores) {
+                candidates[i].score = Some(*s);
             }
-            let r = self.scored_routes[choice.index];
+            let r = candidates[self.scored_at[choice.index]].route;
             let reason = if reason == DecisionReason::Best {
                 choice.reason
             } else {

@@ -262,7 +262,9 @@ struct AttemptMeta {
     verification: VerificationId,
     number: u32,
     route: RouteId,
-    started: Instant,
+    /// Launch time as an offset from the epoch, like `Moment::since`: latencies are then a
+    /// subtraction of durations, cheaper than one of instants and exactly the same.
+    started: Duration,
     probe: bool,
     /// The router already gave up on it (and billed and recorded it as a timeout).
     timed_out: bool,
@@ -341,6 +343,8 @@ impl Router {
         let use_case_index = sh.use_case_index(req.use_case.as_deref());
         let plan = sh.plan(req.country, use_case_index);
         let deadline = start.now + plan.deadline;
+        // The deadline as an offset from the epoch, for the same reason as `AttemptMeta::started`.
+        let deadline_since = start.since + plan.deadline;
         let key = RequestKey {
             destination: req.destination.masked(),
             country: req.country,
@@ -357,7 +361,8 @@ impl Router {
         let mut current: Option<AttemptId> = None;
         // Why no further attempt is launched, once that is decided.
         let mut stopped: Option<VerificationStatus> = None;
-        let mut delivered: Option<(RouteId, Instant)> = None;
+        // The delivering route and the delivery's offset from the epoch.
+        let mut delivered: Option<(RouteId, Duration)> = None;
         // Armed at the current attempt's timeout (never later than the deadline) or, with no
         // attempt pending, at the deadline.
         let timer = sleep_until(deadline);
@@ -383,7 +388,8 @@ impl Router {
                             number + 1,
                             &tried,
                             at,
-                            deadline,
+                            // What is left of the verification: no attempt may be given longer.
+                            deadline_since.saturating_sub(at.since),
                             &mut candidates,
                             &mut events,
                         );
@@ -426,7 +432,7 @@ impl Router {
                                     verification: req.id,
                                     number,
                                     route,
-                                    started: now,
+                                    started: at.since,
                                     probe: out.probe,
                                     timed_out: false,
                                 },
@@ -463,7 +469,7 @@ impl Router {
             match wake {
                 Wake::Done(i, outcome) => {
                     let f = in_flight.remove(i).meta;
-                    let latency = at.now - f.started;
+                    let latency = at.since.saturating_sub(f.started);
                     if current == Some(f.id) {
                         current = None;
                     }
@@ -480,7 +486,7 @@ impl Router {
                                     latency,
                                     duplicate: false,
                                 }));
-                            delivered = Some((f.route, at.now));
+                            delivered = Some((f.route, at.since));
                             break VerificationStatus::Delivered;
                         }
                         continue;
@@ -498,7 +504,7 @@ impl Router {
                     self.finish_attempt(&f, outcome, latency, c, at, &mut events);
                     match outcome {
                         AttemptOutcome::Delivered => {
-                            delivered = Some((f.route, at.now));
+                            delivered = Some((f.route, at.since));
                             break VerificationStatus::Delivered;
                         }
                         AttemptOutcome::Failed(FailureKind::InvalidDestination) => {
@@ -516,7 +522,7 @@ impl Router {
                         self.finish_attempt(
                             &meta,
                             AttemptOutcome::Failed(FailureKind::Timeout),
-                            at.now - meta.started,
+                            at.since.saturating_sub(meta.started),
                             c,
                             at,
                             &mut events,
@@ -536,7 +542,7 @@ impl Router {
             verification: req.id,
             route,
         });
-        let time_to_verify = delivered.map(|(_, t)| t - start.now);
+        let time_to_verify = delivered.map(|(_, t)| t.saturating_sub(start.since));
         self.inner.sink.emit(&RouterEvent::Finished(Finished {
             at: at.since,
             started: start.since,
@@ -587,7 +593,7 @@ impl Router {
                     Wake::Done(i, outcome) => {
                         let f = in_flight.remove(i).meta;
                         let at = sh.moment(Instant::now());
-                        let latency = at.now - f.started;
+                        let latency = at.since.saturating_sub(f.started);
                         if !f.timed_out {
                             // Abandoned when its verification ended: its outcome still counts.
                             let billed = match outcome {
@@ -674,7 +680,8 @@ impl Router {
             1,
             &[],
             at,
-            at.now + plan.deadline,
+            // A first attempt has the whole deadline before it.
+            plan.deadline,
             &mut candidates,
             &mut events,
         );
