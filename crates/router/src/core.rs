@@ -17,9 +17,9 @@ use crate::event::{
     Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
     StateReason, TripSuppressed,
 };
-use crate::health::LatencyLimit;
+use crate::health::{LatencyLimit, QuantileThreshold};
 use crate::inline::InlineVec;
-use crate::policy::{Diversity, Plan, Policy};
+use crate::policy::{AdaptiveTimeout, Diversity, Plan, Policy};
 use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
 use crate::select::{self, Scored};
 use crate::state::{RouteRuntime, Transition, Verdict};
@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub plans: Vec<Plan>,
     /// Compliance rules with provider names resolved to ids.
     pub compliance: Vec<ResolvedRule>,
+    /// `policy.trip.latency`, prepared for comparing quantiles with it on every outcome.
+    pub trip_latency: Option<QuantileThreshold>,
 }
 
 pub(crate) struct ResolvedRule {
@@ -124,17 +126,30 @@ impl Shared {
         }
     }
 
-    /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency.
+    /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency. The
+    /// fixed case, asked for every candidate, stays inline.
     #[inline]
     fn attempt_timeout(&self, rt: &RouteRuntime, plan: &Plan) -> Duration {
         match &self.policy.adaptive_timeout {
-            Some(a) if rt.window.deliveries() >= self.policy.health.min_volume => rt
-                .window
-                .latency_quantile(a.quantile)
-                .map(|q| q.mul_f64(a.factor).clamp(a.min, a.max))
-                .unwrap_or(plan.attempt_timeout),
-            _ => plan.attempt_timeout,
+            None => plan.attempt_timeout,
+            Some(a) => Self::adaptive_timeout(a, self.policy.health.min_volume, rt, plan),
         }
+    }
+
+    #[inline(never)]
+    fn adaptive_timeout(
+        a: &AdaptiveTimeout,
+        min_volume: u32,
+        rt: &RouteRuntime,
+        plan: &Plan,
+    ) -> Duration {
+        if rt.window.deliveries() < min_volume {
+            return plan.attempt_timeout;
+        }
+        rt.window
+            .latency_quantile(a.quantile)
+            .map(|q| q.mul_f64(a.factor).clamp(a.min, a.max))
+            .unwrap_or(plan.attempt_timeout)
     }
 }
 
@@ -337,6 +352,7 @@ impl Core {
     ) {
         let verdict = self.routes[route.index()].record(
             &shared.policy,
+            shared.trip_latency,
             outcome,
             latency,
             probe,
@@ -621,7 +637,7 @@ impl Core {
             for (i, (c, d)) in class_of.iter().enumerate() {
                 if *c == class && *d == need_diverse {
                     let r = candidates[i].route;
-                    let rt = &self.routes[r.index()];
+                    let rt = &mut self.routes[r.index()];
                     let route = shared.table.route(r);
                     let k = policy.prior_strength;
                     // Cold routes lean on their group; routes with history on their own record.

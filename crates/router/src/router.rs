@@ -25,7 +25,7 @@ use crate::event::{
     AttemptFinished, Conversion, Decision, DecisionReason, EventSink, Finished, LateDelivery,
     NoopSink, Override, RouteState, RouterEvent, VerificationStatus,
 };
-use crate::health::WindowSnapshot;
+use crate::health::{QuantileThreshold, WindowSnapshot};
 use crate::inline::InlineVec;
 use crate::policy::{Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
@@ -205,6 +205,7 @@ impl RouterBuilder {
                 .as_ref()
                 .and_then(|u| use_cases.iter().position(|x| x == u));
         }
+        let trip_latency = self.policy.trip.latency.map(QuantileThreshold::new);
         let mut shared = Shared {
             table: self.table,
             policy: self.policy,
@@ -213,6 +214,7 @@ impl RouterBuilder {
             override_countries,
             plans: Vec::new(),
             compliance,
+            trip_latency,
         };
         shared.build_plans();
         let core = Core::new(&shared, self.seed);
