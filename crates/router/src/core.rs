@@ -383,8 +383,9 @@ impl Core {
         self.check_conversion(shared, route, at, events);
     }
 
-    /// The relative conversion trip: every route of the group is judged against the group's
-    /// pooled rate, so lag and fraud (which lower all routes alike) never trip it.
+    /// The relative conversion trip, if the policy has one (most do not: that check stays
+    /// inline on every delivery and conversion).
+    #[inline]
     fn check_conversion(
         &mut self,
         shared: &Shared,
@@ -392,9 +393,22 @@ impl Core {
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
-        let Some(min_ratio) = shared.policy.trip.min_relative_conversion else {
-            return;
-        };
+        if let Some(min_ratio) = shared.policy.trip.min_relative_conversion {
+            self.judge_conversion(shared, route, min_ratio, at, events);
+        }
+    }
+
+    /// Every route of the group is judged against the group's pooled conversion rate, so lag
+    /// and fraud (which lower all routes alike) never trip it.
+    #[inline(never)]
+    fn judge_conversion(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        min_ratio: f64,
+        at: Moment,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
         let group = shared.table.group_of(route);
         let (mut conversions, mut deliveries) = (0u64, 0u64);
         for r in shared.table.group_routes(group) {
