@@ -29,21 +29,43 @@ pub struct AttemptId(pub u64);
 /// A destination phone number. It never prints in clear: `Debug`, `Display` and `Serialize`
 /// all show the masked form (country prefix and last two digits), so it cannot leak into logs or
 /// audit trails by accident. Adapters read the real number with [`Destination::expose`].
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Destination(Arc<str>);
+#[derive(Clone)]
+pub struct Destination {
+    number: Arc<str>,
+    /// The masked form, computed once when the destination is built: every verification puts
+    /// it in its events, and a destination is typically built once and cloned per attempt.
+    masked: MaskedDestination,
+}
 
 impl Destination {
     pub fn new(number: impl Into<Arc<str>>) -> Self {
-        Destination(number.into())
+        let number = number.into();
+        let masked = MaskedDestination::of(&number);
+        Destination { number, masked }
     }
 
     /// The number in clear, for the adapter that must send to it. Never log this.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.number
     }
 
     pub fn masked(&self) -> MaskedDestination {
-        MaskedDestination::of(&self.0)
+        self.masked
+    }
+}
+
+// Equality and hashing are the number's: the mask is derived from it.
+impl PartialEq for Destination {
+    fn eq(&self, other: &Self) -> bool {
+        self.number == other.number
+    }
+}
+
+impl Eq for Destination {}
+
+impl std::hash::Hash for Destination {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.number.hash(state);
     }
 }
 
@@ -71,8 +93,20 @@ pub struct MaskedDestination {
 
 impl MaskedDestination {
     fn of(number: &str) -> Self {
-        // One pass over the printable characters, no allocation: masking runs once per
-        // verification on the hot path.
+        let bytes = number.as_bytes();
+        // Numbers are normally printable ASCII throughout (`+` and digits): the mask is then the
+        // ends of the string as they are, with no character-by-character filtering.
+        if bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_graphic) {
+            let n = bytes.len();
+            return MaskedDestination {
+                head: [bytes[0], bytes[1], bytes[2]],
+                head_len: 3,
+                tail: [bytes[n - 2], bytes[n - 1]],
+                tail_len: 2,
+            };
+        }
+        // Anything else (spaces, separators) is masked over its printable characters only,
+        // in one pass, without allocating.
         let (mut head, mut tail, mut len) = ([0; 3], [0; 2], 0usize);
         for b in number.bytes().filter(u8::is_ascii_graphic) {
             if len < 3 {
@@ -247,6 +281,13 @@ mod tests {
             "\"+44******23\""
         );
         assert_eq!(Destination::new("12345").to_string(), "******");
+        // Separators are skipped, whichever path masks the number.
+        assert_eq!(
+            Destination::new("+44 7700 900 123").to_string(),
+            "+44******23"
+        );
+        assert_eq!(Destination::new("+44 123").to_string(), "******");
+        assert_eq!(Destination::new("+4477009").to_string(), "+44******09");
         assert_eq!(d.expose(), "+447700900123");
     }
 

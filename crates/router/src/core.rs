@@ -17,8 +17,9 @@ use crate::event::{
     Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
     StateReason, TripSuppressed,
 };
+use crate::health::{LatencyLimit, QuantileThreshold};
 use crate::inline::InlineVec;
-use crate::policy::{Diversity, Plan, Policy};
+use crate::policy::{AdaptiveTimeout, Diversity, Plan, Policy};
 use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
 use crate::select::{self, Scored};
 use crate::state::{RouteRuntime, Transition, Verdict};
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     pub plans: Vec<Plan>,
     /// Compliance rules with provider names resolved to ids.
     pub compliance: Vec<ResolvedRule>,
+    /// `policy.trip.latency`, prepared for comparing quantiles with it on every outcome.
+    pub trip_latency: Option<QuantileThreshold>,
 }
 
 pub(crate) struct ResolvedRule {
@@ -91,11 +94,15 @@ impl Shared {
         Country::new("XY").expect("valid code")
     }
 
+    /// Whether the compliance rules let `route` serve the request. Most policies have no rules:
+    /// that check stays inline in the decision loop, the rules themselves out of it.
     #[inline]
     fn compliant(&self, route: RouteId, country: Country, use_case: Option<usize>) -> bool {
-        if self.compliance.is_empty() {
-            return true;
-        }
+        self.compliance.is_empty() || self.rules_allow(route, country, use_case)
+    }
+
+    #[inline(never)]
+    fn rules_allow(&self, route: RouteId, country: Country, use_case: Option<usize>) -> bool {
         let provider = self.table.route(route).provider.0;
         self.compliance.iter().all(|r| {
             let matches = r.country.is_none_or(|c| c == country)
@@ -119,16 +126,30 @@ impl Shared {
         }
     }
 
-    /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency.
+    /// The attempt timeout for `route`: fixed, or adaptive from its delivery latency. The
+    /// fixed case, asked for every candidate, stays inline.
+    #[inline]
     fn attempt_timeout(&self, rt: &RouteRuntime, plan: &Plan) -> Duration {
         match &self.policy.adaptive_timeout {
-            Some(a) if rt.window.deliveries() >= self.policy.health.min_volume => rt
-                .window
-                .latency_quantile(a.quantile)
-                .map(|q| q.mul_f64(a.factor).clamp(a.min, a.max))
-                .unwrap_or(plan.attempt_timeout),
-            _ => plan.attempt_timeout,
+            None => plan.attempt_timeout,
+            Some(a) => Self::adaptive_timeout(a, self.policy.health.min_volume, rt, plan),
         }
+    }
+
+    #[inline(never)]
+    fn adaptive_timeout(
+        a: &AdaptiveTimeout,
+        min_volume: u32,
+        rt: &RouteRuntime,
+        plan: &Plan,
+    ) -> Duration {
+        if rt.window.deliveries() < min_volume {
+            return plan.attempt_timeout;
+        }
+        rt.window
+            .latency_quantile(a.quantile)
+            .map(|q| q.mul_f64(a.factor).clamp(a.min, a.max))
+            .unwrap_or(plan.attempt_timeout)
     }
 }
 
@@ -184,7 +205,8 @@ pub(crate) struct Core {
     pub next_attempt: u64,
     // Scratch buffers reused across decisions (the lock makes that safe).
     scored: Vec<Scored>,
-    scored_routes: Vec<RouteId>,
+    /// Index in the decision's candidates of each entry of `scored`.
+    scored_at: Vec<usize>,
     scores: Vec<f64>,
     class_of: Vec<(Class, bool)>,
 }
@@ -217,7 +239,7 @@ impl Core {
             explore: ExplorationBudget::new(p.exploration_budget),
             next_attempt: 0,
             scored: Vec::new(),
-            scored_routes: Vec::new(),
+            scored_at: Vec::new(),
             scores: Vec::new(),
             class_of: Vec::new(),
         }
@@ -330,6 +352,7 @@ impl Core {
     ) {
         let verdict = self.routes[route.index()].record(
             &shared.policy,
+            shared.trip_latency,
             outcome,
             latency,
             probe,
@@ -360,8 +383,9 @@ impl Core {
         self.check_conversion(shared, route, at, events);
     }
 
-    /// The relative conversion trip: every route of the group is judged against the group's
-    /// pooled rate, so lag and fraud (which lower all routes alike) never trip it.
+    /// The relative conversion trip, if the policy has one (most do not: that check stays
+    /// inline on every delivery and conversion).
+    #[inline]
     fn check_conversion(
         &mut self,
         shared: &Shared,
@@ -369,9 +393,22 @@ impl Core {
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
-        let Some(min_ratio) = shared.policy.trip.min_relative_conversion else {
-            return;
-        };
+        if let Some(min_ratio) = shared.policy.trip.min_relative_conversion {
+            self.judge_conversion(shared, route, min_ratio, at, events);
+        }
+    }
+
+    /// Every route of the group is judged against the group's pooled conversion rate, so lag
+    /// and fraud (which lower all routes alike) never trip it.
+    #[inline(never)]
+    fn judge_conversion(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        min_ratio: f64,
+        at: Moment,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
         let group = shared.table.group_of(route);
         let (mut conversions, mut deliveries) = (0u64, 0u64);
         for r in shared.table.group_routes(group) {
@@ -446,7 +483,7 @@ impl Core {
         number: u32,
         tried: &[RouteId],
         at: Moment,
-        deadline: Instant,
+        remaining: Duration,
         candidates: &mut Candidates,
         events: &mut Vec<RouterEvent<'static>>,
     ) -> DecisionOut {
@@ -459,7 +496,7 @@ impl Core {
             number,
             tried,
             at,
-            deadline,
+            remaining,
             candidates,
             events,
             &mut class_of,
@@ -477,15 +514,13 @@ impl Core {
         number: u32,
         tried: &[RouteId],
         at: Moment,
-        deadline: Instant,
+        remaining: Duration,
         candidates: &mut Candidates,
         events: &mut Vec<RouterEvent<'static>>,
         class_of: &mut Vec<(Class, bool)>,
     ) -> DecisionOut {
         candidates.clear();
         let Moment { now, since } = at;
-        // What is left of the verification: no attempt may be given longer.
-        let remaining = deadline.saturating_duration_since(now);
         let none = |reason| DecisionOut {
             chosen: None,
             reason,
@@ -503,9 +538,23 @@ impl Core {
         let members = shared.table.group_routes(group);
         candidates.reserve_total(members.len());
 
-        // Lazy transitions and the group's pooled success rate (the prior for cold routes).
+        // Routes already tried, for the diversity rule.
+        let tried_routes = || tried.iter().map(|t| shared.table.route(*t));
+        let diverse = |r: RouteId| -> bool {
+            let route = shared.table.route(r);
+            match plan.diversity {
+                Diversity::None => true,
+                Diversity::Provider => tried_routes().all(|t| t.provider != route.provider),
+                Diversity::FailureDomain => tried_routes()
+                    .all(|t| t.provider != route.provider && !t.shares_domain_with(route)),
+            }
+        };
+        // One pass over the group: lazy transitions, the group's pooled success rate (the prior
+        // for cold routes), and the classification of the untried, compliant routes. Each step
+        // reads and writes only its own route, so one pass gives what a pass per step would.
         let (mut pooled_ok, mut pooled_n) = (0u64, 0u64);
         let mut any_healthy = false;
+        let mut best_probe: Option<(usize, f64)> = None;
         for &r in members {
             if let Some(t) = self.routes[r.index()].refresh(now) {
                 events.push(self.state_event(shared, r, t, since));
@@ -514,14 +563,37 @@ impl Core {
             rt.window.advance(since);
             pooled_ok += u64::from(rt.window.deliveries());
             pooled_n += u64::from(rt.window.volume());
-            if rt.effective() == RouteState::Healthy
-                && shared.compliant(r, req.country, req.use_case)
-            {
+            let state = rt.effective();
+            let compliant = shared.compliant(r, req.country, req.use_case);
+            if state == RouteState::Healthy && compliant {
                 any_healthy = true;
             }
-            if rt.effective() == RouteState::Probing {
+            if state == RouteState::Probing {
                 rt.probe.credit = (rt.probe.credit + policy.probe.share).min(1.0);
             }
+            if !compliant || rt.override_ == Override::ForceEject || tried.contains(&r) {
+                continue;
+            }
+            let class = match state {
+                RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
+                RouteState::Healthy => Class::Normal,
+                RouteState::Probing if rt.probe.credit >= 1.0 => Class::Probe,
+                _ => Class::Out,
+            };
+            // A first attempt has nothing to be diverse from.
+            let is_diverse = tried.is_empty() || diverse(r);
+            if class == Class::Probe
+                && is_diverse
+                && best_probe.is_none_or(|(_, c)| rt.probe.credit > c)
+            {
+                best_probe = Some((candidates.len(), rt.probe.credit));
+            }
+            class_of.push((class, is_diverse));
+            candidates.push(Candidate {
+                route: r,
+                state,
+                score: None,
+            });
         }
         let g = &mut self.groups[group.0 as usize];
         if g.panic == any_healthy {
@@ -545,48 +617,6 @@ impl Core {
             0.5
         };
 
-        // Classify the untried, compliant routes.
-        let tried_routes = || tried.iter().map(|t| shared.table.route(*t));
-        let diverse = |r: RouteId| -> bool {
-            let route = shared.table.route(r);
-            match plan.diversity {
-                Diversity::None => true,
-                Diversity::Provider => tried_routes().all(|t| t.provider != route.provider),
-                Diversity::FailureDomain => tried_routes()
-                    .all(|t| t.provider != route.provider && !t.shares_domain_with(route)),
-            }
-        };
-        let mut best_probe: Option<(usize, f64)> = None;
-        for &r in members {
-            let rt = &self.routes[r.index()];
-            if tried.contains(&r)
-                || rt.override_ == Override::ForceEject
-                || !shared.compliant(r, req.country, req.use_case)
-            {
-                continue;
-            }
-            let state = rt.effective();
-            let class = match state {
-                RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
-                RouteState::Healthy => Class::Normal,
-                RouteState::Probing if rt.probe.credit >= 1.0 => Class::Probe,
-                _ => Class::Out,
-            };
-            let is_diverse = diverse(r);
-            if class == Class::Probe
-                && is_diverse
-                && best_probe.is_none_or(|(_, c)| rt.probe.credit > c)
-            {
-                best_probe = Some((candidates.len(), rt.probe.credit));
-            }
-            class_of.push((class, is_diverse));
-            candidates.push(Candidate {
-                route: r,
-                state,
-                score: None,
-            });
-        }
-
         // 1. A probing route due for its share of traffic.
         if let Some((i, _)) = best_probe {
             let r = candidates[i].route;
@@ -609,22 +639,29 @@ impl Core {
             (Class::Normal, false, DecisionReason::DiversityFallback),
             (Class::Cooled, false, DecisionReason::DiversityFallback),
         ];
+        // Where the latest attempt budget falls in the latency histogram.
+        let mut within: Option<LatencyLimit> = None;
         for (class, need_diverse, reason) in tiers {
             let fallback_allowed = policy.diversity_fallback && plan.diversity != Diversity::None;
             if !need_diverse && !fallback_allowed {
                 break;
             }
             self.scored.clear();
-            self.scored_routes.clear();
+            self.scored_at.clear();
             for (i, (c, d)) in class_of.iter().enumerate() {
                 if *c == class && *d == need_diverse {
                     let r = candidates[i].route;
-                    let rt = &self.routes[r.index()];
+                    let rt = &mut self.routes[r.index()];
                     let route = shared.table.route(r);
                     let k = policy.prior_strength;
                     // Cold routes lean on their group; routes with history on their own record.
                     let prior = rt.long_run_mean().unwrap_or(pooled);
                     let budget = shared.attempt_timeout(rt, plan).min(remaining);
+                    // Without adaptive timeouts every candidate gets the same budget.
+                    let limit = match within {
+                        Some(l) if l.limit() == budget => l,
+                        _ => *within.insert(LatencyLimit::new(budget)),
+                    };
                     self.scored.push(Scored {
                         cost: route.cost,
                         priority: route.priority,
@@ -632,9 +669,9 @@ impl Core {
                         alpha: 1.0 + k * prior + f64::from(rt.window.deliveries()),
                         beta: 1.0 + k * (1.0 - prior) + f64::from(rt.window.health_failures()),
                         // Unknown until the route has latency samples: filled in below.
-                        p_in_time: rt.window.share_within(budget).unwrap_or(f64::NAN),
+                        p_in_time: rt.window.share_within(&limit).unwrap_or(f64::NAN),
                     });
-                    self.scored_routes.push(r);
+                    self.scored_at.push(i);
                 }
             }
             if self.scored.is_empty() {
@@ -673,12 +710,10 @@ impl Core {
             if choice.reason == DecisionReason::Explore {
                 self.explore.spend();
             }
-            for (r, s) in self.scored_routes.iter().zip(&self.scores) {
-                if let Some(c) = candidates.iter_mut().find(|c| c.route == *r) {
-                    c.score = Some(*s);
-                }
+            for (&i, s) in self.scored_at.iter().zip(&self.scores) {
+                candidates[i].score = Some(*s);
             }
-            let r = self.scored_routes[choice.index];
+            let r = candidates[self.scored_at[choice.index]].route;
             let reason = if reason == DecisionReason::Best {
                 choice.reason
             } else {

@@ -135,10 +135,66 @@ fn quantile_bin(bins: &[u32; LATENCY_BINS], n: u32, rank: u32) -> usize {
     0
 }
 
+/// Where a latency limit falls among the histogram bins: its bin and how far into the bin it
+/// reaches. It depends on the limit alone, so a decision works it out once for all the
+/// candidates that are given the same time, not once per candidate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LatencyLimit {
+    limit: Duration,
+    bin: usize,
+    /// Share of the bin's width below the limit (1 past the last bin's upper edge).
+    frac: f64,
+}
+
+impl LatencyLimit {
+    pub(crate) fn new(limit: Duration) -> Self {
+        let secs = limit.as_secs_f64();
+        let bin = bin_of(secs);
+        let e = edges();
+        let (lo, hi) = (e.interp_lower[bin], e.upper[bin]);
+        let frac = if bin == LATENCY_BINS - 1 && secs >= hi {
+            1.0
+        } else {
+            ((secs - lo) / (hi - lo)).clamp(0.0, 1.0)
+        };
+        LatencyLimit { limit, bin, frac }
+    }
+
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+}
+
+/// A latency threshold for a quantile, held as the first bin whose reported value (its upper
+/// edge, as [`HealthWindow::latency_quantile`] gives it) exceeds the threshold: whether a
+/// quantile is above the threshold then depends only on the samples at or above that bin, with
+/// no need to locate the quantile.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QuantileThreshold {
+    first_above: usize,
+}
+
+impl QuantileThreshold {
+    pub(crate) fn new(threshold: Duration) -> Self {
+        QuantileThreshold {
+            first_above: edges().upper_duration.partition_point(|d| *d <= threshold),
+        }
+    }
+}
+
+/// The rank of the `q` quantile among `n` samples.
+fn quantile_rank(q: f64, n: u32) -> u32 {
+    (q * n as f64).ceil().max(1.0) as u32
+}
+
 /// A sliding window of `buckets` buckets spanning `span`.
 pub(crate) struct HealthWindow {
     buckets: Box<[Counts]>,
     total: Counts,
+    /// The samples below a bin, as `share_within` last counted them: `(bin, count)`, dropped
+    /// whenever the histogram changes. A route that has had no new samples since the last
+    /// decision (most candidates, most of the time) then answers without adding up bins.
+    below_memo: Option<(usize, u32)>,
     bucket_nanos: u64,
     /// Absolute index (time / bucket width) of the newest bucket.
     head: u64,
@@ -150,23 +206,31 @@ impl HealthWindow {
         HealthWindow {
             buckets: vec![Counts::default(); n].into_boxed_slice(),
             total: Counts::default(),
+            below_memo: None,
             bucket_nanos: (span.as_nanos() as u64 / n as u64).max(1),
             head: 0,
         }
     }
 
-    /// Moves the window to `since_epoch`, forgetting buckets that fell out of it.
+    /// Moves the window to `since_epoch`, forgetting buckets that fell out of it. Inline: every
+    /// decision advances each route it looks at, and mostly finds the window current.
+    #[inline]
     pub(crate) fn advance(&mut self, since_epoch: Duration) {
         let now = since_epoch.as_nanos() as u64 / self.bucket_nanos;
-        if now <= self.head {
-            return;
+        if now > self.head {
+            self.roll_to(now);
         }
+    }
+
+    /// Makes `now` (a bucket index past the head) the head, forgetting the buckets in between.
+    fn roll_to(&mut self, now: u64) {
         let n = self.buckets.len() as u64;
         let steps = (now - self.head).min(n);
         for k in 1..=steps {
             let idx = ((self.head + k) % n) as usize;
             let old = self.buckets[idx];
             self.total.subtract(&old);
+            self.below_memo = None;
             self.buckets[idx] = Counts::default();
         }
         self.head = now;
@@ -176,6 +240,7 @@ impl HealthWindow {
     pub(crate) fn clear(&mut self) {
         self.buckets.fill(Counts::default());
         self.total = Counts::default();
+        self.below_memo = None;
     }
 
     fn current(&mut self) -> &mut Counts {
@@ -192,6 +257,7 @@ impl HealthWindow {
         self.total.deliveries += 1;
         self.total.latency_samples += 1;
         self.total.latency[bin] += 1;
+        self.below_memo = None;
     }
 
     /// A delivery that arrived after its attempt was already counted as timed out: its latency
@@ -204,6 +270,7 @@ impl HealthWindow {
         c.latency[bin] += 1;
         self.total.latency_samples += 1;
         self.total.latency[bin] += 1;
+        self.below_memo = None;
     }
 
     pub(crate) fn record_failure(&mut self, kind: FailureKind) {
@@ -266,28 +333,55 @@ impl HealthWindow {
         if n == 0 {
             return None;
         }
-        let rank = (q * n as f64).ceil().max(1.0) as u32;
+        let rank = quantile_rank(q, n);
         Some(edges().upper_duration[quantile_bin(&self.total.latency, n, rank)])
     }
 
-    /// Share of windowed deliveries that took at most `limit`, interpolating inside a bin;
-    /// `None` without samples.
-    pub(crate) fn share_within(&self, limit: Duration) -> Option<f64> {
+    /// Whether the `q` quantile of windowed delivery latency is above `threshold`: exactly
+    /// `latency_quantile(q) > threshold` (false without samples), for a fraction of the cost.
+    pub(crate) fn latency_quantile_exceeds(&self, q: f64, threshold: QuantileThreshold) -> bool {
+        let n = self.latency_samples();
+        let first = threshold.first_above;
+        if n == 0 || first == LATENCY_BINS {
+            return false;
+        }
+        // The quantile lies at or above `first` exactly when fewer than `rank` samples lie below.
+        let at_or_above: u32 = self.total.latency[first..].iter().sum();
+        n - at_or_above < quantile_rank(q, n)
+    }
+
+    /// Share of windowed deliveries that took at most `limit`, interpolating inside the limit's
+    /// bin; `None` without samples.
+    pub(crate) fn share_within(&mut self, limit: &LatencyLimit) -> Option<f64> {
         let n = self.latency_samples();
         if n == 0 {
             return None;
         }
-        let secs = limit.as_secs_f64();
-        let b = bin_of(secs);
-        let below: u32 = self.total.latency[..b].iter().sum();
-        let e = edges();
-        let (lo, hi) = (e.interp_lower[b], e.upper[b]);
-        let frac = if b == LATENCY_BINS - 1 && secs >= hi {
-            1.0
-        } else {
-            ((secs - lo) / (hi - lo)).clamp(0.0, 1.0)
+        let b = limit.bin;
+        let below = match self.below_memo {
+            Some((memo_bin, below)) if memo_bin == b => below,
+            _ => {
+                let below = self.count_below(b);
+                self.below_memo = Some((b, below));
+                below
+            }
         };
-        Some((below as f64 + frac * self.total.latency[b] as f64) / n as f64)
+        Some((below as f64 + limit.frac * self.total.latency[b] as f64) / n as f64)
+    }
+
+    /// Samples in the bins below `bin`.
+    fn count_below(&self, bin: usize) -> u32 {
+        let bins = &self.total.latency;
+        // Every sample is in some bin, so the samples below `bin` are also all of them minus
+        // those at or above it: count from whichever end has fewer bins to add (limits of
+        // seconds sit in the upper half).
+        let n = self.latency_samples();
+        debug_assert_eq!(n, bins.iter().sum::<u32>());
+        if bin <= LATENCY_BINS / 2 {
+            bins[..bin].iter().sum()
+        } else {
+            n - bins[bin..].iter().sum::<u32>()
+        }
     }
 
     pub(crate) fn snapshot(&self, consecutive: u32, quantile: f64) -> WindowSnapshot {
@@ -362,6 +456,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn quantile_threshold_agrees_with_the_quantile() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let mut w = HealthWindow::new(secs(60.0), 6);
+            for _ in 0..next() % 60 {
+                // Latencies spread over every bin, some in the bins around the thresholds.
+                w.record_delivery(secs((next() % 400_000) as f64 / 1000.0));
+            }
+            for q in [0.5, 0.9, 0.95, 0.99, 1.0] {
+                for t in [0.0, 0.05, 1.0, 24.0, 29.86, 30.0, 31.0, 500.0, 1e6] {
+                    let threshold = secs(t);
+                    assert_eq!(
+                        w.latency_quantile_exceeds(q, QuantileThreshold::new(threshold)),
+                        w.latency_quantile(q).is_some_and(|d| d > threshold),
+                        "q {q}, threshold {t}"
+                    );
+                }
+            }
+        }
+        // Thresholds exactly at a bin's reported value are not exceeded by that bin.
+        let mut w = HealthWindow::new(secs(60.0), 6);
+        w.record_delivery(secs(3.0));
+        let reported = w.latency_quantile(0.5).unwrap();
+        assert!(!w.latency_quantile_exceeds(0.5, QuantileThreshold::new(reported)));
     }
 
     #[test]
@@ -443,9 +570,34 @@ mod tests {
         check(0.5, 5.0);
         check(0.9, 9.0);
         check(0.99, 9.9);
-        let s = w.share_within(secs(5.0)).unwrap();
+        fn within(w: &mut HealthWindow, s: f64) -> Option<f64> {
+            w.share_within(&LatencyLimit::new(secs(s)))
+        }
+        let s = within(&mut w, 5.0).unwrap();
         assert!((s - 0.5).abs() < 0.06, "{s}");
-        assert_eq!(w.share_within(secs(1000.0)), Some(1.0));
-        assert_eq!(w.share_within(secs(0.0)), Some(0.0));
+        assert_eq!(within(&mut w, 1000.0), Some(1.0));
+        assert_eq!(within(&mut w, 0.0), Some(0.0));
+        // Limits in the lower and the upper half of the bins, counted from either end (or
+        // remembered from the previous count), agree with the plain sum of the bins below.
+        for limit in [0.08, 0.3, 1.0, 2.5, 7.0, 20.0, 20.0, 60.0] {
+            let l = LatencyLimit::new(secs(limit));
+            let below: u32 = w.total.latency[..l.bin].iter().sum();
+            let expect = (below as f64 + l.frac * w.total.latency[l.bin] as f64) / 100.0;
+            assert_eq!(within(&mut w, limit), Some(expect), "{limit}");
+        }
+        // New samples, late ones included, are counted at once.
+        w.record_delivery(secs(1.0));
+        w.record_late_latency(secs(1.0));
+        let below: u32 = w.total.latency[..LatencyLimit::new(secs(60.0)).bin]
+            .iter()
+            .sum();
+        assert_eq!(below, 102);
+        assert_eq!(within(&mut w, 60.0), Some(1.0));
+        assert!(within(&mut w, 5.0).unwrap() > s);
+        // And so is forgetting them.
+        w.advance(secs(1000.0));
+        assert_eq!(within(&mut w, 60.0), None);
+        w.record_delivery(secs(30.0));
+        assert_eq!(within(&mut w, 20.0), Some(0.0));
     }
 }

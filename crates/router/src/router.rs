@@ -25,7 +25,7 @@ use crate::event::{
     AttemptFinished, Conversion, Decision, DecisionReason, EventSink, Finished, LateDelivery,
     NoopSink, Override, RouteState, RouterEvent, VerificationStatus,
 };
-use crate::health::WindowSnapshot;
+use crate::health::{QuantileThreshold, WindowSnapshot};
 use crate::inline::InlineVec;
 use crate::policy::{Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
@@ -205,6 +205,7 @@ impl RouterBuilder {
                 .as_ref()
                 .and_then(|u| use_cases.iter().position(|x| x == u));
         }
+        let trip_latency = self.policy.trip.latency.map(QuantileThreshold::new);
         let mut shared = Shared {
             table: self.table,
             policy: self.policy,
@@ -213,6 +214,7 @@ impl RouterBuilder {
             override_countries,
             plans: Vec::new(),
             compliance,
+            trip_latency,
         };
         shared.build_plans();
         let core = Core::new(&shared, self.seed);
@@ -262,7 +264,9 @@ struct AttemptMeta {
     verification: VerificationId,
     number: u32,
     route: RouteId,
-    started: Instant,
+    /// Launch time as an offset from the epoch, like `Moment::since`: latencies are then a
+    /// subtraction of durations, cheaper than one of instants and exactly the same.
+    started: Duration,
     probe: bool,
     /// The router already gave up on it (and billed and recorded it as a timeout).
     timed_out: bool,
@@ -325,7 +329,12 @@ impl Router {
         self.inner.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Emits and clears the events a locked step collected: usually none, a case kept inline.
+    #[inline]
     fn emit_all(&self, events: &mut Vec<RouterEvent<'static>>) {
+        if events.is_empty() {
+            return;
+        }
         for e in events.drain(..) {
             self.inner.sink.emit(&e);
         }
@@ -341,6 +350,8 @@ impl Router {
         let use_case_index = sh.use_case_index(req.use_case.as_deref());
         let plan = sh.plan(req.country, use_case_index);
         let deadline = start.now + plan.deadline;
+        // The deadline as an offset from the epoch, for the same reason as `AttemptMeta::started`.
+        let deadline_since = start.since + plan.deadline;
         let key = RequestKey {
             destination: req.destination.masked(),
             country: req.country,
@@ -357,7 +368,8 @@ impl Router {
         let mut current: Option<AttemptId> = None;
         // Why no further attempt is launched, once that is decided.
         let mut stopped: Option<VerificationStatus> = None;
-        let mut delivered: Option<(RouteId, Instant)> = None;
+        // The delivering route and the delivery's offset from the epoch.
+        let mut delivered: Option<(RouteId, Duration)> = None;
         // Armed at the current attempt's timeout (never later than the deadline) or, with no
         // attempt pending, at the deadline.
         let timer = sleep_until(deadline);
@@ -383,7 +395,8 @@ impl Router {
                             number + 1,
                             &tried,
                             at,
-                            deadline,
+                            // What is left of the verification: no attempt may be given longer.
+                            deadline_since.saturating_sub(at.since),
                             &mut candidates,
                             &mut events,
                         );
@@ -426,7 +439,7 @@ impl Router {
                                     verification: req.id,
                                     number,
                                     route,
-                                    started: now,
+                                    started: at.since,
                                     probe: out.probe,
                                     timed_out: false,
                                 },
@@ -463,7 +476,7 @@ impl Router {
             match wake {
                 Wake::Done(i, outcome) => {
                     let f = in_flight.remove(i).meta;
-                    let latency = at.now - f.started;
+                    let latency = at.since.saturating_sub(f.started);
                     if current == Some(f.id) {
                         current = None;
                     }
@@ -480,7 +493,7 @@ impl Router {
                                     latency,
                                     duplicate: false,
                                 }));
-                            delivered = Some((f.route, at.now));
+                            delivered = Some((f.route, at.since));
                             break VerificationStatus::Delivered;
                         }
                         continue;
@@ -498,7 +511,7 @@ impl Router {
                     self.finish_attempt(&f, outcome, latency, c, at, &mut events);
                     match outcome {
                         AttemptOutcome::Delivered => {
-                            delivered = Some((f.route, at.now));
+                            delivered = Some((f.route, at.since));
                             break VerificationStatus::Delivered;
                         }
                         AttemptOutcome::Failed(FailureKind::InvalidDestination) => {
@@ -516,7 +529,7 @@ impl Router {
                         self.finish_attempt(
                             &meta,
                             AttemptOutcome::Failed(FailureKind::Timeout),
-                            at.now - meta.started,
+                            at.since.saturating_sub(meta.started),
                             c,
                             at,
                             &mut events,
@@ -536,7 +549,7 @@ impl Router {
             verification: req.id,
             route,
         });
-        let time_to_verify = delivered.map(|(_, t)| t - start.now);
+        let time_to_verify = delivered.map(|(_, t)| t.saturating_sub(start.since));
         self.inner.sink.emit(&RouterEvent::Finished(Finished {
             at: at.since,
             started: start.since,
@@ -587,7 +600,7 @@ impl Router {
                     Wake::Done(i, outcome) => {
                         let f = in_flight.remove(i).meta;
                         let at = sh.moment(Instant::now());
-                        let latency = at.now - f.started;
+                        let latency = at.since.saturating_sub(f.started);
                         if !f.timed_out {
                             // Abandoned when its verification ended: its outcome still counts.
                             let billed = match outcome {
@@ -674,7 +687,8 @@ impl Router {
             1,
             &[],
             at,
-            at.now + plan.deadline,
+            // A first attempt has the whole deadline before it.
+            plan.deadline,
             &mut candidates,
             &mut events,
         );

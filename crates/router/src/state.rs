@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::adapter::{AttemptOutcome, Attribution};
 use crate::event::{Override, RouteState, StateReason};
-use crate::health::HealthWindow;
+use crate::health::{HealthWindow, QuantileThreshold};
 use crate::policy::Policy;
 
 /// Outcomes of the current probing period.
@@ -131,6 +131,7 @@ impl RouteRuntime {
     pub(crate) fn record(
         &mut self,
         policy: &Policy,
+        trip_latency: Option<QuantileThreshold>,
         outcome: AttemptOutcome,
         latency: Duration,
         probe: bool,
@@ -172,7 +173,7 @@ impl RouteRuntime {
         match self.state {
             RouteState::Healthy => {
                 self.decay(policy, now);
-                match self.trip_reason(policy) {
+                match self.trip_reason(policy, trip_latency) {
                     Some(reason) => Verdict::Trip(reason),
                     None => {
                         self.suppressed = false;
@@ -211,7 +212,12 @@ impl RouteRuntime {
                 .is_some_and(|c| c < min_ratio * group_rate)
     }
 
-    fn trip_reason(&self, policy: &Policy) -> Option<StateReason> {
+    /// `trip_latency` is `policy.trip.latency`, prepared for comparing quantiles with it.
+    fn trip_reason(
+        &self,
+        policy: &Policy,
+        trip_latency: Option<QuantileThreshold>,
+    ) -> Option<StateReason> {
         let t = &policy.trip;
         if t.consecutive_failures > 0 && self.consecutive >= t.consecutive_failures {
             return Some(StateReason::ConsecutiveFailures);
@@ -225,12 +231,11 @@ impl RouteRuntime {
         {
             return Some(StateReason::FailureRate);
         }
-        if let Some(limit) = t.latency
+        if let Some(limit) = trip_latency
             && self.window.deliveries() >= min
             && self
                 .window
-                .latency_quantile(policy.health.latency_quantile)
-                .is_some_and(|q| q > limit)
+                .latency_quantile_exceeds(policy.health.latency_quantile, limit)
         {
             return Some(StateReason::Latency);
         }
