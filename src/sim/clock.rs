@@ -97,14 +97,19 @@ impl Agenda {
     }
 }
 
-/// Where fired events go.
+/// What to do with an event when it comes due.
+pub(crate) trait Fire {
+    fn fire(&self, event: Event);
+}
+
+/// Where the world's events go.
 pub(crate) struct Targets {
     pub traffic: Rc<Traffic>,
     /// Indexed by provider id.
     pub providers: Vec<Addr<ProviderActor>>,
 }
 
-impl Targets {
+impl Fire for Targets {
     fn fire(&self, event: Event) {
         match event {
             Event::Reply {
@@ -126,14 +131,14 @@ impl Targets {
 }
 
 /// The task that fires the agenda: spawn it once per simulation; it never completes.
-pub(crate) struct Clock {
+pub(crate) struct Clock<F> {
     agenda: SharedAgenda,
-    targets: Targets,
+    targets: F,
     timer: Pin<Box<Sleep>>,
 }
 
-impl Clock {
-    pub(crate) fn new(agenda: SharedAgenda, targets: Targets) -> Self {
+impl<F: Fire> Clock<F> {
+    pub(crate) fn new(agenda: SharedAgenda, targets: F) -> Self {
         Clock {
             agenda,
             targets,
@@ -181,7 +186,7 @@ impl Clock {
     }
 }
 
-impl Future for Clock {
+impl<F: Fire + Unpin> Future for Clock<F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -198,7 +203,64 @@ impl Future for Clock {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::time::Duration;
+
     use super::*;
+
+    /// Records when each arrival fired; arrival 1 schedules arrival 100 for 2 ms later.
+    struct Log {
+        agenda: SharedAgenda,
+        fired: RefCell<Vec<(usize, Instant)>>,
+    }
+
+    impl Fire for Rc<Log> {
+        fn fire(&self, event: Event) {
+            let Event::Arrival(g) = event else {
+                unreachable!()
+            };
+            let now = Instant::now();
+            self.fired.borrow_mut().push((g, now));
+            if g == 1 {
+                self.agenda
+                    .borrow_mut()
+                    .schedule(now + Duration::from_millis(2), Event::Arrival(100));
+            }
+        }
+    }
+
+    /// Events fire at their own times whoever schedules them: the clock itself while firing,
+    /// or another task while the clock sleeps towards a later deadline (it must wake and
+    /// re-arm, not fire the early event late).
+    #[tokio::test(start_paused = true)]
+    async fn events_fire_on_time_whoever_schedules_them() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let t0 = Instant::now();
+                let ms = Duration::from_millis;
+                let agenda = Agenda::shared(t0);
+                agenda.borrow_mut().schedule(t0 + ms(10), Event::Arrival(1));
+                agenda.borrow_mut().schedule(t0 + ms(50), Event::Arrival(2));
+                let log = Rc::new(Log {
+                    agenda: Rc::clone(&agenda),
+                    fired: RefCell::new(Vec::new()),
+                });
+                tokio::task::spawn_local(Clock::new(Rc::clone(&agenda), Rc::clone(&log)));
+                // While the clock sleeps towards 10 ms, something earlier comes up.
+                tokio::time::sleep(ms(1)).await;
+                agenda.borrow_mut().schedule(t0 + ms(4), Event::Arrival(3));
+                tokio::time::sleep(ms(100)).await;
+                let fired: Vec<_> = log
+                    .fired
+                    .borrow()
+                    .iter()
+                    .map(|(g, at)| (*g, *at - t0))
+                    .collect();
+                assert_eq!(fired, [(3, ms(4)), (1, ms(10)), (100, ms(12)), (2, ms(50))]);
+            })
+            .await;
+    }
 
     fn drain(agenda: &mut Agenda, now: Instant) -> Vec<usize> {
         std::iter::from_fn(|| agenda.pop_due(now))
