@@ -443,6 +443,12 @@ fn impact(h: &mut String, summary: &RunSummary) {
             })
             .collect();
         let cell = |v: Option<f64>, text: String| Cell::new(text, v);
+        let count = |v: Option<u64>| {
+            cell(
+                v.map(|v| v as f64),
+                v.map_or(DASH.into(), |v| v.to_string()),
+            )
+        };
         let columns = vec![
             (
                 Best::Lower,
@@ -477,25 +483,13 @@ fn impact(h: &mut String, summary: &RunSummary) {
             (
                 Best::None,
                 rows.iter()
-                    .map(|r| {
-                        let v = r.map(|r| r.verifications_during_fault);
-                        cell(
-                            v.map(|v| v as f64),
-                            v.map_or(DASH.into(), |v| v.to_string()),
-                        )
-                    })
+                    .map(|r| count(r.map(|r| r.verifications_during_fault)))
                     .collect(),
             ),
             (
                 Best::Lower,
                 rows.iter()
-                    .map(|r| {
-                        let v = r.map(|r| r.failed_during_fault);
-                        cell(
-                            v.map(|v| v as f64),
-                            v.map_or(DASH.into(), |v| v.to_string()),
-                        )
-                    })
+                    .map(|r| count(r.map(|r| r.failed_during_fault)))
                     .collect(),
             ),
             (
