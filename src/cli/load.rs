@@ -11,6 +11,8 @@ pub struct Loaded {
     pub text: String,
     pub scenario: Scenario,
     pub world: Arc<CompiledScenario>,
+    /// Policy warnings, located like errors (`warning: file:line:col: field: message`).
+    pub warnings: Vec<String>,
 }
 
 /// Loads `text` as if read from `path` (relative references resolve against `base`).
@@ -23,11 +25,20 @@ pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<S
     };
     let scenario = Scenario::from_toml_str(&text, base).map_err(fail)?;
     let world = scenario.compile(base).map_err(fail)?;
+    let warnings = if world.warnings.is_empty() {
+        Vec::new()
+    } else {
+        diagnose(path, &text, &ScenarioError::Invalid(world.warnings.clone()))
+            .into_iter()
+            .map(|d| format!("warning: {d}"))
+            .collect()
+    };
     Ok(Loaded {
         path: path.to_owned(),
         text,
         scenario,
         world: Arc::new(world),
+        warnings,
     })
 }
 

@@ -123,6 +123,9 @@ fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, Stri
 }
 
 fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
     let policies = match select_policies(loaded, &args.policies) {
         Ok(p) if p.is_empty() => (0..loaded.world.policies.len()).collect(),
         Ok(p) => p,

@@ -9,13 +9,23 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
     let mut code = exit::OK;
     for path in paths {
         match load_file(path) {
-            Ok(l) => println!(
-                "{}: ok ({} policies, {} routes, {} faults)",
-                path.display(),
-                l.world.policies.len(),
-                l.world.routes.len(),
-                l.world.faults.len()
-            ),
+            Ok(l) => {
+                for w in &l.warnings {
+                    eprintln!("{w}");
+                }
+                println!(
+                    "{}: ok ({} policies, {} routes, {} faults{})",
+                    path.display(),
+                    l.world.policies.len(),
+                    l.world.routes.len(),
+                    l.world.faults.len(),
+                    match l.warnings.len() {
+                        0 => String::new(),
+                        1 => ", 1 warning".to_owned(),
+                        n => format!(", {n} warnings"),
+                    }
+                )
+            }
             Err(problems) => {
                 for p in problems {
                     eprintln!("{p}");

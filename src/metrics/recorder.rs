@@ -36,7 +36,7 @@ struct State {
     first_after_window: Option<u64>,
 
     verifications: u64,
-    status: [u64; 6],
+    status: [u64; 7],
     failovers: u64,
     totals: Totals,
     cost_total: f64,
@@ -132,6 +132,7 @@ fn status_index(s: VerificationStatus) -> usize {
         VerificationStatus::NoRoute => 3,
         VerificationStatus::RetryBudgetExhausted => 4,
         VerificationStatus::InvalidDestination => 5,
+        VerificationStatus::Abandoned => 6,
     }
 }
 
@@ -152,7 +153,7 @@ impl Recorder {
             first_in_window: None,
             first_after_window: None,
             verifications: 0,
-            status: [0; 6],
+            status: [0; 7],
             failovers: 0,
             totals: Totals::default(),
             cost_total: 0.0,
@@ -261,7 +262,7 @@ impl EventSink for Recorder {
             RouterEvent::Attempt(e) => st.attempt(cfg, e),
             RouterEvent::LateDelivery(e) => st.late(e),
             RouterEvent::StateChange(e) => st.state_change(cfg, e),
-            RouterEvent::TripSuppressed(_) => {}
+            RouterEvent::TripSuppressed(_) | RouterEvent::Abandoned(_) => {}
             RouterEvent::PanicEnter(e) => st.panic_enter(e),
             RouterEvent::PanicExit(e) => st.panic_exit(e),
             RouterEvent::Finished(e) => st.finished(cfg, e),
@@ -568,6 +569,7 @@ impl State {
             no_route: s[3],
             retry_budget_exhausted: s[4],
             invalid_destination: s[5],
+            abandoned: s[6],
         };
 
         let providers = cfg.providers.len();

@@ -82,6 +82,9 @@ pub struct StatusCounts {
     pub no_route: u64,
     pub retry_budget_exhausted: u64,
     pub invalid_destination: u64,
+    /// The caller gave up (dropped `verify`) before the router finished.
+    #[serde(default)]
+    pub abandoned: u64,
 }
 
 impl StatusCounts {
@@ -92,6 +95,7 @@ impl StatusCounts {
             + self.no_route
             + self.retry_budget_exhausted
             + self.invalid_destination
+            + self.abandoned
     }
 }
 

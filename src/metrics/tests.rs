@@ -97,6 +97,7 @@ fn attempt(
         latency: s(latency),
         cost,
         probe: false,
+        adapter_panic: false,
     })
 }
 

@@ -14,6 +14,7 @@ use failover_router::route::{Country, NumberType, ProviderId, RouteSpec};
 
 use super::distribution::Distribution;
 use super::fault::OutageMode;
+use super::path::Problems;
 use super::policies::NamedPolicy;
 
 macro_rules! index_type {
@@ -74,6 +75,9 @@ pub struct CompiledScenario {
     pub policies: Vec<NamedPolicy>,
     pub traffic: TrafficModel,
     pub faults: Vec<FaultModel>,
+    /// Settings that are valid but probably not meant (policy warnings), at their field paths:
+    /// shown by `validate` and `run`, never fatal.
+    pub warnings: Problems,
 }
 
 impl CompiledScenario {

@@ -26,6 +26,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 struct Cx<'a> {
     base_dir: &'a Path,
     problems: Problems,
+    warnings: Problems,
 }
 
 impl Cx<'_> {
@@ -191,6 +192,7 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
     let mut cx = Cx {
         base_dir,
         problems: Problems::default(),
+        warnings: Problems::default(),
     };
 
     // ---- Top level ----
@@ -516,6 +518,12 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
             cx.push(
                 at.join(&FieldPath::parse(&e.field)),
                 format!("{}{origin}", e.message),
+            );
+        }
+        for w in p.policy.warnings() {
+            cx.warnings.push(
+                at.join(&FieldPath::parse(&w.field)),
+                format!("{}{origin}", w.message),
             );
         }
         for (j, rule) in p.policy.compliance.iter().enumerate() {
@@ -923,6 +931,7 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
         policies: s.policies.0.clone(),
         traffic,
         faults,
+        warnings: cx.warnings,
     })
 }
 

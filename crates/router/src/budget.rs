@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 /// Retries as a share of verifications started over a sliding window.
+#[derive(Clone)]
 pub(crate) struct RetryBudget {
     ratio: f64,
     floor: f64,
@@ -57,22 +58,34 @@ impl RetryBudget {
         self.total.0 += 1;
     }
 
-    /// Takes one retry if the budget allows it.
-    pub(crate) fn try_withdraw(&mut self, since_epoch: Duration) -> bool {
+    /// Whether a retry would be allowed now (takes nothing: a retry is paid for only once a
+    /// route has been found for it).
+    pub(crate) fn available(&mut self, since_epoch: Duration) -> bool {
+        self.advance(since_epoch);
+        (self.total.1 as f64) < self.floor + self.ratio * self.total.0 as f64
+    }
+
+    /// Pays for one retry (after `available` said yes, at the same moment).
+    pub(crate) fn withdraw(&mut self, since_epoch: Duration) {
         let i = self.advance(since_epoch);
-        let allowed = self.floor + self.ratio * self.total.0 as f64;
-        if (self.total.1 as f64) < allowed {
-            self.buckets[i].1 += 1;
-            self.total.1 += 1;
-            true
-        } else {
-            false
+        self.buckets[i].1 += 1;
+        self.total.1 += 1;
+    }
+
+    /// Takes one retry if the budget allows it.
+    #[cfg(test)]
+    fn try_withdraw(&mut self, since_epoch: Duration) -> bool {
+        let ok = self.available(since_epoch);
+        if ok {
+            self.withdraw(since_epoch);
         }
+        ok
     }
 }
 
 /// Token bucket over decisions: each decision earns `share` of a token, an exploring decision
 /// spends one. The cap keeps a long quiet period from banking a burst of exploration.
+#[derive(Clone)]
 pub(crate) struct ExplorationBudget {
     share: f64,
     tokens: f64,

@@ -11,7 +11,11 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tokio::time::Instant;
 
-use crate::adapter::{AttemptId, AttemptOutcome, MaskedDestination};
+use std::collections::{HashSet, VecDeque};
+
+use crate::adapter::{
+    AttemptId, AttemptOutcome, Attribution, FailureKind, MaskedDestination, VerificationId,
+};
 use crate::budget::{ExplorationBudget, RetryBudget};
 use crate::event::{
     Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
@@ -22,7 +26,8 @@ use crate::inline::InlineVec;
 use crate::policy::{AdaptiveTimeout, Diversity, Plan, Policy};
 use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
 use crate::select::{self, Scored};
-use crate::state::{RouteRuntime, Transition, Verdict};
+use crate::state::{Judged, RouteRuntime, Transition, Verdict};
+use rand::Rng;
 
 /// Immutable configuration shared by every call.
 pub(crate) struct Shared {
@@ -39,6 +44,18 @@ pub(crate) struct Shared {
     pub compliance: Vec<ResolvedRule>,
     /// `policy.trip.latency`, prepared for comparing quantiles with it on every outcome.
     pub trip_latency: Option<QuantileThreshold>,
+}
+
+/// The retry budget's window: the policy's, raised to the longest a verification can keep
+/// asking for retries (`max_attempts x attempt_timeout` of the most demanding plan).
+pub(crate) fn retry_window(policy: &Policy) -> Duration {
+    let longest = policy.longest_attempt_timeout();
+    let attempts = policy
+        .overrides
+        .iter()
+        .filter_map(|o| o.max_attempts)
+        .fold(policy.max_attempts, u32::max);
+    policy.retry_budget.window.max(longest * attempts)
 }
 
 pub(crate) struct ResolvedRule {
@@ -175,8 +192,11 @@ pub(crate) struct Moment {
     pub since: Duration,
 }
 
+#[derive(Clone)]
 pub(crate) struct GroupRuntime {
     pub panic: bool,
+    /// Retries are budgeted per group: one country's outage must not spend another's.
+    pub retry: RetryBudget,
 }
 
 /// What a decision hands back to the driver.
@@ -185,7 +205,11 @@ pub(crate) struct DecisionOut {
     pub reason: DecisionReason,
     pub probability: Option<f64>,
     pub probe: bool,
+    /// The route's own attempt timeout: when the attempt is judged a timeout.
     pub timeout: Duration,
+    /// How long the verification waits on it before moving on: the timeout, shortened by the
+    /// deadline or, for a probe, by `probe.timeout`. Shortening it never blames the route.
+    pub wait: Duration,
 }
 
 /// A request's identity as decisions need it.
@@ -196,13 +220,14 @@ pub(crate) struct RequestKey {
     pub use_case: Option<usize>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Core {
     pub routes: Vec<RouteRuntime>,
     pub groups: Vec<GroupRuntime>,
     pub rng: Xoshiro256PlusPlus,
-    retry: RetryBudget,
     explore: ExplorationBudget,
     pub next_attempt: u64,
+    converted: RecentlyConverted,
     // Scratch buffers reused across decisions (the lock makes that safe).
     scored: Vec<Scored>,
     /// Index in the decision's candidates of each entry of `scored`.
@@ -211,33 +236,67 @@ pub(crate) struct Core {
     class_of: Vec<(Class, bool)>,
 }
 
+/// Verifications whose conversion was recorded lately, so a receipt reported twice counts
+/// once. Bounded: the oldest are forgotten first (a duplicate report comes soon after the
+/// first, from a retried callback, not hours later).
+#[derive(Clone, Default)]
+struct RecentlyConverted {
+    set: HashSet<VerificationId>,
+    order: VecDeque<VerificationId>,
+}
+
+const REMEMBERED_CONVERSIONS: usize = 65_536;
+
+impl RecentlyConverted {
+    /// Whether `v` is new (and remembers it).
+    fn first_time(&mut self, v: VerificationId) -> bool {
+        if !self.set.insert(v) {
+            return false;
+        }
+        self.order.push_back(v);
+        if self.order.len() > REMEMBERED_CONVERSIONS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
 /// How a candidate may be used in this decision.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Class {
     Normal,
+    /// Healthy but passed over while others serve: capacity cooldown, slow start.
     Cooled,
     Probe,
+    /// Probing, no credit (or its probes already in flight): a retry's last resort.
+    ProbingIdle,
     Out,
 }
 
 impl Core {
     pub(crate) fn new(shared: &Shared, seed: u64) -> Self {
         let p = &shared.policy;
+        let window = retry_window(p);
         Core {
             routes: (0..shared.table.routes().len())
                 .map(|_| RouteRuntime::new(p, shared.epoch))
                 .collect(),
             groups: (0..shared.table.group_count())
-                .map(|_| GroupRuntime { panic: false })
+                .map(|_| GroupRuntime {
+                    panic: false,
+                    retry: RetryBudget::new(
+                        p.retry_budget.ratio,
+                        p.retry_budget.min_per_second,
+                        window,
+                    ),
+                })
                 .collect(),
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-            retry: RetryBudget::new(
-                p.retry_budget.ratio,
-                p.retry_budget.min_per_second,
-                p.retry_budget.window,
-            ),
             explore: ExplorationBudget::new(p.exploration_budget),
             next_attempt: 0,
+            converted: RecentlyConverted::default(),
             scored: Vec::new(),
             scored_at: Vec::new(),
             scores: Vec::new(),
@@ -245,8 +304,11 @@ impl Core {
         }
     }
 
-    pub(crate) fn deposit(&mut self, since_epoch: Duration) {
-        self.retry.deposit(since_epoch);
+    /// A verification of `group` started: it earns its group's retries.
+    pub(crate) fn deposit(&mut self, group: Option<GroupId>, since_epoch: Duration) {
+        if let Some(g) = group {
+            self.groups[g.0 as usize].retry.deposit(since_epoch);
+        }
     }
 
     /// A fresh attempt id, unique within the router.
@@ -255,12 +317,32 @@ impl Core {
         AttemptId(self.next_attempt)
     }
 
+    /// An attempt on `route` is being sent: its place in the route's launch order.
+    pub(crate) fn launch(&mut self, route: RouteId, probe: bool) -> u64 {
+        let rt = &mut self.routes[route.index()];
+        if probe {
+            rt.probes_in_flight += 1;
+        }
+        rt.ledger.launch()
+    }
+
     fn out_of_service(&self, table: &RoutingTable, group: GroupId) -> u32 {
         table
             .group_routes(group)
             .iter()
             .filter(|r| self.routes[r.index()].effective() != RouteState::Healthy)
             .count() as u32
+    }
+
+    /// Routes of a group of `size` that may be out at once. As in Envoy, one may always be
+    /// ejected when ejection is enabled at all: a share under 1/size would otherwise make
+    /// every route of a small group unejectable, the broken ones included.
+    fn allowed_out(policy: &Policy, size: u32) -> u32 {
+        let share = policy.ejection.max_ejected_share;
+        if share <= 0.0 {
+            return 0;
+        }
+        ((share * f64::from(size) + 1e-9).floor() as u32).max(1)
     }
 
     fn state_event(
@@ -306,8 +388,7 @@ impl Core {
                 let group = shared.table.group_of(route);
                 let size = shared.table.group_routes(group).len() as u32;
                 let out = self.out_of_service(&shared.table, group);
-                let allowed = (shared.policy.ejection.max_ejected_share * f64::from(size) + 1e-9)
-                    .floor() as u32;
+                let allowed = Self::allowed_out(&shared.policy, size);
                 if !shadow && out + 1 > allowed {
                     let rt = &mut self.routes[route.index()];
                     if !rt.suppressed {
@@ -338,9 +419,82 @@ impl Core {
         }
     }
 
-    /// Learns from one attempt outcome.
+    /// Files how attempt `seq` of `route` was judged, and applies to the route's health every
+    /// judgement now due in launch order (see [`crate::state::Ledger`]). Capacity refusals act
+    /// at once: they are not health evidence, and waiting would only send more traffic into
+    /// a limit.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn record(
+    pub(crate) fn resolve(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        seq: u64,
+        judged: Judged,
+        at: Moment,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        if let Judged::Outcome { outcome, probe, .. } = judged {
+            if probe {
+                let rt = &mut self.routes[route.index()];
+                rt.probes_in_flight = rt.probes_in_flight.saturating_sub(1);
+            }
+            if let AttemptOutcome::Failed(kind) = outcome
+                && kind.attribution() == Attribution::Capacity
+            {
+                self.cool_down(shared, route, kind, at.now);
+            }
+        }
+        self.routes[route.index()].ledger.judge(seq, judged);
+        while let Some(next) = self.routes[route.index()].ledger.next_ready() {
+            if let Judged::Outcome {
+                outcome,
+                latency,
+                probe,
+            } = next
+            {
+                self.record(shared, route, outcome, latency, probe, at, events);
+            }
+        }
+    }
+
+    /// An attempt stopped being watched before it was judged (its probe, if it was one, no
+    /// longer occupies the route).
+    pub(crate) fn resolve_unjudged(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        seq: u64,
+        probe: bool,
+        at: Moment,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        if probe {
+            let rt = &mut self.routes[route.index()];
+            rt.probes_in_flight = rt.probes_in_flight.saturating_sub(1);
+        }
+        self.resolve(shared, route, seq, Judged::NoEvidence, at, events);
+    }
+
+    /// Passes over the refusing capacity for `capacity_cooldown`. Rate limits are per account:
+    /// every route of the provider cools down. Inventory is per country and number type: only
+    /// the route does.
+    fn cool_down(&mut self, shared: &Shared, route: RouteId, kind: FailureKind, now: Instant) {
+        let until = now + shared.policy.capacity_cooldown;
+        if kind == FailureKind::RateLimited {
+            let provider = shared.table.route(route).provider;
+            for (i, r) in shared.table.routes().iter().enumerate() {
+                if r.provider == provider {
+                    self.routes[i].capacity_until = until;
+                }
+            }
+        } else {
+            self.routes[route.index()].capacity_until = until;
+        }
+    }
+
+    /// Learns from one attempt outcome, in launch order.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
         &mut self,
         shared: &Shared,
         route: RouteId,
@@ -361,8 +515,12 @@ impl Core {
             &mut self.rng,
         );
         self.apply(shared, route, verdict, at, events);
-        if outcome == AttemptOutcome::Delivered {
-            self.check_conversion(shared, route, at, events);
+        match outcome {
+            AttemptOutcome::Delivered => self.check_conversion(shared, route, at, events),
+            AttemptOutcome::Failed(FailureKind::InvalidDestination) => {
+                self.check_invalid(shared, route, at, events)
+            }
+            AttemptOutcome::Failed(_) => {}
         }
     }
 
@@ -372,15 +530,23 @@ impl Core {
         rt.window.record_late_latency(latency);
     }
 
+    /// The user entered the code of `verification`, delivered by `route` at `delivered_at`.
+    /// A receipt reported twice counts once.
     pub(crate) fn record_conversion(
         &mut self,
         shared: &Shared,
+        verification: VerificationId,
         route: RouteId,
+        delivered_at: Duration,
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
-    ) {
-        self.routes[route.index()].record_conversion(at.since);
+    ) -> bool {
+        if !self.converted.first_time(verification) {
+            return false;
+        }
+        self.routes[route.index()].record_conversion(at.since, delivered_at);
         self.check_conversion(shared, route, at, events);
+        true
     }
 
     /// The relative conversion trip, if the policy has one (most do not: that check stays
@@ -399,7 +565,9 @@ impl Core {
     }
 
     /// Every route of the group is judged against the group's pooled conversion rate, so lag
-    /// and fraud (which lower all routes alike) never trip it.
+    /// and fraud (which lower all routes alike) never trip it; and only on deliveries older
+    /// than `trip.conversion_lag`, so a route that only just started delivering (restored, or
+    /// shifted onto) is not judged on conversions still to come.
     #[inline(never)]
     fn judge_conversion(
         &mut self,
@@ -409,20 +577,24 @@ impl Core {
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
+        let lag = shared.policy.trip.conversion_lag;
         let group = shared.table.group_of(route);
         let (mut conversions, mut deliveries) = (0u64, 0u64);
         for r in shared.table.group_routes(group) {
             let w = &mut self.routes[r.index()].window;
             w.advance(at.since);
-            conversions += u64::from(w.conversions());
-            deliveries += u64::from(w.deliveries());
+            let (d, c) = w.mature_conversions(at.since, lag);
+            conversions += u64::from(c);
+            deliveries += u64::from(d);
         }
         if conversions < u64::from(shared.policy.health.min_volume) || deliveries == 0 {
             return;
         }
         let group_rate = conversions as f64 / deliveries as f64;
         for &r in shared.table.group_routes(group) {
-            if self.routes[r.index()].converts_too_little(&shared.policy, group_rate, min_ratio) {
+            let rt = &self.routes[r.index()];
+            let mature = rt.window.mature_conversions(at.since, lag);
+            if rt.converts_too_little(&shared.policy, mature, group_rate, min_ratio) {
                 self.apply(
                     shared,
                     r,
@@ -431,6 +603,56 @@ impl Core {
                     events,
                 );
             }
+        }
+    }
+
+    /// The relative invalid-destination trip: a route answering `invalid_destination` far more
+    /// often than its peers for the same traffic is refusing valid numbers.
+    fn check_invalid(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        at: Moment,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let ratio = shared.policy.trip.max_relative_invalid;
+        let min = u64::from(shared.policy.health.min_volume);
+        if ratio == 0.0 || !self.routes[route.index()].trippable() {
+            return;
+        }
+        let judged = |w: &crate::health::HealthWindow| {
+            (
+                u64::from(w.invalid()),
+                u64::from(w.volume()) + u64::from(w.invalid()),
+            )
+        };
+        let (own_invalid, own_n) = judged(&self.routes[route.index()].window);
+        if own_n < min {
+            return;
+        }
+        let (mut peer_invalid, mut peer_n) = (0u64, 0u64);
+        for &r in shared.table.group_routes(shared.table.group_of(route)) {
+            if r != route {
+                let w = &mut self.routes[r.index()].window;
+                w.advance(at.since);
+                let (i, n) = judged(w);
+                peer_invalid += i;
+                peer_n += n;
+            }
+        }
+        if peer_n < min {
+            return;
+        }
+        let own = own_invalid as f64 / own_n as f64;
+        let peers = peer_invalid as f64 / peer_n as f64;
+        if own > ratio * peers + 0.05 {
+            self.apply(
+                shared,
+                route,
+                Verdict::Trip(StateReason::InvalidDestinations),
+                at,
+                events,
+            );
         }
     }
 
@@ -443,6 +665,8 @@ impl Core {
         now: Instant,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
+        let at = shared.since_epoch(now);
+        let group = shared.table.group_of(route);
         let rt = &mut self.routes[route.index()];
         let before = rt.effective();
         let was = rt.override_;
@@ -456,9 +680,32 @@ impl Core {
                     credit: 1.0,
                     ..Default::default()
                 };
+                rt.credit_at = now;
             }
             _ => {}
         }
+        // Leaving shadow mode acts on the state machine's verdict, but the ejection cap holds
+        // as for any trip: a group must not go over it because an override was cleared.
+        if was == Override::Shadow && value == Override::None && rt.state != RouteState::Healthy {
+            let size = shared.table.group_routes(group).len() as u32;
+            // This route still counts as in service until its verdict is applied.
+            rt.override_ = Override::Shadow;
+            let out = self.out_of_service(&shared.table, group);
+            let rt = &mut self.routes[route.index()];
+            rt.override_ = Override::None;
+            if out + 1 > Self::allowed_out(&shared.policy, size) {
+                rt.state = RouteState::Healthy;
+                rt.consecutive = 0;
+                events.push(RouterEvent::TripSuppressed(TripSuppressed {
+                    at,
+                    route,
+                    reason: StateReason::Manual,
+                    out_of_service: out,
+                    group_size: size,
+                }));
+            }
+        }
+        let rt = &self.routes[route.index()];
         let after = rt.effective();
         if before != after {
             let t = Transition {
@@ -467,7 +714,6 @@ impl Core {
                 reason: StateReason::Manual,
                 ejected_for: None,
             };
-            let at = shared.since_epoch(now);
             events.push(self.state_event(shared, route, t, at));
         }
     }
@@ -502,6 +748,12 @@ impl Core {
             &mut class_of,
         );
         self.class_of = class_of;
+        if out.chosen.is_some()
+            && number > 1
+            && let Some(g) = shared.table.group(req.country, req.number_type)
+        {
+            self.groups[g.0 as usize].retry.withdraw(at.since);
+        }
         out
     }
 
@@ -527,16 +779,20 @@ impl Core {
             probability: None,
             probe: false,
             timeout: Duration::ZERO,
+            wait: Duration::ZERO,
         };
         let Some(group) = shared.table.group(req.country, req.number_type) else {
             return none(DecisionReason::NoCoverage);
         };
-        if number > 1 && !self.retry.try_withdraw(since) {
+        // Only looked at here; paid for once a route is found (`decide`).
+        if number > 1 && !self.groups[group.0 as usize].retry.available(since) {
             return none(DecisionReason::RetryBudgetExhausted);
         }
         let policy = &shared.policy;
         let members = shared.table.group_routes(group);
         candidates.reserve_total(members.len());
+        // A verification's last attempt is never spent on probing a suspect route.
+        let last_attempt = number >= plan.max_attempts;
 
         // Routes already tried, for the diversity rule.
         let tried_routes = || tried.iter().map(|t| shared.table.route(*t));
@@ -553,7 +809,10 @@ impl Core {
         // for cold routes), and the classification of the untried, compliant routes. Each step
         // reads and writes only its own route, so one pass gives what a pass per step would.
         let (mut pooled_ok, mut pooled_n) = (0u64, 0u64);
+        // Panic is the group's state (any healthy route at all); whether *this* request has a
+        // healthy route it may use is a separate question (compliance rules differ by request).
         let mut any_healthy = false;
+        let mut any_usable_healthy = false;
         let mut best_probe: Option<(usize, f64)> = None;
         for &r in members {
             if let Some(t) = self.routes[r.index()].refresh(now) {
@@ -564,20 +823,36 @@ impl Core {
             pooled_ok += u64::from(rt.window.deliveries());
             pooled_n += u64::from(rt.window.volume());
             let state = rt.effective();
-            let compliant = shared.compliant(r, req.country, req.use_case);
-            if state == RouteState::Healthy && compliant {
+            if state == RouteState::Healthy {
                 any_healthy = true;
             }
+            let compliant = shared.compliant(r, req.country, req.use_case);
+            if state == RouteState::Healthy && compliant {
+                any_usable_healthy = true;
+            }
             if state == RouteState::Probing {
-                rt.probe.credit = (rt.probe.credit + policy.probe.share).min(1.0);
+                rt.earn_probe_credit(policy, now);
             }
             if !compliant || rt.override_ == Override::ForceEject || tried.contains(&r) {
                 continue;
             }
             let class = match state {
                 RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
+                RouteState::Healthy if rt.restored_at.is_some() => {
+                    // Slow start: a just-restored route takes a ramping share of the decisions
+                    // it would win (it serves all of them when nothing else can).
+                    match rt.slow_start_share(policy, now) {
+                        Some(share) if self.rng.random::<f64>() >= share => Class::Cooled,
+                        _ => Class::Normal,
+                    }
+                }
                 RouteState::Healthy => Class::Normal,
-                RouteState::Probing if rt.probe.credit >= 1.0 => Class::Probe,
+                RouteState::Probing
+                    if rt.probe.credit >= 1.0 && rt.may_probe(policy) && !last_attempt =>
+                {
+                    Class::Probe
+                }
+                RouteState::Probing if rt.may_probe(policy) => Class::ProbingIdle,
                 _ => Class::Out,
             };
             // A first attempt has nothing to be diverse from.
@@ -610,7 +885,6 @@ impl Core {
                 RouterEvent::PanicExit(change)
             });
         }
-        let panic = !any_healthy;
         let pooled = if pooled_n > 0 {
             pooled_ok as f64 / pooled_n as f64
         } else {
@@ -662,6 +936,18 @@ impl Core {
                         Some(l) if l.limit() == budget => l,
                         _ => *within.insert(LatencyLimit::new(budget)),
                     };
+                    let p_in_time = rt.window.share_within(&limit);
+                    // An attempt this route cannot finish before the deadline, by its own
+                    // recent latencies, is not launched: it would only wait and then be cut.
+                    if p_in_time.is_some_and(|p| p < policy.min_in_time_share)
+                        && rt.window.deliveries() >= policy.health.min_volume
+                        && rt
+                            .window
+                            .share_within(&LatencyLimit::new(remaining))
+                            .is_some_and(|p| p < policy.min_in_time_share)
+                    {
+                        continue;
+                    }
                     self.scored.push(Scored {
                         cost: route.cost,
                         priority: route.priority,
@@ -669,7 +955,7 @@ impl Core {
                         alpha: 1.0 + k * prior + f64::from(rt.window.deliveries()),
                         beta: 1.0 + k * (1.0 - prior) + f64::from(rt.window.health_failures()),
                         // Unknown until the route has latency samples: filled in below.
-                        p_in_time: rt.window.share_within(&limit).unwrap_or(f64::NAN),
+                        p_in_time: p_in_time.unwrap_or(f64::NAN),
                     });
                     self.scored_at.push(i);
                 }
@@ -703,8 +989,12 @@ impl Core {
                 plan.strategy,
                 &self.scored,
                 &mut self.scores,
-                exploration,
-                policy.cost_sensitivity,
+                select::Params {
+                    exploration,
+                    cost_sensitivity: policy.cost_sensitivity,
+                    failure_penalty: policy.failure_penalty,
+                    spread: policy.score_spread,
+                },
                 &mut self.rng,
             );
             if choice.reason == DecisionReason::Explore {
@@ -729,15 +1019,43 @@ impl Core {
                 false,
             );
         }
-        // 3. Panic: every route of the group is out; the least bad one still serves.
-        if panic {
+        // 3. A retry with no healthy route left may still try a probing one (as a probe)
+        // rather than give up: it is the only chance this verification has.
+        if number > 1 {
+            let probing = (0..candidates.len())
+                .filter(|&i| matches!(class_of[i].0, Class::Probe | Class::ProbingIdle))
+                .min_by_key(|&i| !class_of[i].1);
+            if let Some(i) = probing {
+                let r = candidates[i].route;
+                let rt = &mut self.routes[r.index()];
+                rt.probe.credit = (rt.probe.credit - 1.0).max(0.0);
+                return self.chosen(
+                    shared,
+                    r,
+                    plan,
+                    remaining,
+                    DecisionReason::Probe,
+                    Some(1.0),
+                    true,
+                );
+            }
+        }
+        // 4. Panic: no route this request may use is in service; the least bad one still
+        // serves. Ranked by recent failure rate, or by its long-run record when its window is
+        // empty: a route nobody has heard from lately is not thereby perfect.
+        if !any_usable_healthy {
             let rank = |i: usize| {
                 let r = candidates[i].route;
                 let rt = &self.routes[r.index()];
+                let failure = rt
+                    .window
+                    .failure_rate()
+                    .or_else(|| rt.long_run_mean().map(|ok| 1.0 - ok))
+                    .unwrap_or(1.0 - pooled);
                 (
                     !class_of[i].1,
                     rt.effective() != RouteState::Probing,
-                    rt.window.failure_rate().unwrap_or(0.0),
+                    failure,
                     rt.ejected_until,
                     r,
                 )
@@ -775,15 +1093,18 @@ impl Core {
         probability: Option<f64>,
         probe: bool,
     ) -> DecisionOut {
-        let timeout = shared
-            .attempt_timeout(&self.routes[r.index()], plan)
-            .min(remaining);
+        let timeout = shared.attempt_timeout(&self.routes[r.index()], plan);
+        let mut wait = timeout.min(remaining);
+        if probe {
+            wait = wait.min(shared.policy.probe.timeout);
+        }
         DecisionOut {
             chosen: Some(r),
             reason,
             probability,
             probe,
             timeout,
+            wait,
         }
     }
 }

@@ -62,7 +62,8 @@ pub enum DecisionReason {
     Best,
     /// A non-preferred candidate picked by the exploration budget.
     Explore,
-    /// A probing route taking its bounded share of traffic.
+    /// A probing route taking its bounded share of traffic (or a retry with no healthy
+    /// route left trying one, rather than giving up).
     Probe,
     /// Every route of the group is ejected: the least bad one serves instead of none.
     Panic,
@@ -102,8 +103,9 @@ pub struct Decision<'a> {
     pub candidates: &'a [Candidate],
     pub chosen: Option<RouteId>,
     pub reason: DecisionReason,
-    /// Probability with which `chosen` was picked given the router's state, where defined
-    /// (not for `thompson`): what an off-policy evaluation needs.
+    /// Probability with which `chosen` was picked given the router's state: what an
+    /// off-policy evaluation needs. Exact for every strategy but `thompson`, whose probability
+    /// (that the chosen route's posterior draw wins) is estimated from extra draws.
     pub probability: Option<f64>,
 }
 
@@ -121,6 +123,36 @@ pub struct AttemptFinished {
     /// What this attempt cost (0 when the provider refused it at submission).
     pub cost: f64,
     pub probe: bool,
+    /// The adapter panicked (in `send` or in its future): recorded as `unavailable`, a failure
+    /// of the route, and the verification failed over.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub adapter_panic: bool,
+}
+
+/// Why the router stopped watching an attempt whose outcome it never learnt.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbandonReason {
+    /// `late_delivery_grace` passed after its verification ended (it was already judged a
+    /// timeout; a delivery now would not be seen).
+    GraceExpired,
+    /// More than `max_stragglers` verifications had pending attempts: the oldest watcher was
+    /// dropped. An attempt not yet judged is then no evidence either way.
+    WatcherCapacity,
+    /// The verification was dropped outside a tokio runtime, so nothing could watch it.
+    NoRuntime,
+}
+
+/// The router stopped watching an attempt: every decision has an outcome in the audit trail,
+/// this one included.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Abandoned {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub verification: VerificationId,
+    pub attempt: AttemptId,
+    pub route: RouteId,
+    pub reason: AbandonReason,
 }
 
 /// A delivery receipt for an attempt the router had already given up on (timed out).
@@ -145,6 +177,8 @@ pub enum StateReason {
     FailureRate,
     Latency,
     Conversion,
+    /// Far more `invalid_destination` answers than its peers give for the same traffic.
+    InvalidDestinations,
     EjectionExpired,
     ProbeFailed,
     Recovered,
@@ -197,6 +231,9 @@ pub enum VerificationStatus {
     NoRoute,
     RetryBudgetExhausted,
     InvalidDestination,
+    /// The caller dropped the `verify` future before it finished (its own timeout, a
+    /// disconnect). Its pending attempts are still judged in the background.
+    Abandoned,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -239,6 +276,7 @@ pub enum RouterEvent<'a> {
     PanicExit(PanicChange),
     Finished(Finished),
     Conversion(Conversion),
+    Abandoned(Abandoned),
 }
 
 impl RouterEvent<'_> {
@@ -252,6 +290,7 @@ impl RouterEvent<'_> {
             RouterEvent::PanicEnter(e) | RouterEvent::PanicExit(e) => e.at,
             RouterEvent::Finished(e) => e.at,
             RouterEvent::Conversion(e) => e.at,
+            RouterEvent::Abandoned(e) => e.at,
         }
     }
 }

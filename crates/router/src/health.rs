@@ -188,6 +188,7 @@ fn quantile_rank(q: f64, n: u32) -> u32 {
 }
 
 /// A sliding window of `buckets` buckets spanning `span`.
+#[derive(Clone)]
 pub(crate) struct HealthWindow {
     buckets: Box<[Counts]>,
     total: Counts,
@@ -283,13 +284,43 @@ impl HealthWindow {
         self.total.health_failures += health;
     }
 
-    pub(crate) fn record_conversion(&mut self) {
-        self.current().conversions += 1;
+    /// A conversion of a delivery made at `delivered_at` (offset from the epoch) is counted in
+    /// that delivery's bucket, so a bucket's conversion rate is the rate of its own deliveries.
+    /// A delivery older than the window has left it with its bucket: nothing is counted.
+    pub(crate) fn record_conversion_of(&mut self, delivered_at: Duration) {
+        let k = delivered_at.as_nanos() as u64 / self.bucket_nanos;
+        let n = self.buckets.len() as u64;
+        if k > self.head || self.head - k >= n {
+            return;
+        }
+        self.buckets[(k % n) as usize].conversions += 1;
         self.total.conversions += 1;
     }
 
-    pub(crate) fn conversions(&self) -> u32 {
-        self.total.conversions
+    /// Deliveries and their conversions in the buckets that ended at least `lag` before `now`:
+    /// only deliveries old enough to have converted.
+    pub(crate) fn mature_conversions(&self, now: Duration, lag: Duration) -> (u32, u32) {
+        let Some(edge) = now.checked_sub(lag) else {
+            return (0, 0);
+        };
+        // Buckets k with (k + 1) x width <= edge.
+        let Some(last) = (edge.as_nanos() as u64 / self.bucket_nanos).checked_sub(1) else {
+            return (0, 0);
+        };
+        let n = self.buckets.len() as u64;
+        let first = self.head.saturating_sub(n - 1);
+        let (mut deliveries, mut conversions) = (0, 0);
+        for k in first..=last.min(self.head) {
+            let c = &self.buckets[(k % n) as usize];
+            deliveries += c.deliveries;
+            conversions += c.conversions;
+        }
+        (deliveries, conversions)
+    }
+
+    /// `invalid_destination` answers in the window.
+    pub(crate) fn invalid(&self) -> u32 {
+        self.total.failures[FailureKind::InvalidDestination.index()]
     }
 
     pub(crate) fn deliveries(&self) -> u32 {
@@ -316,11 +347,6 @@ impl HealthWindow {
     pub(crate) fn failure_rate(&self) -> Option<f64> {
         let v = self.volume();
         (v > 0).then(|| self.health_failures() as f64 / v as f64)
-    }
-
-    pub(crate) fn conversion_rate(&self) -> Option<f64> {
-        let d = self.total.deliveries;
-        (d > 0).then(|| self.total.conversions as f64 / d as f64)
     }
 
     fn latency_samples(&self) -> u32 {

@@ -100,12 +100,13 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    DecisionReason, EventSink, NoopSink, Override, RouteState, RouterEvent, TracingSink,
+    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, RouteState,
+    RouterEvent, TracingSink,
 };
 pub use health::WindowSnapshot;
 pub use policy::{Policy, PolicyError, Strategy};
 pub use route::{Country, NumberType, ProviderId, RouteId, RouteSpec, RoutingTable, TableError};
 pub use router::{
-    BuildError, DeliveryReceipt, DryRun, RouteStatus, Router, RouterBuilder, VerificationOutcome,
-    VerificationRequest,
+    BuildError, DeliveryReceipt, DryRun, Explanation, RouteStatus, Router, RouterBuilder,
+    UnknownRoute, VerificationOutcome, VerificationRequest,
 };

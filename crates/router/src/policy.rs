@@ -109,6 +109,20 @@ pub struct TripConfig {
     /// delivering to the wrong handsets). E.g. 0.5. Default off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_relative_conversion: Option<f64>,
+    /// Conversions are judged only on deliveries at least this old (each conversion is counted
+    /// in its delivery's bucket), so a route that just started delivering (restored, or newly
+    /// given traffic) is not condemned for conversions that have not had time to happen yet.
+    /// Must be shorter than `health.window`. Default 30s.
+    #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
+    pub conversion_lag: Duration,
+    /// Trip when the route's share of `invalid_destination` answers exceeds
+    /// `max_relative_invalid` x its peers' share plus 5 points (with `health.min_volume`
+    /// outcomes on the route and on its peers). An invalid number is the user's problem, so one
+    /// answer never counts against a route; but a route calling far more numbers invalid than
+    /// its peers do for the same traffic is lying about them. Relative for the same reason as
+    /// conversion. 0 turns it off. Default 3.0.
+    pub max_relative_invalid: f64,
 }
 
 /// How long an ejected route stays out, and how that grows for repeat offenders.
@@ -135,7 +149,10 @@ pub struct EjectionConfig {
     #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub decay_after: Duration,
     /// Highest share of a (country, number type)'s routes that may be ejected at once, strictly
-    /// enforced: a trip that would exceed it is suppressed (and logged). Default 0.5.
+    /// enforced: a trip that would exceed it is suppressed (and logged). As in Envoy, one
+    /// route of a group may always be ejected whatever the share (a share under 1/size would
+    /// otherwise protect every route of a small group, the broken ones included); 0 disables
+    /// ejection altogether. Default 0.5.
     pub max_ejected_share: f64,
 }
 
@@ -153,17 +170,41 @@ pub struct ProbeConfig {
     pub recover_failure_rate: f64,
     /// A probe delivered slower than this does not vouch for the route: it counts as a failed
     /// probe (one delivered slower than `trip.latency` re-ejects it). Must be under
-    /// `trip.latency`. Default 24s.
+    /// `trip.latency`. Default 12s.
     #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "schema",
         schemars(with = "Option<crate::duration::HumanDuration>")
     )]
     pub recover_latency: Option<Duration>,
+    /// How long a verification waits on a probe before failing over elsewhere. The probe
+    /// itself is still judged at the full attempt timeout (a slow healthy route is not failed
+    /// for it); only the user stops waiting on a route that is still suspect. Default 10s.
+    #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
+    pub timeout: Duration,
+    /// Probe credit is also earned by time: one probe per `interval` at most, whatever the
+    /// traffic, so a route of a quiet country is restored in minutes, not hours. Default 10s.
+    #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
+    pub interval: Duration,
+    /// After restoration a route's share of first attempts ramps up linearly over this long
+    /// (from 10 %), like Envoy's `slow_start_window`: three probes are thin evidence, and a
+    /// route that takes all traffic at once and fails again costs a burst of verifications.
+    /// 0s turns it off. Default 30s.
+    #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
+    pub slow_start: Duration,
 }
 
 /// Retries (second and later attempts) allowed as a share of recent verifications, with a floor,
 /// so an outage cannot turn into a retry storm against the remaining providers.
+///
+/// The budget is kept per (country, number type): an outage in one country must not spend the
+/// retries of another. Its window is at least `max_attempts x attempt_timeout` (the longest
+/// any plan asks for), so the verifications whose retries fall due after a long timeout still
+/// count: with a window shorter than the timeout, the first retries of an outage would be paid
+/// for by the handful of verifications started in the last seconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
@@ -172,7 +213,8 @@ pub struct RetryBudgetConfig {
     pub ratio: f64,
     /// Retries per second always allowed. Default 10.
     pub min_per_second: f64,
-    /// Span the budget is measured over. Default 10s.
+    /// Span the budget is measured over (raised to `max_attempts x attempt_timeout` if
+    /// shorter). Default 10s.
     #[serde(with = "serde_str")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub window: Duration,
@@ -273,6 +315,20 @@ pub struct Policy {
     /// Exponent on price in `score` and `thompson` (`price^s / P(success)`): 0 ignores cost,
     /// 1 minimises expected cost per success. Default 1.
     pub cost_sensitivity: f64,
+    /// What a failed attempt costs beyond its price (the user's wait, the risk that the
+    /// verification is abandoned), in multiples of the most expensive candidate's price; used
+    /// by `score` and `thompson`. Without it a free route wins every comparison however often
+    /// it fails. Default 2.
+    pub failure_penalty: f64,
+    /// `score` spreads first attempts over the candidates whose score is within this share of
+    /// the best (in inverse proportion to their scores) instead of sending everything to the
+    /// single best: near-equal routes then share load instead of herding onto whichever is
+    /// ahead by noise. 0 picks the best only. Default 0.05.
+    pub score_spread: f64,
+    /// A route whose windowed deliveries arrive within the time left before the deadline less
+    /// often than this is not given the attempt (with `health.min_volume` samples; a cold
+    /// route gets the benefit of the doubt). Default 0.05.
+    pub min_in_time_share: f64,
     /// How long a rate-limited or out-of-inventory route is passed over. Default 2s.
     #[serde(with = "serde_str")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
@@ -282,6 +338,10 @@ pub struct Policy {
     #[serde(with = "serde_str")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
     pub late_delivery_grace: Duration,
+    /// Most verifications whose pending attempts are watched after they ended; past it the
+    /// oldest watcher is dropped (its attempts are audited as `abandoned`), so a black hole at
+    /// high traffic cannot grow the router without bound. Default 10000.
+    pub max_stragglers: usize,
     /// The sliding health window kept per route.
     pub health: HealthConfig,
     /// When a healthy route is ejected.
@@ -330,8 +390,10 @@ impl Default for TripConfig {
         TripConfig {
             consecutive_failures: 5,
             failure_rate: 0.5,
-            latency: Some(Duration::from_secs(30)),
+            latency: Some(Duration::from_secs(18)),
             min_relative_conversion: None,
+            conversion_lag: Duration::from_secs(30),
+            max_relative_invalid: 3.0,
         }
     }
 }
@@ -355,7 +417,10 @@ impl Default for ProbeConfig {
             share: 0.05,
             successes: 3,
             recover_failure_rate: 0.1,
-            recover_latency: Some(Duration::from_secs(24)),
+            recover_latency: Some(Duration::from_secs(12)),
+            timeout: Duration::from_secs(10),
+            interval: Duration::from_secs(10),
+            slow_start: Duration::from_secs(30),
         }
     }
 }
@@ -384,8 +449,12 @@ impl Default for Policy {
             exploration_budget: 0.05,
             prior_strength: 10.0,
             cost_sensitivity: 1.0,
+            failure_penalty: 2.0,
+            score_spread: 0.05,
+            min_in_time_share: 0.05,
             capacity_cooldown: Duration::from_secs(2),
             late_delivery_grace: Duration::from_secs(120),
+            max_stragglers: 10_000,
             health: HealthConfig::default(),
             trip: TripConfig::default(),
             ejection: EjectionConfig::default(),
@@ -488,10 +557,39 @@ impl Policy {
                 format!("{} must be in (0, 1)", h.latency_quantile),
             ));
         }
+        if !(self.failure_penalty.is_finite() && self.failure_penalty >= 0.0) {
+            return Err(err("failure_penalty", "must be a number >= 0"));
+        }
+        if !(self.score_spread.is_finite() && (0.0..=1.0).contains(&self.score_spread)) {
+            return Err(err(
+                "score_spread",
+                format!("{} must be in [0, 1]", self.score_spread),
+            ));
+        }
+        check_share("min_in_time_share", self.min_in_time_share, true)?;
+        if self.max_stragglers == 0 {
+            return Err(err(
+                "max_stragglers",
+                "must be at least 1: attempts pending when a verification ends must be watched",
+            ));
+        }
         let t = &self.trip;
         check_share("trip.failure_rate", t.failure_rate, false)?;
         if let Some(c) = t.min_relative_conversion {
             check_share("trip.min_relative_conversion", c, false)?;
+        }
+        if t.conversion_lag >= self.health.window {
+            return Err(err(
+                "trip.conversion_lag",
+                "must be shorter than health.window, or no delivery is ever old enough to judge",
+            ));
+        }
+        let r = t.max_relative_invalid;
+        if !(r.is_finite() && (r == 0.0 || r >= 1.0)) {
+            return Err(err(
+                "trip.max_relative_invalid",
+                format!("{r} must be a number >= 1 (or 0 to turn the check off)"),
+            ));
         }
         let e = &self.ejection;
         check_positive("ejection.base", e.base)?;
@@ -521,6 +619,8 @@ impl Policy {
             return Err(err("probe.successes", "must be at least 1"));
         }
         check_share("probe.recover_failure_rate", p.recover_failure_rate, true)?;
+        check_positive("probe.timeout", p.timeout)?;
+        check_positive("probe.interval", p.interval)?;
         if p.recover_failure_rate >= t.failure_rate {
             return Err(err(
                 "probe.recover_failure_rate",
@@ -581,6 +681,59 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// Settings that are valid but almost certainly not what was meant: the router runs with
+    /// them (`RouterBuilder::build` logs them through `tracing`), and tools such as the lab's
+    /// `validate` show them to the author.
+    pub fn warnings(&self) -> Vec<PolicyError> {
+        let mut out = Vec::new();
+        let longest = self.longest_attempt_timeout();
+        let fmt = crate::duration::format;
+        if let Some(latency) = self.trip.latency
+            && latency >= longest
+        {
+            out.push(err(
+                "trip.latency",
+                format!(
+                    "{} is at or above the longest attempt timeout ({}): only deliveries that \
+                     arrive after their attempt already timed out can reach it, so it trips late \
+                     or never; set it below {}",
+                    fmt(latency),
+                    fmt(longest),
+                    fmt(longest),
+                ),
+            ));
+        }
+        if let Some(recover) = self.probe.recover_latency
+            && recover >= longest
+        {
+            out.push(err(
+                "probe.recover_latency",
+                format!(
+                    "{} is at or above the longest attempt timeout ({}): a probe that slow has \
+                     already timed out, so it never applies; set it below {}",
+                    fmt(recover),
+                    fmt(longest),
+                    fmt(longest),
+                ),
+            ));
+        }
+        out
+    }
+
+    /// The longest attempt timeout any request can get: the policy's or an override's, or the
+    /// adaptive timeout's upper clamp.
+    pub fn longest_attempt_timeout(&self) -> Duration {
+        let fixed = self
+            .overrides
+            .iter()
+            .filter_map(|o| o.attempt_timeout)
+            .fold(self.attempt_timeout, Duration::max);
+        match &self.adaptive_timeout {
+            Some(a) => fixed.max(a.max),
+            None => fixed,
+        }
     }
 
     /// The request-level settings for traffic of `country` and `use_case`, most specific first.

@@ -8,12 +8,15 @@
 //! for `late_delivery_grace` by a background task so that late and duplicate deliveries (paid
 //! for, and annoying for the user) are reported rather than silently lost.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::adapter::{
@@ -22,13 +25,15 @@ use crate::adapter::{
 };
 use crate::core::{Candidates, Core, Moment, RequestKey, ResolvedRule, Shared};
 use crate::event::{
-    AttemptFinished, Conversion, Decision, DecisionReason, EventSink, Finished, LateDelivery,
-    NoopSink, Override, RouteState, RouterEvent, VerificationStatus,
+    AbandonReason, Abandoned, AttemptFinished, Candidate, Conversion, Decision, DecisionReason,
+    EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent,
+    VerificationStatus,
 };
 use crate::health::{QuantileThreshold, WindowSnapshot};
 use crate::inline::InlineVec;
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Plan, Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
+use crate::state::Judged;
 
 /// One verification to deliver.
 #[derive(Clone, Debug)]
@@ -47,6 +52,9 @@ pub struct VerificationRequest {
 pub struct DeliveryReceipt {
     pub verification: VerificationId,
     pub route: RouteId,
+    /// When the code was delivered (offset from the router's epoch, like events' `at`): the
+    /// conversion is counted with the delivery it converts.
+    pub delivered_at: Duration,
 }
 
 /// How a verification ended.
@@ -79,6 +87,22 @@ pub struct DryRun {
     pub timeout: Duration,
 }
 
+/// What [`Router::explain`] found: the decision a first attempt would get now, and the
+/// candidates as the decision saw them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub chosen: Option<RouteId>,
+    pub reason: DecisionReason,
+    pub probability: Option<f64>,
+    /// The chosen route's attempt timeout.
+    pub timeout: Duration,
+    /// How long the verification would wait on it before trying elsewhere.
+    pub wait: Duration,
+    pub candidates: Vec<Candidate>,
+    /// The group is in panic mode.
+    pub panic: bool,
+}
+
 /// A route's current standing, for dashboards and tests.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteStatus {
@@ -89,6 +113,10 @@ pub struct RouteStatus {
     pub override_: Override,
     pub window: WindowSnapshot,
     pub backoff_multiplier: f64,
+    /// Attempts sent and not yet applied to its health (in flight, or waiting for attempts
+    /// launched before them).
+    pub pending_attempts: usize,
+    pub probes_in_flight: u32,
 }
 
 /// Errors building a router: each names what to fix.
@@ -141,6 +169,9 @@ impl RouterBuilder {
 
     pub fn build(self) -> Result<Router, BuildError> {
         self.policy.validate()?;
+        for w in self.policy.warnings() {
+            tracing::warn!(field = %w.field, "{}", w.message);
+        }
         if let Some(name) = self.unknown_adapter {
             return Err(BuildError::UnknownAdapter(name));
         }
@@ -224,6 +255,7 @@ impl RouterBuilder {
                 adapters,
                 sink: self.sink,
                 core: Mutex::new(core),
+                watchers: Mutex::new(Watchers::default()),
             }),
         })
     }
@@ -243,6 +275,15 @@ struct Inner {
     adapters: Vec<Arc<dyn ProviderAdapter>>,
     sink: Arc<dyn EventSink>,
     core: Mutex<Core>,
+    watchers: Mutex<Watchers>,
+}
+
+/// The verifications whose pending attempts are being watched after they ended, oldest first,
+/// each with the means to stop its watcher: bounded by `max_stragglers`.
+#[derive(Default)]
+struct Watchers {
+    next: u64,
+    live: BTreeMap<u64, oneshot::Sender<()>>,
 }
 
 /// The failover router. Cheap to clone (an `Arc`), `Send + Sync`, callable from many tasks at
@@ -250,6 +291,14 @@ struct Inner {
 #[derive(Clone)]
 pub struct Router {
     inner: Arc<Inner>,
+}
+
+/// A route id that is not in the routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("route {route} is not in the routing table (it has {routes} routes)")]
+pub struct UnknownRoute {
+    pub route: u32,
+    pub routes: usize,
 }
 
 /// An attempt whose outcome is not known yet.
@@ -264,37 +313,111 @@ struct AttemptMeta {
     verification: VerificationId,
     number: u32,
     route: RouteId,
+    /// Its place in the route's launch order (outcomes are applied to health in that order).
+    seq: u64,
     /// Launch time as an offset from the epoch, like `Moment::since`: latencies are then a
     /// subtraction of durations, cheaper than one of instants and exactly the same.
     started: Duration,
     probe: bool,
-    /// The router already gave up on it (and billed and recorded it as a timeout).
-    timed_out: bool,
+    /// When it is judged a timeout: its own attempt timeout, never shortened (a verification
+    /// that stops waiting sooner, for its deadline or a probe, does not blame the route).
+    judge_at: Instant,
+    /// Judged already (as a timeout): a delivery now is late.
+    judged: bool,
 }
 
 enum Wake {
-    Done(usize, AttemptOutcome),
+    /// Attempt `i` resolved; `true` if the adapter panicked instead.
+    Done(usize, AttemptOutcome, bool),
     Timer,
+    /// The watcher was evicted (too many stragglers).
+    Evicted,
 }
 
 /// Polls every in-flight attempt, then the one timer: a fixed order, so the same world gives
-/// the same result (no random `select!`). The timer is armed at the earlier of the current
-/// attempt's timeout and the deadline (one timer per verification, not two: timers are a large
-/// share of a simulated verification's cost); which of the two it was is decided by the caller.
-async fn next_wake(in_flight: &mut [InFlight], timer: Pin<&mut Sleep>) -> Wake {
-    let mut timer = timer;
-    std::future::poll_fn(move |cx| {
-        for (i, f) in in_flight.iter_mut().enumerate() {
-            if let Poll::Ready(o) = f.fut.as_mut().poll(cx) {
-                return Poll::Ready(Wake::Done(i, o));
+/// the same result (no random `select!`). One timer per verification, armed at the earliest of
+/// what it waits for (timers are a large share of a simulated verification's cost). A panic
+/// while polling an adapter's future is that attempt's failure, not the caller's.
+fn poll_wake(
+    cx: &mut std::task::Context<'_>,
+    in_flight: &mut [InFlight],
+    timer: Pin<&mut Sleep>,
+) -> Poll<Wake> {
+    for (i, f) in in_flight.iter_mut().enumerate() {
+        match catch_unwind(AssertUnwindSafe(|| f.fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(o)) => return Poll::Ready(Wake::Done(i, o, false)),
+            Ok(Poll::Pending) => {}
+            Err(_) => {
+                let o = AttemptOutcome::Failed(FailureKind::Unavailable);
+                return Poll::Ready(Wake::Done(i, o, true));
             }
         }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Wake::Timer);
+    }
+    if timer.poll(cx).is_ready() {
+        return Poll::Ready(Wake::Timer);
+    }
+    Poll::Pending
+}
+
+async fn next_wake(in_flight: &mut [InFlight], mut timer: Pin<&mut Sleep>) -> Wake {
+    std::future::poll_fn(|cx| poll_wake(cx, in_flight, timer.as_mut())).await
+}
+
+/// A future that has already failed: what an adapter whose `send` panicked returns.
+fn failed_now() -> AttemptFuture {
+    Box::pin(std::future::ready(AttemptOutcome::Failed(
+        FailureKind::Unavailable,
+    )))
+}
+
+fn billed(outcome: AttemptOutcome) -> bool {
+    match outcome {
+        AttemptOutcome::Delivered => true,
+        AttemptOutcome::Failed(k) => k.is_billable(),
+    }
+}
+
+/// One verification in progress. It owns everything `verify` must not lose if its future is
+/// dropped: on drop before the end, the verification is audited as abandoned by the caller
+/// and its pending attempts are handed to a watcher, which still judges them.
+struct Verification<'r> {
+    router: &'r Router,
+    id: VerificationId,
+    key: RequestKey,
+    started: Duration,
+    in_flight: Vec<InFlight>,
+    attempts: u32,
+    cost: f64,
+    delivered: bool,
+    /// Set when `verify` finished normally.
+    done: bool,
+}
+
+impl Drop for Verification<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
         }
-        Poll::Pending
-    })
-    .await
+        let router = self.router;
+        let at = router.inner.shared.moment(Instant::now());
+        router.emit(&RouterEvent::Finished(Finished {
+            at: at.since,
+            started: self.started,
+            verification: self.id,
+            destination: self.key.destination,
+            country: self.key.country,
+            number_type: self.key.number_type,
+            status: VerificationStatus::Abandoned,
+            attempts: self.attempts,
+            cost: self.cost,
+            time_to_verify: None,
+            delivered_by: None,
+        }));
+        let in_flight = std::mem::take(&mut self.in_flight);
+        if !in_flight.is_empty() {
+            router.watch_stragglers(self.id, in_flight, self.delivered, at.now);
+        }
+    }
 }
 
 impl Router {
@@ -329,6 +452,27 @@ impl Router {
         self.inner.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn check_route(&self, route: RouteId) -> Result<(), UnknownRoute> {
+        let routes = self.inner.shared.table.routes().len();
+        if route.index() < routes {
+            Ok(())
+        } else {
+            Err(UnknownRoute {
+                route: route.0,
+                routes,
+            })
+        }
+    }
+
+    /// Hands one event to the sink. A panicking sink loses that event, never the routing.
+    #[inline]
+    fn emit(&self, event: &RouterEvent<'_>) {
+        let sink = &self.inner.sink;
+        if catch_unwind(AssertUnwindSafe(|| sink.emit(event))).is_err() {
+            tracing::error!("the event sink panicked; the event was dropped");
+        }
+    }
+
     /// Emits and clears the events a locked step collected: usually none, a case kept inline.
     #[inline]
     fn emit_all(&self, events: &mut Vec<RouterEvent<'static>>) {
@@ -336,11 +480,14 @@ impl Router {
             return;
         }
         for e in events.drain(..) {
-            self.inner.sink.emit(&e);
+            self.emit(&e);
         }
     }
 
     /// Delivers one verification code, failing over as the policy says.
+    ///
+    /// Dropping the future before it completes (a caller's own timeout) is safe: the
+    /// verification is audited as `abandoned` and its pending attempts are still judged.
     pub async fn verify(&self, req: VerificationRequest) -> VerificationOutcome {
         let sh = &self.inner.shared;
         // The clock is read once per wake-up: everything done before the next await happens
@@ -352,78 +499,86 @@ impl Router {
         let deadline = start.now + plan.deadline;
         // The deadline as an offset from the epoch, for the same reason as `AttemptMeta::started`.
         let deadline_since = start.since + plan.deadline;
-        let key = RequestKey {
-            destination: req.destination.masked(),
-            country: req.country,
-            number_type: req.number_type,
-            use_case: use_case_index,
+        let mut v = Verification {
+            router: self,
+            id: req.id,
+            key: RequestKey {
+                destination: req.destination.masked(),
+                country: req.country,
+                number_type: req.number_type,
+                use_case: use_case_index,
+            },
+            started: start.since,
+            in_flight: Vec::new(),
+            attempts: 0,
+            cost: 0.0,
+            delivered: false,
+            done: false,
         };
         let mut tried: InlineVec<RouteId, 4> =
             InlineVec::with_capacity(RouteId(0), plan.max_attempts as usize);
         let mut candidates = Candidates::empty();
         let mut events: Vec<RouterEvent<'static>> = Vec::new();
-        let mut in_flight: Vec<InFlight> = Vec::new();
-        let mut cost = 0.0;
-        let mut number = 0u32;
-        let mut current: Option<AttemptId> = None;
+        // The attempt the verification is waiting on, and until when.
+        let mut current: Option<(AttemptId, Instant)> = None;
         // Why no further attempt is launched, once that is decided.
         let mut stopped: Option<VerificationStatus> = None;
         // The delivering route and the delivery's offset from the epoch.
         let mut delivered: Option<(RouteId, Duration)> = None;
-        // Armed at the current attempt's timeout (never later than the deadline) or, with no
-        // attempt pending, at the deadline.
         let timer = sleep_until(deadline);
         tokio::pin!(timer);
-        let mut attempt_deadline = deadline;
 
-        self.core().deposit(start.since);
+        let group = sh.table.group(req.country, req.number_type);
+        self.core().deposit(group, start.since);
         let status = loop {
             if current.is_none() && stopped.is_none() {
                 let now = at.now;
                 if now >= deadline {
                     break VerificationStatus::DeadlineExceeded;
                 }
-                if number >= plan.max_attempts {
+                if v.attempts >= plan.max_attempts {
                     stopped = Some(VerificationStatus::AttemptsExhausted);
                 } else {
-                    let (out, attempt_id) = {
+                    let number = v.attempts + 1;
+                    let (out, launched) = {
                         let mut core = self.core();
                         let out = core.decide(
                             sh,
-                            &key,
+                            &v.key,
                             plan,
-                            number + 1,
+                            number,
                             &tried,
                             at,
-                            // What is left of the verification: no attempt may be given longer.
+                            // What is left of the verification: no attempt waits longer.
                             deadline_since.saturating_sub(at.since),
                             &mut candidates,
                             &mut events,
                         );
-                        let id = out.chosen.map(|_| core.next_attempt_id());
-                        (out, id)
+                        let launched = out
+                            .chosen
+                            .map(|r| (core.next_attempt_id(), core.launch(r, out.probe)));
+                        (out, launched)
                     };
                     self.emit_all(&mut events);
-                    self.inner.sink.emit(&RouterEvent::Decision(Decision {
+                    self.emit(&RouterEvent::Decision(Decision {
                         at: at.since,
                         verification: req.id,
-                        attempt: number + 1,
+                        attempt: number,
                         country: req.country,
                         number_type: req.number_type,
                         use_case: req.use_case.as_deref(),
-                        destination: key.destination,
+                        destination: v.key.destination,
                         strategy: plan.strategy,
                         candidates: &candidates,
                         chosen: out.chosen,
                         reason: out.reason,
                         probability: out.probability,
                     }));
-                    match (out.chosen, attempt_id) {
-                        (Some(route), Some(id)) => {
-                            number += 1;
+                    match (out.chosen, launched) {
+                        (Some(route), Some((id, seq))) => {
+                            v.attempts = number;
                             tried.push(route);
-                            let r = sh.table.route(route);
-                            let fut = self.inner.adapters[r.provider.index()].send(Attempt {
+                            let attempt = Attempt {
                                 id,
                                 verification: req.id,
                                 number,
@@ -432,83 +587,90 @@ impl Router {
                                 number_type: req.number_type,
                                 destination: req.destination.clone(),
                                 timeout: out.timeout,
-                            });
-                            in_flight.push(InFlight {
+                            };
+                            let adapter =
+                                &self.inner.adapters[sh.table.route(route).provider.index()];
+                            // A panic in `send` is that attempt failing, like one in its future.
+                            let fut = catch_unwind(AssertUnwindSafe(|| adapter.send(attempt)))
+                                .unwrap_or_else(|_| failed_now());
+                            v.in_flight.push(InFlight {
                                 meta: AttemptMeta {
                                     id,
                                     verification: req.id,
                                     number,
                                     route,
+                                    seq,
                                     started: at.since,
                                     probe: out.probe,
-                                    timed_out: false,
+                                    judge_at: now + out.timeout,
+                                    judged: false,
                                 },
                                 fut,
                             });
-                            attempt_deadline = (now + out.timeout).min(deadline);
-                            timer.as_mut().reset(attempt_deadline);
-                            current = Some(id);
+                            current = Some((id, now + out.wait));
                         }
                         _ => {
                             stopped = Some(match out.reason {
                                 DecisionReason::RetryBudgetExhausted => {
                                     VerificationStatus::RetryBudgetExhausted
                                 }
-                                _ if number > 0 => VerificationStatus::AttemptsExhausted,
+                                _ if v.attempts > 0 => VerificationStatus::AttemptsExhausted,
                                 _ => VerificationStatus::NoRoute,
                             });
                         }
                     }
                 }
             }
-            if current.is_none() && in_flight.iter().all(|f| f.meta.timed_out) && stopped.is_some()
-            {
-                // Nothing left to launch; only timed-out stragglers can still deliver.
-                if in_flight.is_empty() {
-                    break stopped.unwrap_or(VerificationStatus::AttemptsExhausted);
+            if current.is_none() && stopped.is_some() && v.in_flight.is_empty() {
+                // Nothing left to launch and nothing that could still deliver.
+                break stopped.unwrap_or(VerificationStatus::AttemptsExhausted);
+            }
+            // Wake at the earliest of: moving on from the current attempt, judging a pending
+            // attempt, the deadline.
+            let mut wake_at = deadline;
+            if let Some((_, until)) = current {
+                wake_at = wake_at.min(until);
+            }
+            for f in &v.in_flight {
+                if !f.meta.judged {
+                    wake_at = wake_at.min(f.meta.judge_at);
                 }
             }
-            if current.is_none() && timer.deadline() != deadline {
-                timer.as_mut().reset(deadline);
+            if timer.deadline() != wake_at {
+                timer.as_mut().reset(wake_at);
             }
-            let wake = next_wake(&mut in_flight, timer.as_mut()).await;
+            let wake = next_wake(&mut v.in_flight, timer.as_mut()).await;
             at = sh.moment(Instant::now());
             match wake {
-                Wake::Done(i, outcome) => {
-                    let f = in_flight.remove(i).meta;
+                Wake::Done(i, outcome, panicked) => {
+                    let f = v.in_flight.remove(i).meta;
                     let latency = at.since.saturating_sub(f.started);
-                    if current == Some(f.id) {
+                    if current.is_some_and(|(id, _)| id == f.id) {
                         current = None;
                     }
-                    if f.timed_out {
+                    if f.judged {
                         if outcome == AttemptOutcome::Delivered {
                             self.core().record_late(f.route, latency, at);
-                            self.inner
-                                .sink
-                                .emit(&RouterEvent::LateDelivery(LateDelivery {
-                                    at: at.since,
-                                    verification: req.id,
-                                    attempt: f.id,
-                                    route: f.route,
-                                    latency,
-                                    duplicate: false,
-                                }));
+                            self.emit(&RouterEvent::LateDelivery(LateDelivery {
+                                at: at.since,
+                                verification: req.id,
+                                attempt: f.id,
+                                route: f.route,
+                                latency,
+                                duplicate: false,
+                            }));
                             delivered = Some((f.route, at.since));
                             break VerificationStatus::Delivered;
                         }
                         continue;
                     }
-                    let billed = match outcome {
-                        AttemptOutcome::Delivered => true,
-                        AttemptOutcome::Failed(k) => k.is_billable(),
-                    };
-                    let c = if billed {
+                    let c = if billed(outcome) {
                         sh.table.route(f.route).cost
                     } else {
                         0.0
                     };
-                    cost += c;
-                    self.finish_attempt(&f, outcome, latency, c, at, &mut events);
+                    v.cost += c;
+                    self.finish_attempt(&f, outcome, latency, c, panicked, at, &mut events);
                     match outcome {
                         AttemptOutcome::Delivered => {
                             delivered = Some((f.route, at.since));
@@ -520,64 +682,70 @@ impl Router {
                         AttemptOutcome::Failed(_) => {}
                     }
                 }
-                Wake::Timer if current.is_some() && at.now >= attempt_deadline => {
-                    if let Some(f) = in_flight.iter_mut().find(|f| Some(f.meta.id) == current) {
-                        f.meta.timed_out = true;
-                        let meta = f.meta;
-                        let c = sh.table.route(meta.route).cost;
-                        cost += c;
-                        self.finish_attempt(
-                            &meta,
-                            AttemptOutcome::Failed(FailureKind::Timeout),
-                            at.since.saturating_sub(meta.started),
-                            c,
-                            at,
-                            &mut events,
-                        );
+                Wake::Timer | Wake::Evicted => {
+                    let now = at.now;
+                    for k in 0..v.in_flight.len() {
+                        let meta = v.in_flight[k].meta;
+                        if !meta.judged && meta.judge_at <= now {
+                            v.in_flight[k].meta.judged = true;
+                            let c = sh.table.route(meta.route).cost;
+                            v.cost += c;
+                            let timeout = AttemptOutcome::Failed(FailureKind::Timeout);
+                            let latency = at.since.saturating_sub(meta.started);
+                            self.finish_attempt(&meta, timeout, latency, c, false, at, &mut events);
+                        }
                     }
-                    current = None;
-                }
-                Wake::Timer => {
-                    break stopped
-                        .filter(|s| *s != VerificationStatus::AttemptsExhausted)
-                        .unwrap_or(VerificationStatus::DeadlineExceeded);
+                    if current.is_some_and(|(_, until)| until <= now) {
+                        current = None;
+                    }
+                    if now >= deadline {
+                        break stopped
+                            .filter(|s| *s != VerificationStatus::AttemptsExhausted)
+                            .unwrap_or(VerificationStatus::DeadlineExceeded);
+                    }
                 }
             }
         };
 
-        let receipt = delivered.map(|(route, _)| DeliveryReceipt {
+        v.done = true;
+        v.delivered = delivered.is_some();
+        let receipt = delivered.map(|(route, at)| DeliveryReceipt {
             verification: req.id,
             route,
+            delivered_at: at,
         });
         let time_to_verify = delivered.map(|(_, t)| t.saturating_sub(start.since));
-        self.inner.sink.emit(&RouterEvent::Finished(Finished {
+        self.emit(&RouterEvent::Finished(Finished {
             at: at.since,
             started: start.since,
             verification: req.id,
-            destination: key.destination,
+            destination: v.key.destination,
             country: req.country,
             number_type: req.number_type,
             status,
-            attempts: number,
-            cost,
+            attempts: v.attempts,
+            cost: v.cost,
             time_to_verify,
             delivered_by: receipt.map(|r| r.route),
         }));
+        let in_flight = std::mem::take(&mut v.in_flight);
         if !in_flight.is_empty() {
             self.watch_stragglers(req.id, in_flight, delivered.is_some(), at.now);
         }
         VerificationOutcome {
             id: req.id,
             status,
-            attempts: number,
-            cost,
+            attempts: v.attempts,
+            cost: v.cost,
             time_to_verify,
             receipt,
         }
     }
 
-    /// Attempts still pending after their verification ended: watched in the background for
-    /// late (and duplicate) deliveries, until `late_delivery_grace`.
+    /// Attempts still pending after their verification ended (or was dropped): watched in the
+    /// background until each is judged (at its own attempt timeout at the latest) and then,
+    /// for late (and duplicate) deliveries, until `late_delivery_grace`. At most
+    /// `max_stragglers` verifications are watched at once; past that the oldest watcher stops.
     fn watch_stragglers(
         &self,
         verification: VerificationId,
@@ -586,70 +754,187 @@ impl Router {
         now: Instant,
     ) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            let at = self.inner.shared.moment(now);
+            self.abandon(verification, &mut in_flight, AbandonReason::NoRuntime, at);
             return;
         };
+        let (stop, stopped) = oneshot::channel();
+        let (slot, evicted) = {
+            let mut w = self
+                .inner
+                .watchers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let evicted = if w.live.len() >= self.inner.shared.policy.max_stragglers {
+                w.live.pop_first().map(|(_, tx)| tx)
+            } else {
+                None
+            };
+            let slot = w.next;
+            w.next += 1;
+            w.live.insert(slot, stop);
+            (slot, evicted)
+        };
+        if let Some(tx) = evicted {
+            // The evicted watcher wakes, abandons its attempts and ends.
+            let _ = tx.send(());
+        }
         let router = self.clone();
-        let until = now + self.inner.shared.policy.late_delivery_grace;
+        let grace_end = now + self.inner.shared.policy.late_delivery_grace;
         handle.spawn(async move {
             let sh = &router.inner.shared;
-            let grace = sleep_until(until);
-            tokio::pin!(grace);
+            let mut stopped = stopped;
+            let timer = sleep_until(grace_end);
+            tokio::pin!(timer);
             let mut events = Vec::new();
             while !in_flight.is_empty() {
-                match next_wake(&mut in_flight, grace.as_mut()).await {
-                    Wake::Done(i, outcome) => {
+                let judge_next = in_flight
+                    .iter()
+                    .filter(|f| !f.meta.judged)
+                    .map(|f| f.meta.judge_at)
+                    .min();
+                // Every attempt is judged before the watch may end.
+                let wake_at = judge_next.unwrap_or(grace_end);
+                if timer.deadline() != wake_at {
+                    timer.as_mut().reset(wake_at);
+                }
+                let wake = std::future::poll_fn(|cx| {
+                    if Pin::new(&mut stopped).poll(cx).is_ready() {
+                        return Poll::Ready(Wake::Evicted);
+                    }
+                    poll_wake(cx, &mut in_flight, timer.as_mut())
+                })
+                .await;
+                let at = sh.moment(Instant::now());
+                match wake {
+                    Wake::Done(i, outcome, panicked) => {
                         let f = in_flight.remove(i).meta;
-                        let at = sh.moment(Instant::now());
                         let latency = at.since.saturating_sub(f.started);
-                        if !f.timed_out {
-                            // Abandoned when its verification ended: its outcome still counts.
-                            let billed = match outcome {
-                                AttemptOutcome::Delivered => true,
-                                AttemptOutcome::Failed(k) => k.is_billable(),
-                            };
-                            let c = if billed {
+                        if !f.judged {
+                            // Still unjudged when its verification ended: its outcome counts.
+                            let c = if billed(outcome) {
                                 sh.table.route(f.route).cost
                             } else {
                                 0.0
                             };
-                            router.finish_attempt(&f, outcome, latency, c, at, &mut events);
+                            router.finish_attempt(
+                                &f,
+                                outcome,
+                                latency,
+                                c,
+                                panicked,
+                                at,
+                                &mut events,
+                            );
                         } else if outcome == AttemptOutcome::Delivered {
                             router.core().record_late(f.route, latency, at);
                         }
                         if outcome == AttemptOutcome::Delivered {
-                            router
-                                .inner
-                                .sink
-                                .emit(&RouterEvent::LateDelivery(LateDelivery {
-                                    at: at.since,
-                                    verification,
-                                    attempt: f.id,
-                                    route: f.route,
-                                    latency,
-                                    duplicate: had_delivery,
-                                }));
+                            router.emit(&RouterEvent::LateDelivery(LateDelivery {
+                                at: at.since,
+                                verification,
+                                attempt: f.id,
+                                route: f.route,
+                                latency,
+                                duplicate: had_delivery,
+                            }));
                             had_delivery = true;
                         }
                     }
-                    Wake::Timer => break,
+                    Wake::Timer => {
+                        for f in in_flight.iter_mut() {
+                            if !f.meta.judged && f.meta.judge_at <= at.now {
+                                f.meta.judged = true;
+                                let meta = f.meta;
+                                let c = sh.table.route(meta.route).cost;
+                                let timeout = AttemptOutcome::Failed(FailureKind::Timeout);
+                                let latency = at.since.saturating_sub(meta.started);
+                                router.finish_attempt(
+                                    &meta,
+                                    timeout,
+                                    latency,
+                                    c,
+                                    false,
+                                    at,
+                                    &mut events,
+                                );
+                            }
+                        }
+                        if at.now >= grace_end && in_flight.iter().all(|f| f.meta.judged) {
+                            router.abandon(
+                                verification,
+                                &mut in_flight,
+                                AbandonReason::GraceExpired,
+                                at,
+                            );
+                        }
+                    }
+                    Wake::Evicted => {
+                        router.abandon(
+                            verification,
+                            &mut in_flight,
+                            AbandonReason::WatcherCapacity,
+                            at,
+                        );
+                    }
                 }
             }
+            let mut w = router
+                .inner
+                .watchers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            w.live.remove(&slot);
         });
     }
 
+    /// Stops watching `in_flight`: each attempt is audited as abandoned; one not yet judged is
+    /// no evidence either way (its place in the route's launch order is released).
+    fn abandon(
+        &self,
+        verification: VerificationId,
+        in_flight: &mut Vec<InFlight>,
+        reason: AbandonReason,
+        at: Moment,
+    ) {
+        let sh = &self.inner.shared;
+        let mut events = Vec::new();
+        for f in in_flight.drain(..) {
+            let m = f.meta;
+            if !m.judged {
+                self.core()
+                    .resolve_unjudged(sh, m.route, m.seq, m.probe, at, &mut events);
+            }
+            self.emit(&RouterEvent::Abandoned(Abandoned {
+                at: at.since,
+                verification,
+                attempt: m.id,
+                route: m.route,
+                reason,
+            }));
+            self.emit_all(&mut events);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn finish_attempt(
         &self,
         f: &AttemptMeta,
         outcome: AttemptOutcome,
         latency: Duration,
         cost: f64,
+        adapter_panic: bool,
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
         let sh = &self.inner.shared;
-        self.core()
-            .record(sh, f.route, outcome, latency, f.probe, at, events);
-        self.inner.sink.emit(&RouterEvent::Attempt(AttemptFinished {
+        let judged = Judged::Outcome {
+            outcome,
+            latency,
+            probe: f.probe,
+        };
+        self.core().resolve(sh, f.route, f.seq, judged, at, events);
+        self.emit(&RouterEvent::Attempt(AttemptFinished {
             at: at.since,
             verification: f.verification,
             attempt: f.id,
@@ -659,25 +944,20 @@ impl Router {
             latency,
             cost,
             probe: f.probe,
+            adapter_panic,
         }));
         self.emit_all(events);
     }
 
-    /// The decision `verify` would make for a first attempt of `req` right now, without sending
-    /// anything: for admin tools ("where would DE/mobile go?") and for measuring decision cost.
-    /// It is a real decision: it draws from the random generator, spends probe credit and
-    /// exploration budget, and is logged as a decision event with `attempt: 0`.
+    /// The decision `verify` would make for a first attempt of `req` right now, made for real
+    /// without sending anything: it draws from the random generator, spends probe credit and
+    /// exploration budget, and is logged as a decision event with `attempt: 0`. For measuring
+    /// decision cost; an admin tool asking "where would DE/mobile go?" wants [`Router::explain`],
+    /// which changes nothing.
     pub fn dry_run(&self, req: &VerificationRequest) -> DryRun {
         let sh = &self.inner.shared;
         let at = sh.moment(Instant::now());
-        let use_case = sh.use_case_index(req.use_case.as_deref());
-        let plan = sh.plan(req.country, use_case);
-        let key = RequestKey {
-            destination: req.destination.masked(),
-            country: req.country,
-            number_type: req.number_type,
-            use_case,
-        };
+        let (key, plan) = self.request_key(req);
         let mut candidates = Candidates::empty();
         let mut events = Vec::new();
         let out = self.core().decide(
@@ -693,7 +973,7 @@ impl Router {
             &mut events,
         );
         self.emit_all(&mut events);
-        self.inner.sink.emit(&RouterEvent::Decision(Decision {
+        self.emit(&RouterEvent::Decision(Decision {
             at: at.since,
             verification: req.id,
             attempt: 0,
@@ -715,15 +995,79 @@ impl Router {
         }
     }
 
+    fn request_key(&self, req: &VerificationRequest) -> (RequestKey, &Plan) {
+        let sh = &self.inner.shared;
+        let use_case = sh.use_case_index(req.use_case.as_deref());
+        let key = RequestKey {
+            destination: req.destination.masked(),
+            country: req.country,
+            number_type: req.number_type,
+            use_case,
+        };
+        (key, sh.plan(req.country, use_case))
+    }
+
+    /// Where a first attempt of `req` would go right now, and why, without changing anything:
+    /// the decision is made on a copy of the router's state (lazy state transitions, probe
+    /// credit, budgets and the random generator included), which is then thrown away, and
+    /// nothing is emitted. For admin tools and runbooks; it copies every route's state, so it
+    /// is not meant for the request path.
+    pub fn explain(&self, req: &VerificationRequest) -> Explanation {
+        let sh = &self.inner.shared;
+        let at = sh.moment(Instant::now());
+        let (key, plan) = self.request_key(req);
+        let mut copy = self.core().clone();
+        let mut candidates = Candidates::empty();
+        let mut events = Vec::new();
+        let out = copy.decide(
+            sh,
+            &key,
+            plan,
+            1,
+            &[],
+            at,
+            plan.deadline,
+            &mut candidates,
+            &mut events,
+        );
+        let panic = sh
+            .table
+            .group(req.country, req.number_type)
+            .is_some_and(|g| copy.groups[g.0 as usize].panic);
+        Explanation {
+            chosen: out.chosen,
+            reason: out.reason,
+            probability: out.probability,
+            timeout: out.timeout,
+            wait: out.wait,
+            candidates: candidates.to_vec(),
+            panic,
+        }
+    }
+
     /// The user entered the code delivered under `receipt`: a (slow, noisy) signal that the
-    /// route really works, usable as a health signal with `trip.min_relative_conversion`.
+    /// route really works, usable as a health signal with `trip.min_relative_conversion`. The
+    /// conversion is counted with its delivery (see `trip.conversion_lag`); a receipt reported
+    /// twice counts once (and is audited once).
     pub fn record_conversion(&self, receipt: &DeliveryReceipt) {
+        if self.check_route(receipt.route).is_err() {
+            return;
+        }
         let sh = &self.inner.shared;
         let at = sh.moment(Instant::now());
         let mut events = Vec::new();
-        self.core()
-            .record_conversion(sh, receipt.route, at, &mut events);
-        self.inner.sink.emit(&RouterEvent::Conversion(Conversion {
+        let counted = self.core().record_conversion(
+            sh,
+            receipt.verification,
+            receipt.route,
+            receipt.delivered_at,
+            at,
+            &mut events,
+        );
+        if !counted {
+            return;
+        }
+        self.emit(&RouterEvent::Conversion(Conversion {
             at: at.since,
             verification: receipt.verification,
             route: receipt.route,
@@ -732,7 +1076,8 @@ impl Router {
     }
 
     /// Operator override of a route's automatic state.
-    pub fn set_override(&self, route: RouteId, value: Override) {
+    pub fn set_override(&self, route: RouteId, value: Override) -> Result<(), UnknownRoute> {
+        self.check_route(route)?;
         let mut events = Vec::new();
         self.core().set_override(
             &self.inner.shared,
@@ -742,15 +1087,17 @@ impl Router {
             &mut events,
         );
         self.emit_all(&mut events);
+        Ok(())
     }
 
-    pub fn route_status(&self, route: RouteId) -> RouteStatus {
+    pub fn route_status(&self, route: RouteId) -> Result<RouteStatus, UnknownRoute> {
+        self.check_route(route)?;
         let sh = &self.inner.shared;
         let mut core = self.core();
         let now = Instant::now();
         let rt = &mut core.routes[route.index()];
         rt.window.advance(sh.since_epoch(now));
-        RouteStatus {
+        Ok(RouteStatus {
             state: rt.effective(),
             evaluated: rt.state,
             override_: rt.override_,
@@ -758,7 +1105,19 @@ impl Router {
                 .window
                 .snapshot(rt.consecutive, sh.policy.health.latency_quantile),
             backoff_multiplier: rt.multiplier,
-        }
+            pending_attempts: rt.ledger.pending(),
+            probes_in_flight: rt.probes_in_flight,
+        })
+    }
+
+    /// Verifications whose pending attempts are being watched after they ended.
+    pub fn stragglers(&self) -> usize {
+        self.inner
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .live
+            .len()
     }
 
     /// Whether the (country, number type) was in panic mode at its last decision.

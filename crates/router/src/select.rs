@@ -53,18 +53,42 @@ fn price(cost: f64, sensitivity: f64) -> f64 {
     }
 }
 
+/// What a decision's strategy needs besides the candidates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Params {
+    /// The chance of exploring *this* decision (0 when the budget is spent).
+    pub exploration: f64,
+    pub cost_sensitivity: f64,
+    /// `failure_penalty`: a failed attempt's extra cost, in multiples of the dearest price.
+    pub failure_penalty: f64,
+    /// `score_spread`.
+    pub spread: f64,
+}
+
+/// Expected cost per success of trying a route that succeeds with probability `eff`: its
+/// price, plus the penalty of failing, per success. With `penalty` 0 this is the plain
+/// `price / eff`, under which a free route wins at any success rate.
+fn expected_cost(price: f64, eff: f64, penalty: f64) -> f64 {
+    let eff = eff.max(1e-9);
+    (price + (1.0 - eff) * penalty) / eff
+}
+
+/// Posterior draws used to estimate the probability of a Thompson pick.
+const THOMPSON_ESTIMATE_DRAWS: u32 = 16;
+
 /// Picks one of `cands` (non-empty). `scores` receives each candidate's score for the audit
-/// trail. `exploration` is the chance of exploring *this* decision (0 when the budget is spent).
+/// trail.
 pub(crate) fn choose<R: Rng>(
     strategy: Strategy,
     cands: &[Scored],
     scores: &mut [f64],
-    exploration: f64,
-    cost_sensitivity: f64,
+    params: Params,
     rng: &mut R,
 ) -> Choice {
     debug_assert!(!cands.is_empty());
     let n = cands.len();
+    let exploration = params.exploration;
+    let sens = params.cost_sensitivity;
     match strategy {
         Strategy::Priority => {
             let top = cands.iter().map(|c| c.priority).min().unwrap_or(0);
@@ -112,59 +136,154 @@ pub(crate) fn choose<R: Rng>(
             }
         }
         Strategy::Score => {
+            let penalty = params.failure_penalty * max_price(cands, sens);
             let mut best = 0;
             let mut best_key = (f64::INFINITY, f64::NEG_INFINITY);
             for (i, (s, c)) in scores.iter_mut().zip(cands).enumerate() {
-                let eff = (c.success_mean() * c.p_in_time).max(1e-9);
-                *s = price(c.cost, cost_sensitivity) / eff;
+                let eff = c.success_mean() * c.p_in_time;
+                *s = expected_cost(price(c.cost, sens), eff, penalty);
                 // Lower score first; among equal scores the likelier success.
                 if *s < best_key.0 || (*s == best_key.0 && eff > best_key.1) {
                     best = i;
                     best_key = (*s, eff);
                 }
             }
-            explore_around(best, n, exploration, rng)
+            spread_around(best, scores, exploration, params.spread, rng)
         }
         Strategy::Thompson => {
+            let penalty = params.failure_penalty * max_price(cands, sens);
+            let value = |c: &Scored, theta: f64| {
+                expected_cost(price(c.cost, sens), theta * c.p_in_time, penalty)
+            };
+            let draw = |c: &Scored, rng: &mut R| {
+                Beta::new(c.alpha, c.beta)
+                    .map(|b| b.sample(rng))
+                    .unwrap_or_else(|_| c.success_mean())
+            };
             let mut best = 0;
             let mut best_value = f64::INFINITY;
             for (i, (s, c)) in scores.iter_mut().zip(cands).enumerate() {
-                let theta = Beta::new(c.alpha, c.beta)
-                    .map(|b| b.sample(rng))
-                    .unwrap_or_else(|_| c.success_mean());
+                let theta = draw(c, rng);
                 *s = theta;
-                let value = price(c.cost, cost_sensitivity) / (theta * c.p_in_time).max(1e-9);
-                if value < best_value {
+                let v = value(c, theta);
+                if v < best_value {
                     best = i;
-                    best_value = value;
+                    best_value = v;
                 }
             }
+            if n == 1 {
+                return Choice {
+                    index: 0,
+                    reason: DecisionReason::Best,
+                    probability: Some(1.0),
+                };
+            }
+            let explore = exploration > 0.0 && rng.random::<f64>() < exploration;
+            let index = if explore {
+                rng.random_range(0..n)
+            } else {
+                best
+            };
+            // The chance that `index`'s draw wins has no closed form: estimate it from fresh
+            // draws (the decision's own draw counts as one of them).
+            let mut wins = u32::from(index == best);
+            for _ in 0..THOMPSON_ESTIMATE_DRAWS {
+                let mut round_best = (0, f64::INFINITY);
+                for (i, c) in cands.iter().enumerate() {
+                    let v = value(c, draw(c, rng));
+                    if v < round_best.1 {
+                        round_best = (i, v);
+                    }
+                }
+                wins += u32::from(round_best.0 == index);
+            }
+            let won = f64::from(wins) / f64::from(THOMPSON_ESTIMATE_DRAWS + 1);
             Choice {
-                index: best,
-                reason: DecisionReason::Best,
-                probability: None,
+                index,
+                reason: if explore {
+                    DecisionReason::Explore
+                } else {
+                    DecisionReason::Best
+                },
+                probability: Some((1.0 - exploration) * won + exploration / n as f64),
             }
         }
     }
 }
 
-fn explore_around<R: Rng>(best: usize, n: usize, exploration: f64, rng: &mut R) -> Choice {
-    if n > 1 && exploration > 0.0 && rng.random::<f64>() < exploration {
-        // Uniform over the others.
-        let mut k = rng.random_range(0..n - 1);
-        if k >= best {
-            k += 1;
+fn max_price(cands: &[Scored], sensitivity: f64) -> f64 {
+    cands
+        .iter()
+        .map(|c| price(c.cost, sensitivity))
+        .fold(0.0, f64::max)
+}
+
+/// The `score` pick: among the candidates whose score is within `spread` of the best, one in
+/// inverse proportion to its score (so near-equal routes share load instead of herding on
+/// whichever leads by noise); with probability `exploration`, one of the others, uniformly.
+fn spread_around<R: Rng>(
+    best: usize,
+    scores: &[f64],
+    exploration: f64,
+    spread: f64,
+    rng: &mut R,
+) -> Choice {
+    let n = scores.len();
+    let bound = scores[best] * (1.0 + spread);
+    let near = |s: f64| s <= bound;
+    // Inverse-score weights (equal weights when the best score is 0: free and certain).
+    let weight = |s: f64| {
+        if !near(s) {
+            0.0
+        } else if bound > 0.0 {
+            1.0 / s
+        } else {
+            1.0
         }
+    };
+    let near_count = scores.iter().filter(|s| near(**s)).count();
+    let others = n - near_count;
+    if others > 0 && exploration > 0.0 && rng.random::<f64>() < exploration {
+        let mut k = rng.random_range(0..others);
+        for (i, s) in scores.iter().enumerate() {
+            if !near(*s) {
+                if k == 0 {
+                    return Choice {
+                        index: i,
+                        reason: DecisionReason::Explore,
+                        probability: Some(exploration / others as f64),
+                    };
+                }
+                k -= 1;
+            }
+        }
+    }
+    let kept = if others > 0 { 1.0 - exploration } else { 1.0 };
+    if near_count == 1 {
         return Choice {
-            index: k,
-            reason: DecisionReason::Explore,
-            probability: Some(exploration / (n - 1) as f64),
+            index: best,
+            reason: DecisionReason::Best,
+            probability: Some(kept),
         };
     }
+    let total: f64 = scores.iter().map(|s| weight(*s)).sum();
+    let mut x = rng.random::<f64>() * total;
+    let mut index = best;
+    for (i, s) in scores.iter().enumerate() {
+        let w = weight(*s);
+        if w <= 0.0 {
+            continue;
+        }
+        index = i;
+        if x < w {
+            break;
+        }
+        x -= w;
+    }
     Choice {
-        index: best,
+        index,
         reason: DecisionReason::Best,
-        probability: Some(if n > 1 { 1.0 - exploration } else { 1.0 }),
+        probability: Some(kept * weight(scores[index]) / total),
     }
 }
 
@@ -203,12 +322,28 @@ mod tests {
         }
     }
 
+    /// The default policy's spread and penalty.
+    fn params(exploration: f64, cost_sensitivity: f64) -> Params {
+        Params {
+            exploration,
+            cost_sensitivity,
+            failure_penalty: 0.0,
+            spread: 0.0,
+        }
+    }
+
     fn shares(strategy: Strategy, cands: &[Scored], exploration: f64, n: usize) -> Vec<f64> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let mut counts = vec![0usize; cands.len()];
         let mut scores = vec![0.0; cands.len()];
         for _ in 0..n {
-            let c = choose(strategy, cands, &mut scores, exploration, 1.0, &mut rng);
+            let c = choose(
+                strategy,
+                cands,
+                &mut scores,
+                params(exploration, 1.0),
+                &mut rng,
+            );
             counts[c.index] += 1;
         }
         counts.iter().map(|&c| c as f64 / n as f64).collect()
@@ -232,7 +367,13 @@ mod tests {
         let s = shares(Strategy::Weighted, &c, 0.0, 20_000);
         assert!((s[1] - 0.8).abs() < 0.02, "{s:?}");
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let ch = choose(Strategy::Weighted, &c, &mut [0.0; 2], 0.1, 1.0, &mut rng);
+        let ch = choose(
+            Strategy::Weighted,
+            &c,
+            &mut [0.0; 2],
+            params(0.1, 1.0),
+            &mut rng,
+        );
         let expect = if ch.index == 1 {
             0.9 * 0.8 + 0.05
         } else {
@@ -250,7 +391,7 @@ mod tests {
         ];
         let mut scores = [0.0; 2];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let ch = choose(Strategy::Score, &c, &mut scores, 0.0, 1.0, &mut rng);
+        let ch = choose(Strategy::Score, &c, &mut scores, params(0.0, 1.0), &mut rng);
         assert_eq!(ch.index, 1, "{scores:?}");
         assert_eq!(ch.probability, Some(1.0));
         // Ignoring price, the better route wins too; with a tiny success gap price decides.
@@ -258,9 +399,21 @@ mod tests {
             cand(0.01, 0, 1.0, 90.0, 10.0),
             cand(0.02, 0, 1.0, 95.0, 5.0),
         ];
-        let ch = choose(Strategy::Score, &close, &mut scores, 0.0, 1.0, &mut rng);
+        let ch = choose(
+            Strategy::Score,
+            &close,
+            &mut scores,
+            params(0.0, 1.0),
+            &mut rng,
+        );
         assert_eq!(ch.index, 0);
-        let ch = choose(Strategy::Score, &close, &mut scores, 0.0, 0.0, &mut rng);
+        let ch = choose(
+            Strategy::Score,
+            &close,
+            &mut scores,
+            params(0.0, 0.0),
+            &mut rng,
+        );
         assert_eq!(ch.index, 1);
     }
 

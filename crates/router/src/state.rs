@@ -8,6 +8,7 @@
 //! time (capped, jittered so routes ejected together do not return together), and a route that
 //! has since been healthy for a while is forgiven step by step.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use rand::Rng;
@@ -24,10 +25,76 @@ pub(crate) struct ProbeTally {
     pub attempts: u32,
     pub successes: u32,
     pub failures: u32,
-    /// Probe credit: grows by `probe.share` per decision of the group, a probe spends 1.
+    /// Probe credit: grows by `probe.share` per decision of the group and by one per
+    /// `probe.interval` of time; a probe spends 1.
     pub credit: f64,
 }
 
+/// How an attempt was judged, waiting in the ledger for the attempts launched before it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Judged {
+    Outcome {
+        outcome: AttemptOutcome,
+        latency: Duration,
+        probe: bool,
+    },
+    /// The router stopped watching it before judging it: no evidence either way.
+    NoEvidence,
+}
+
+/// The route's attempts in launch order, so that outcomes are applied to its health in the
+/// order the attempts were *launched*, not the order they came back.
+///
+/// Why: fast failures (an API error in 0.3 s) come back long before slow deliveries (5 s). A
+/// route that suddenly gets traffic would otherwise see a burst of its rare errors before any
+/// of its deliveries (five "consecutive" failures out of a 0.5 % error rate, at high traffic)
+/// and be ejected while perfectly healthy. In launch order, a healthy route's outcomes are a
+/// fair sample whatever their latencies. The cost is that an outcome waits for the attempts
+/// launched before it, at most an attempt timeout: every attempt is judged by then.
+#[derive(Clone, Default)]
+pub(crate) struct Ledger {
+    /// Sequence number of the oldest attempt not yet applied.
+    base: u64,
+    slots: VecDeque<Option<Judged>>,
+}
+
+impl Ledger {
+    /// A new attempt: its place in the launch order.
+    pub(crate) fn launch(&mut self) -> u64 {
+        let seq = self.base + self.slots.len() as u64;
+        self.slots.push_back(None);
+        seq
+    }
+
+    /// Files the judgement of attempt `seq` (once; a second judgement is ignored).
+    pub(crate) fn judge(&mut self, seq: u64, judged: Judged) {
+        if let Some(slot) = seq
+            .checked_sub(self.base)
+            .and_then(|i| self.slots.get_mut(i as usize))
+            && slot.is_none()
+        {
+            *slot = Some(judged);
+        }
+    }
+
+    /// The next judgement in launch order, once every attempt before it is judged.
+    pub(crate) fn next_ready(&mut self) -> Option<Judged> {
+        match self.slots.front() {
+            Some(Some(_)) => {
+                self.base += 1;
+                self.slots.pop_front().flatten()
+            }
+            _ => None,
+        }
+    }
+
+    /// Attempts launched and not yet applied.
+    pub(crate) fn pending(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[derive(Clone)]
 pub(crate) struct RouteRuntime {
     pub window: HealthWindow,
     pub consecutive: u32,
@@ -44,6 +111,15 @@ pub(crate) struct RouteRuntime {
     /// Long-run delivery record, decayed per outcome: the route's own prior once it has history.
     pub long_run_ok: f64,
     pub long_run_n: f64,
+    /// Outcomes waiting to be applied in launch order.
+    pub ledger: Ledger,
+    /// Probes sent and not yet answered (across probing periods: a probe of an earlier period
+    /// still occupies the route).
+    pub probes_in_flight: u32,
+    /// When probe credit was last earned by time.
+    pub credit_at: Instant,
+    /// Restored at this moment and still ramping up (`probe.slow_start`).
+    pub restored_at: Option<Instant>,
 }
 
 /// Per-outcome decay of the long-run record: a memory of roughly the last 100 outcomes.
@@ -82,7 +158,39 @@ impl RouteRuntime {
             suppressed: false,
             long_run_ok: 0.0,
             long_run_n: 0.0,
+            ledger: Ledger::default(),
+            probes_in_flight: 0,
+            credit_at: now,
+            restored_at: None,
         }
+    }
+
+    /// Earns probe credit for one decision of the group at `now`: `probe.share` per decision
+    /// and one per `probe.interval` of time, capped at one probe's worth.
+    pub(crate) fn earn_probe_credit(&mut self, policy: &Policy, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.credit_at);
+        let by_time = elapsed.as_secs_f64() / policy.probe.interval.as_secs_f64();
+        self.probe.credit = (self.probe.credit + policy.probe.share + by_time).min(1.0);
+        self.credit_at = now;
+    }
+
+    /// Whether a probe may be sent now: credit, and fewer probes in flight than the successes
+    /// needed (more could not restore the route any sooner, only flood a suspect route).
+    pub(crate) fn may_probe(&self, policy: &Policy) -> bool {
+        self.probes_in_flight < policy.probe.successes
+    }
+
+    /// Share of first attempts a restored route may take now: ramps from 10 % to all over
+    /// `probe.slow_start`; `None` once the ramp is over.
+    pub(crate) fn slow_start_share(&mut self, policy: &Policy, now: Instant) -> Option<f64> {
+        let since = self.restored_at?;
+        let ramp = policy.probe.slow_start;
+        let elapsed = now.saturating_duration_since(since);
+        if ramp.is_zero() || elapsed >= ramp {
+            self.restored_at = None;
+            return None;
+        }
+        Some((elapsed.as_secs_f64() / ramp.as_secs_f64()).max(0.1))
     }
 
     /// Long-run delivery probability, once the route has any history.
@@ -116,6 +224,7 @@ impl RouteRuntime {
                 credit: 1.0,
                 ..ProbeTally::default()
             };
+            self.credit_at = now;
             return Some(Transition {
                 from: RouteState::Ejected,
                 to: RouteState::Probing,
@@ -153,10 +262,8 @@ impl RouteRuntime {
                         self.consecutive += 1;
                         true
                     }
-                    Attribution::Capacity => {
-                        self.capacity_until = now + policy.capacity_cooldown;
-                        false
-                    }
+                    // The cooldown was applied when the refusal arrived (core).
+                    Attribution::Capacity => false,
                     Attribution::User => false,
                 }
             }
@@ -189,27 +296,33 @@ impl RouteRuntime {
         }
     }
 
-    /// Records a conversion (judged against the route's peers by the core).
-    pub(crate) fn record_conversion(&mut self, since_epoch: Duration) {
+    /// Records a conversion of a delivery made at `delivered_at` (judged against the route's
+    /// peers by the core).
+    pub(crate) fn record_conversion(&mut self, since_epoch: Duration, delivered_at: Duration) {
         self.window.advance(since_epoch);
-        self.window.record_conversion();
+        self.window.record_conversion_of(delivered_at);
     }
 
     /// Whether this route, healthy and under automatic control, converts worse than
-    /// `min_ratio` x its group's pooled conversion rate (`group_rate`).
+    /// `min_ratio` x its group's pooled conversion rate (`group_rate`), on `mature`
+    /// (deliveries, conversions) old enough to have converted.
     pub(crate) fn converts_too_little(
         &self,
         policy: &Policy,
+        mature: (u32, u32),
         group_rate: f64,
         min_ratio: f64,
     ) -> bool {
+        let (deliveries, conversions) = mature;
         self.automatic()
             && self.state == RouteState::Healthy
-            && self.window.deliveries() >= policy.health.min_volume
-            && self
-                .window
-                .conversion_rate()
-                .is_some_and(|c| c < min_ratio * group_rate)
+            && deliveries >= policy.health.min_volume
+            && f64::from(conversions) / f64::from(deliveries) < min_ratio * group_rate
+    }
+
+    /// Whether the route, healthy and automatic, can be tripped at all now.
+    pub(crate) fn trippable(&self) -> bool {
+        self.automatic() && self.state == RouteState::Healthy
     }
 
     /// `trip_latency` is `policy.trip.latency`, prepared for comparing quantiles with it.
@@ -308,12 +421,15 @@ impl RouteRuntime {
             AttemptOutcome::Failed(_) => p.failures += 1,
         }
         let rate = f64::from(p.failures) / f64::from(p.attempts);
-        if rate > policy.trip.failure_rate {
+        // Like resilience4j's half-open state, a probing period is judged on at least as many
+        // probes as a restore needs: one slow or unlucky probe is not a verdict.
+        if p.attempts >= policy.probe.successes && rate > policy.trip.failure_rate {
             return Verdict::Changed(self.eject(policy, StateReason::ProbeFailed, now, rng));
         }
         if p.successes >= policy.probe.successes && rate <= policy.probe.recover_failure_rate {
             self.state = RouteState::Healthy;
             self.healthy_since = now;
+            self.restored_at = Some(now);
             self.consecutive = 0;
             // The window still remembers the outage that ejected the route; judging the restored
             // route on it would eject it again at once (a flap). The probes vouched for it, so
