@@ -1,0 +1,11 @@
+//! Integration tests of the router against scripted providers, mostly in paused (virtual) time.
+//!
+//! - `harness`: scripted providers, the JSON event recorder, worlds and traffic drivers.
+//! - `behaviour`: what the router does today, and must keep doing.
+//! - `holds_up`: regressions of the router under failure: cancelled callers, panicking
+//!   adapters and sinks, shared budgets, misattributed blame, probing, conversion lag, the
+//!   ejection cap, selection herding, straggler hygiene and latency bias.
+
+mod behaviour;
+mod harness;
+mod holds_up;
