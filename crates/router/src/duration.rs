@@ -94,6 +94,58 @@ pub mod serde_opt {
     }
 }
 
+/// `#[serde(with = "failover_router::duration::serde_off")]` for an `Option<Duration>` whose
+/// default is `Some`: a duration sets it, `"off"` turns it off (TOML has no null).
+pub mod serde_off {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&format(*d)),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim() == "off" {
+            return Ok(None);
+        }
+        parse(&s)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("{e} (or \"off\")")))
+    }
+}
+
+/// JSON Schema stand-in for a duration field that may also be `"off"` ([`serde_off`]).
+#[cfg(feature = "schema")]
+pub struct DurationOrOff;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DurationOrOff {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DurationOrOff".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::DurationOrOff").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let pattern = format!(r"^\s*off\s*$|{}", HumanDuration::PATTERN);
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": pattern,
+            "description": "A duration (a number and a unit: us, ms, s, m, h, d), or \"off\".",
+            "examples": ["18s", "off"],
+        })
+    }
+}
+
 /// JSON Schema stand-in for a [`Duration`] written the way [`parse`] reads it, for fields
 /// (de)serialised with [`serde_str`] or [`serde_opt`]:
 /// `#[cfg_attr(feature = "schema", schemars(with = "HumanDuration"))]` (or

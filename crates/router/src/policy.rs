@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration::{serde_opt, serde_str};
+use crate::duration::{serde_off, serde_opt, serde_str};
 use crate::route::Country;
 
 /// How the router picks among eligible candidates.
@@ -94,12 +94,11 @@ pub struct TripConfig {
     pub consecutive_failures: u32,
     /// Windowed health-failure rate, with at least `health.min_volume` outcomes. Default 0.5.
     pub failure_rate: f64,
-    /// Windowed `health.latency_quantile` of delivery latency above this. Default 30s.
-    #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "Option<crate::duration::HumanDuration>")
-    )]
+    /// Windowed `health.latency_quantile` of delivery latency above this; `"off"` disables it.
+    /// Keep it under the attempt timeout: only late deliveries are slower than that (a
+    /// validation warning says so). Default 18s.
+    #[serde(with = "serde_off")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::DurationOrOff"))]
     pub latency: Option<Duration>,
     /// Optional: trip when the route's windowed conversion rate (conversions / deliveries) falls
     /// below this share of its (country, number type)'s pooled rate, with `health.min_volume`
@@ -170,12 +169,9 @@ pub struct ProbeConfig {
     pub recover_failure_rate: f64,
     /// A probe delivered slower than this does not vouch for the route: it counts as a failed
     /// probe (one delivered slower than `trip.latency` re-ejects it). Must be under
-    /// `trip.latency`. Default 12s.
-    #[serde(with = "serde_opt", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "Option<crate::duration::HumanDuration>")
-    )]
+    /// `trip.latency`; `"off"` disables it. Default 12s.
+    #[serde(with = "serde_off")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::DurationOrOff"))]
     pub recover_latency: Option<Duration>,
     /// How long a verification waits on a probe before failing over elsewhere. The probe
     /// itself is still judged at the full attempt timeout (a slow healthy route is not failed
@@ -578,10 +574,15 @@ impl Policy {
         if let Some(c) = t.min_relative_conversion {
             check_share("trip.min_relative_conversion", c, false)?;
         }
-        if t.conversion_lag >= self.health.window {
+        if t.min_relative_conversion.is_some() && t.conversion_lag >= self.health.window {
             return Err(err(
                 "trip.conversion_lag",
-                "must be shorter than health.window, or no delivery is ever old enough to judge",
+                format!(
+                    "{} must be shorter than health.window ({}) when trip.min_relative_conversion \
+                     is set, or no delivery is ever old enough to judge",
+                    crate::duration::format(t.conversion_lag),
+                    crate::duration::format(self.health.window),
+                ),
             ));
         }
         let r = t.max_relative_invalid;

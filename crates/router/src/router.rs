@@ -324,6 +324,8 @@ struct AttemptMeta {
     judge_at: Instant,
     /// Judged already (as a timeout): a delivery now is late.
     judged: bool,
+    /// The adapter's `send` panicked: its future is an immediate failure.
+    send_panicked: bool,
 }
 
 enum Wake {
@@ -591,8 +593,9 @@ impl Router {
                             let adapter =
                                 &self.inner.adapters[sh.table.route(route).provider.index()];
                             // A panic in `send` is that attempt failing, like one in its future.
-                            let fut = catch_unwind(AssertUnwindSafe(|| adapter.send(attempt)))
-                                .unwrap_or_else(|_| failed_now());
+                            let sent = catch_unwind(AssertUnwindSafe(|| adapter.send(attempt)));
+                            let send_panicked = sent.is_err();
+                            let fut = sent.unwrap_or_else(|_| failed_now());
                             v.in_flight.push(InFlight {
                                 meta: AttemptMeta {
                                     id,
@@ -604,6 +607,7 @@ impl Router {
                                     probe: out.probe,
                                     judge_at: now + out.timeout,
                                     judged: false,
+                                    send_panicked,
                                 },
                                 fut,
                             });
@@ -644,6 +648,7 @@ impl Router {
             match wake {
                 Wake::Done(i, outcome, panicked) => {
                     let f = v.in_flight.remove(i).meta;
+                    let panicked = panicked || f.send_panicked;
                     let latency = at.since.saturating_sub(f.started);
                     if current.is_some_and(|(id, _)| id == f.id) {
                         current = None;
