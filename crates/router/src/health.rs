@@ -569,6 +569,28 @@ mod tests {
     }
 
     #[test]
+    fn conversions_count_with_their_delivery_and_only_mature_buckets_are_judged() {
+        // 60 s in 12 buckets of 5 s.
+        let mut w = HealthWindow::new(secs(60.0), 12);
+        w.advance(secs(1.0));
+        w.record_delivery(secs(2.0));
+        w.advance(secs(31.0));
+        w.record_delivery(secs(2.0));
+        // The first delivery converts at 32 s: counted in its own bucket (0..5 s).
+        w.advance(secs(32.0));
+        w.record_conversion_of(secs(1.0));
+        // At 32 s with a 30 s lag, only buckets that ended by 2 s are mature: none.
+        assert_eq!(w.mature_conversions(secs(32.0), secs(30.0)), (0, 0));
+        // At 36 s the 0..5 s bucket is mature; the delivery at 31 s is not.
+        assert_eq!(w.mature_conversions(secs(36.0), secs(30.0)), (1, 1));
+        assert_eq!(w.mature_conversions(secs(36.0), secs(0.0)), (2, 1));
+        // A conversion of a delivery that left the window is not counted.
+        w.advance(secs(70.0));
+        w.record_conversion_of(secs(1.0));
+        assert_eq!(w.mature_conversions(secs(70.0), secs(0.0)), (1, 0));
+    }
+
+    #[test]
     fn user_and_capacity_failures_do_not_count_in_failure_rate() {
         let mut w = HealthWindow::new(secs(60.0), 6);
         w.record_failure(FailureKind::InvalidDestination);

@@ -322,7 +322,7 @@ mod tests {
         }
     }
 
-    /// The default policy's spread and penalty.
+    /// Plain expected cost per success: no failure penalty, no spread.
     fn params(exploration: f64, cost_sensitivity: f64) -> Params {
         Params {
             exploration,
@@ -427,6 +427,83 @@ mod tests {
         let s = shares(Strategy::Score, &c, 0.2, 30_000);
         assert!((s[0] - 0.8).abs() < 0.015, "{s:?}");
         assert!((s[2] - 0.1).abs() < 0.015, "{s:?}");
+    }
+
+    #[test]
+    fn the_failure_penalty_stops_a_free_route_winning_at_any_success_rate() {
+        // Free but delivering 60%, against 0.05 at 99%.
+        let c = [cand(0.0, 0, 1.0, 60.0, 40.0), cand(0.05, 0, 1.0, 99.0, 1.0)];
+        let mut scores = [0.0; 2];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let plain = choose(Strategy::Score, &c, &mut scores, params(0.0, 1.0), &mut rng);
+        assert_eq!(plain.index, 0, "price / P(success) alone: free always wins");
+        let with_penalty = Params {
+            failure_penalty: 2.0,
+            ..params(0.0, 1.0)
+        };
+        let ch = choose(Strategy::Score, &c, &mut scores, with_penalty, &mut rng);
+        assert_eq!(ch.index, 1, "{scores:?}");
+        // A cheaper route that is nearly as reliable still wins: the penalty only prices failure.
+        let close = [cand(0.04, 0, 1.0, 97.0, 3.0), cand(0.05, 0, 1.0, 99.0, 1.0)];
+        let ch = choose(Strategy::Score, &close, &mut scores, with_penalty, &mut rng);
+        assert_eq!(ch.index, 0, "{scores:?}");
+    }
+
+    #[test]
+    fn score_spreads_over_near_equal_routes_with_exact_probabilities() {
+        let spread = Params {
+            spread: 0.05,
+            ..params(0.1, 1.0)
+        };
+        // Two equal routes and one far worse.
+        let c = [
+            cand(0.01, 0, 1.0, 95.0, 5.0),
+            cand(0.01, 0, 1.0, 95.0, 5.0),
+            cand(0.01, 0, 1.0, 30.0, 70.0),
+        ];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut scores = [0.0; 3];
+        let mut counts = [0usize; 3];
+        let n = 30_000;
+        for _ in 0..n {
+            let ch = choose(Strategy::Score, &c, &mut scores, spread, &mut rng);
+            counts[ch.index] += 1;
+            let expect = if ch.index == 2 { 0.1 } else { 0.45 };
+            assert!((ch.probability.unwrap() - expect).abs() < 1e-12, "{ch:?}");
+        }
+        let share = |i: usize| counts[i] as f64 / n as f64;
+        assert!((share(0) - 0.45).abs() < 0.015, "{counts:?}");
+        assert!((share(1) - 0.45).abs() < 0.015, "{counts:?}");
+        assert!((share(2) - 0.1).abs() < 0.01, "{counts:?}");
+    }
+
+    #[test]
+    fn thompson_explores_and_estimates_its_pick_probability() {
+        let c = [
+            cand(0.01, 0, 1.0, 95.0, 5.0),
+            cand(0.01, 0, 1.0, 50.0, 50.0),
+        ];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut scores = [0.0; 2];
+        let (mut explored, n) = (0, 5_000);
+        for _ in 0..n {
+            let ch = choose(
+                Strategy::Thompson,
+                &c,
+                &mut scores,
+                params(0.2, 1.0),
+                &mut rng,
+            );
+            explored += usize::from(ch.reason == DecisionReason::Explore);
+            let p = ch.probability.unwrap();
+            // The better route wins nearly every draw: ~0.8 + 0.1; the other ~0.1.
+            let expect = if ch.index == 0 { 0.9 } else { 0.1 };
+            assert!((p - expect).abs() < 0.06, "{ch:?}");
+        }
+        assert!(
+            (explored as f64 / n as f64 - 0.2).abs() < 0.02,
+            "{explored}"
+        );
     }
 
     #[test]

@@ -448,3 +448,51 @@ impl RouteRuntime {
         Verdict::None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(ok: bool) -> Judged {
+        Judged::Outcome {
+            outcome: if ok {
+                AttemptOutcome::Delivered
+            } else {
+                AttemptOutcome::Failed(crate::adapter::FailureKind::Unavailable)
+            },
+            latency: Duration::from_secs(1),
+            probe: false,
+        }
+    }
+
+    fn drain(l: &mut Ledger) -> Vec<bool> {
+        // What the core applies: outcomes, in order (no evidence is skipped).
+        std::iter::from_fn(|| l.next_ready())
+            .filter_map(|j| match j {
+                Judged::Outcome { outcome, .. } => Some(outcome == AttemptOutcome::Delivered),
+                Judged::NoEvidence => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_ledger_releases_judgements_in_launch_order() {
+        let mut l = Ledger::default();
+        let (a, b, c) = (l.launch(), l.launch(), l.launch());
+        // A fast failure of the last attempt waits for the two before it.
+        l.judge(c, outcome(false));
+        assert!(drain(&mut l).is_empty());
+        l.judge(a, outcome(true));
+        assert_eq!(drain(&mut l), [true]);
+        l.judge(b, Judged::NoEvidence);
+        // b releases nothing itself, but unblocks c.
+        assert_eq!(drain(&mut l), [false]);
+        assert_eq!(l.pending(), 0);
+        // Judging twice, or an attempt already released, changes nothing.
+        l.judge(a, outcome(false));
+        let d = l.launch();
+        l.judge(d, outcome(true));
+        l.judge(d, outcome(false));
+        assert_eq!(drain(&mut l), [true]);
+    }
+}

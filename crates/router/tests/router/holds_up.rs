@@ -451,6 +451,138 @@ async fn a_route_given_only_the_deadlines_leftovers_is_not_blamed() {
     );
 }
 
+/// A black-holes every even verification; B, its only alternative, always takes 15 s, and a
+/// retry reaches B with 10 s of the deadline left. Once B's own latencies show it cannot make
+/// that, the router stops launching such retries (each would only hold the verification to its
+/// deadline and spend a message), until B's window forgets (its latency record is then cold).
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_cannot_finish_before_the_deadline_is_not_launched() {
+    let mut p = priority_policy();
+    p.attempt_timeout = secs(20);
+    p.deadline = secs(30);
+    p.trip.consecutive_failures = 0;
+    p.trip.failure_rate = 1.0;
+    p.trip.latency = None;
+    p.probe.recover_latency = None;
+    let a = script(|a, _| {
+        if a.verification.0 % 2 == 0 {
+            black_hole()
+        } else {
+            ok(1000)
+        }
+    });
+    let w = world(
+        &[
+            r("a"),
+            Route {
+                priority: 1,
+                ..r("b")
+            },
+        ],
+        vec![a, script(|_, _| ok(15_000))],
+        p,
+        1,
+    );
+    let statuses = drive(&w.router, 0, 100, ms(1000)).await;
+    let retries_on_b = w
+        .events
+        .of_type("decision")
+        .iter()
+        .filter(|d| d["attempt"] == 2 && d["chosen"] == 1)
+        .count();
+    let refused = w
+        .events
+        .of_type("decision")
+        .iter()
+        .filter(|d| d["attempt"] == 2 && d["reason"] == "no_candidate")
+        .count();
+    // 50 even verifications need a retry; B serves them until 20 of its deliveries (its
+    // minimum volume of latency samples) are back, 15 s after each launch, then none until its
+    // window has forgotten them.
+    assert!((20..=40).contains(&retries_on_b), "{retries_on_b}");
+    assert!(refused >= 10, "{refused}");
+    assert_eq!(retries_on_b + refused, 50);
+    // Odd verifications all deliver; even ones fail either way, the refused ones without
+    // waiting for the deadline.
+    let delivered = statuses
+        .iter()
+        .filter(|s| **s == VerificationStatus::Delivered)
+        .count();
+    assert_eq!(delivered, 50);
+}
+
+/// `explain` answers "where would this go now" without changing anything: a router asked a
+/// hundred times makes exactly the decisions of its twin that was never asked, probe credit,
+/// exploration and random draws included.
+#[tokio::test(start_paused = true)]
+async fn explain_changes_no_state() {
+    // Weighted: every decision draws from the generator.
+    let mut p = Policy {
+        strategy: Strategy::Weighted,
+        ..Policy::default()
+    };
+    p.exploration = 0.2;
+    p.exploration_budget = 1.0;
+    p.trip.consecutive_failures = 2;
+    p.ejection.base = secs(5);
+    let build = || {
+        let start = Instant::now();
+        let flaky = script(move |_, _| {
+            if start.elapsed() < secs(10) {
+                fail(50, FailureKind::Unavailable)
+            } else {
+                ok(800)
+            }
+        });
+        world(
+            &[r("a"), r("b"), r("c")],
+            vec![flaky, healthy(), script(|_, _| ok(1500))],
+            p.clone(),
+            7,
+        )
+    };
+    let (asked, twin) = (build(), build());
+    for i in 0..60u64 {
+        for _ in 0..100 {
+            let e = asked.router.explain(&request(1000 + i));
+            assert!(e.chosen.is_some());
+            assert_eq!(e.candidates.len(), 3);
+        }
+        let (x, y) = tokio::join!(
+            asked.router.verify(request(i)),
+            twin.router.verify(request(i))
+        );
+        assert_eq!(x, y, "verification {i}");
+        tokio::time::sleep(ms(500)).await;
+    }
+    let decisions = |w: &World| -> Vec<(Value, Value, Value)> {
+        w.events
+            .of_type("decision")
+            .into_iter()
+            .map(|d| {
+                (
+                    d["chosen"].clone(),
+                    d["reason"].clone(),
+                    d["probability"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(decisions(&asked), decisions(&twin));
+    // Explaining emits nothing, and the run went through ejection and probing.
+    assert_eq!(
+        asked.events.of_type("decision").len(),
+        twin.events.of_type("decision").len()
+    );
+    assert!(
+        asked
+            .events
+            .transitions(0)
+            .iter()
+            .any(|(to, _)| to == "probing")
+    );
+}
+
 /// A answers `invalid_destination` for half of the numbers, all of which B delivers to. Before:
 /// user-attributed failures never counted against a route, so a route wrongly rejecting valid
 /// numbers kept its traffic (and those users got no code).
