@@ -164,7 +164,9 @@ pub struct Attempt {
     pub country: Country,
     pub number_type: NumberType,
     pub destination: Destination,
-    /// How long the router will wait before trying elsewhere. Informational: the router enforces it.
+    /// When the router judges the attempt a timeout if it has not resolved. Informational: the
+    /// router enforces it. It may try elsewhere sooner (a probe, a deadline) but keeps
+    /// watching the attempt until then, so an adapter should not give up earlier.
     pub timeout: Duration,
 }
 

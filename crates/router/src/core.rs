@@ -11,8 +11,6 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tokio::time::Instant;
 
-use std::collections::{HashSet, VecDeque};
-
 use crate::adapter::{
     AttemptId, AttemptOutcome, Attribution, FailureKind, MaskedDestination, VerificationId,
 };
@@ -218,6 +216,8 @@ pub(crate) struct RequestKey {
     pub country: Country,
     pub number_type: NumberType,
     pub use_case: Option<usize>,
+    /// The group serving (country, number type): looked up once per verification.
+    pub group: Option<GroupId>,
 }
 
 #[derive(Clone)]
@@ -237,28 +237,35 @@ pub(crate) struct Core {
 }
 
 /// Verifications whose conversion was recorded lately, so a receipt reported twice counts
-/// once. Bounded: the oldest are forgotten first (a duplicate report comes soon after the
-/// first, from a retried callback, not hours later).
-#[derive(Clone, Default)]
+/// once: a direct-mapped table of ids (a hash set costs more than the rest of a conversion).
+/// Bounded: an id is forgotten when a later one lands in its slot, so a duplicate reported
+/// long after the first may count again; a first report is never mistaken for a duplicate.
+#[derive(Clone)]
 struct RecentlyConverted {
-    set: HashSet<VerificationId>,
-    order: VecDeque<VerificationId>,
+    /// `id + 1` per slot; 0 for empty.
+    slots: Box<[u64]>,
 }
 
-const REMEMBERED_CONVERSIONS: usize = 65_536;
+const CONVERSION_SLOTS: usize = 1 << 14;
+
+impl Default for RecentlyConverted {
+    fn default() -> Self {
+        RecentlyConverted {
+            slots: vec![0; CONVERSION_SLOTS].into_boxed_slice(),
+        }
+    }
+}
 
 impl RecentlyConverted {
     /// Whether `v` is new (and remembers it).
     fn first_time(&mut self, v: VerificationId) -> bool {
-        if !self.set.insert(v) {
+        // Fibonacci hashing: ids that differ in any bits spread over the slots.
+        let slot = (v.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 14)) as usize;
+        let key = v.0.wrapping_add(1);
+        if self.slots[slot] == key {
             return false;
         }
-        self.order.push_back(v);
-        if self.order.len() > REMEMBERED_CONVERSIONS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
+        self.slots[slot] = key;
         true
     }
 }
@@ -444,8 +451,8 @@ impl Core {
                 self.cool_down(shared, route, kind, at.now);
             }
         }
-        self.routes[route.index()].ledger.judge(seq, judged);
-        while let Some(next) = self.routes[route.index()].ledger.next_ready() {
+        let mut ready = self.routes[route.index()].ledger.judge(seq, judged);
+        while let Some(next) = ready {
             if let Judged::Outcome {
                 outcome,
                 latency,
@@ -454,6 +461,7 @@ impl Core {
             {
                 self.record(shared, route, outcome, latency, probe, at, events);
             }
+            ready = self.routes[route.index()].ledger.next_ready();
         }
     }
 
@@ -750,7 +758,7 @@ impl Core {
         self.class_of = class_of;
         if out.chosen.is_some()
             && number > 1
-            && let Some(g) = shared.table.group(req.country, req.number_type)
+            && let Some(g) = req.group
         {
             self.groups[g.0 as usize].retry.withdraw(at.since);
         }
@@ -781,7 +789,7 @@ impl Core {
             timeout: Duration::ZERO,
             wait: Duration::ZERO,
         };
-        let Some(group) = shared.table.group(req.country, req.number_type) else {
+        let Some(group) = req.group else {
             return none(DecisionReason::NoCoverage);
         };
         // Only looked at here; paid for once a route is found (`decide`).

@@ -95,8 +95,10 @@ pub struct TripConfig {
     /// Windowed health-failure rate, with at least `health.min_volume` outcomes. Default 0.5.
     pub failure_rate: f64,
     /// Windowed `health.latency_quantile` of delivery latency above this; `"off"` disables it.
-    /// Keep it under the attempt timeout: only late deliveries are slower than that (a
-    /// validation warning says so). Default 18s.
+    /// Keep it under the attempt timeout (only late deliveries are slower than that, which a
+    /// validation warning points out) and well above a healthy route's quantile, which for
+    /// SMS is often within a few seconds of the timeout: hence off by default, and slow routes
+    /// are caught by their timeouts. Default off.
     #[serde(with = "serde_off")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::duration::DurationOrOff"))]
     pub latency: Option<Duration>,
@@ -169,7 +171,8 @@ pub struct ProbeConfig {
     pub recover_failure_rate: f64,
     /// A probe delivered slower than this does not vouch for the route: it counts as a failed
     /// probe (one delivered slower than `trip.latency` re-ejects it). Must be under
-    /// `trip.latency`; `"off"` disables it. Default 12s.
+    /// `trip.latency`; `"off"` disables it (a probe slower than the attempt timeout has timed out
+    /// anyway). Default off.
     #[serde(with = "serde_off")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::duration::DurationOrOff"))]
     pub recover_latency: Option<Duration>,
@@ -386,7 +389,7 @@ impl Default for TripConfig {
         TripConfig {
             consecutive_failures: 5,
             failure_rate: 0.5,
-            latency: Some(Duration::from_secs(18)),
+            latency: None,
             min_relative_conversion: None,
             conversion_lag: Duration::from_secs(30),
             max_relative_invalid: 3.0,
@@ -413,7 +416,7 @@ impl Default for ProbeConfig {
             share: 0.05,
             successes: 3,
             recover_failure_rate: 0.1,
-            recover_latency: Some(Duration::from_secs(12)),
+            recover_latency: None,
             timeout: Duration::from_secs(10),
             interval: Duration::from_secs(10),
             slow_start: Duration::from_secs(30),

@@ -340,6 +340,7 @@ enum Wake {
 /// the same result (no random `select!`). One timer per verification, armed at the earliest of
 /// what it waits for (timers are a large share of a simulated verification's cost). A panic
 /// while polling an adapter's future is that attempt's failure, not the caller's.
+#[inline]
 fn poll_wake(
     cx: &mut std::task::Context<'_>,
     in_flight: &mut [InFlight],
@@ -509,6 +510,7 @@ impl Router {
                 country: req.country,
                 number_type: req.number_type,
                 use_case: use_case_index,
+                group: sh.table.group(req.country, req.number_type),
             },
             started: start.since,
             in_flight: Vec::new(),
@@ -530,8 +532,7 @@ impl Router {
         let timer = sleep_until(deadline);
         tokio::pin!(timer);
 
-        let group = sh.table.group(req.country, req.number_type);
-        self.core().deposit(group, start.since);
+        self.core().deposit(v.key.group, start.since);
         let status = loop {
             if current.is_none() && stopped.is_none() {
                 let now = at.now;
@@ -1008,6 +1009,7 @@ impl Router {
             country: req.country,
             number_type: req.number_type,
             use_case,
+            group: sh.table.group(req.country, req.number_type),
         };
         (key, sh.plan(req.country, use_case))
     }
@@ -1035,10 +1037,7 @@ impl Router {
             &mut candidates,
             &mut events,
         );
-        let panic = sh
-            .table
-            .group(req.country, req.number_type)
-            .is_some_and(|g| copy.groups[g.0 as usize].panic);
+        let panic = key.group.is_some_and(|g| copy.groups[g.0 as usize].panic);
         Explanation {
             chosen: out.chosen,
             reason: out.reason,
@@ -1053,7 +1052,8 @@ impl Router {
     /// The user entered the code delivered under `receipt`: a (slow, noisy) signal that the
     /// route really works, usable as a health signal with `trip.min_relative_conversion`. The
     /// conversion is counted with its delivery (see `trip.conversion_lag`); a receipt reported
-    /// twice counts once (and is audited once).
+    /// twice counts once (and is audited once); a receipt naming a route outside this router's
+    /// table (another router's) is ignored.
     pub fn record_conversion(&self, receipt: &DeliveryReceipt) {
         if self.check_route(receipt.route).is_err() {
             return;

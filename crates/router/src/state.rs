@@ -66,8 +66,15 @@ impl Ledger {
         seq
     }
 
-    /// Files the judgement of attempt `seq` (once; a second judgement is ignored).
-    pub(crate) fn judge(&mut self, seq: u64, judged: Judged) {
+    /// Files the judgement of attempt `seq` (once; a second judgement is ignored). Returns it
+    /// at once if every attempt before it is judged (the usual case: no need to file it), after
+    /// which [`Ledger::next_ready`] gives the judgements it was holding up.
+    pub(crate) fn judge(&mut self, seq: u64, judged: Judged) -> Option<Judged> {
+        if seq == self.base && matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+            return Some(judged);
+        }
         if let Some(slot) = seq
             .checked_sub(self.base)
             .and_then(|i| self.slots.get_mut(i as usize))
@@ -75,6 +82,7 @@ impl Ledger {
         {
             *slot = Some(judged);
         }
+        None
     }
 
     /// The next judgement in launch order, once every attempt before it is judged.
@@ -480,19 +488,22 @@ mod tests {
         let mut l = Ledger::default();
         let (a, b, c) = (l.launch(), l.launch(), l.launch());
         // A fast failure of the last attempt waits for the two before it.
-        l.judge(c, outcome(false));
+        assert!(l.judge(c, outcome(false)).is_none());
         assert!(drain(&mut l).is_empty());
-        l.judge(a, outcome(true));
-        assert_eq!(drain(&mut l), [true]);
-        l.judge(b, Judged::NoEvidence);
-        // b releases nothing itself, but unblocks c.
+        // The oldest comes straight back.
+        assert!(matches!(l.judge(a, outcome(true)), Some(Judged::Outcome { .. })));
+        assert!(drain(&mut l).is_empty());
+        assert!(matches!(l.judge(b, Judged::NoEvidence), Some(Judged::NoEvidence)));
+        // b was no evidence itself, but unblocks c.
         assert_eq!(drain(&mut l), [false]);
         assert_eq!(l.pending(), 0);
         // Judging twice, or an attempt already released, changes nothing.
-        l.judge(a, outcome(false));
+        assert!(l.judge(a, outcome(false)).is_none());
         let d = l.launch();
-        l.judge(d, outcome(true));
-        l.judge(d, outcome(false));
+        let e = l.launch();
+        assert!(l.judge(e, outcome(true)).is_none());
+        assert!(l.judge(e, outcome(false)).is_none());
+        assert!(l.judge(d, outcome(false)).is_some());
         assert_eq!(drain(&mut l), [true]);
     }
 }
