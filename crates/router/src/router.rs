@@ -496,12 +496,11 @@ impl Router {
         // The clock is read once per wake-up: everything done before the next await happens
         // at that moment.
         let mut at = sh.moment(Instant::now());
-        let start = at;
         let use_case_index = sh.use_case_index(req.use_case.as_deref());
         let plan = sh.plan(req.country, use_case_index);
-        let deadline = start.now + plan.deadline;
+        let deadline = at.now + plan.deadline;
         // The deadline as an offset from the epoch, for the same reason as `AttemptMeta::started`.
-        let deadline_since = start.since + plan.deadline;
+        let deadline_since = at.since + plan.deadline;
         let mut v = Verification {
             router: self,
             id: req.id,
@@ -512,7 +511,7 @@ impl Router {
                 use_case: use_case_index,
                 group: sh.table.group(req.country, req.number_type),
             },
-            started: start.since,
+            started: at.since,
             in_flight: Vec::new(),
             attempts: 0,
             cost: 0.0,
@@ -532,7 +531,7 @@ impl Router {
         let timer = sleep_until(deadline);
         tokio::pin!(timer);
 
-        self.core().deposit(v.key.group, start.since);
+        self.core().deposit(v.key.group, at.since);
         let status = loop {
             if current.is_none() && stopped.is_none() {
                 let now = at.now;
@@ -720,10 +719,10 @@ impl Router {
             route,
             delivered_at: at,
         });
-        let time_to_verify = delivered.map(|(_, t)| t.saturating_sub(start.since));
+        let time_to_verify = delivered.map(|(_, t)| t.saturating_sub(v.started));
         self.emit(&RouterEvent::Finished(Finished {
             at: at.since,
-            started: start.since,
+            started: v.started,
             verification: req.id,
             destination: v.key.destination,
             country: req.country,

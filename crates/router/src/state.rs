@@ -491,9 +491,15 @@ mod tests {
         assert!(l.judge(c, outcome(false)).is_none());
         assert!(drain(&mut l).is_empty());
         // The oldest comes straight back.
-        assert!(matches!(l.judge(a, outcome(true)), Some(Judged::Outcome { .. })));
+        assert!(matches!(
+            l.judge(a, outcome(true)),
+            Some(Judged::Outcome { .. })
+        ));
         assert!(drain(&mut l).is_empty());
-        assert!(matches!(l.judge(b, Judged::NoEvidence), Some(Judged::NoEvidence)));
+        assert!(matches!(
+            l.judge(b, Judged::NoEvidence),
+            Some(Judged::NoEvidence)
+        ));
         // b was no evidence itself, but unblocks c.
         assert_eq!(drain(&mut l), [false]);
         assert_eq!(l.pending(), 0);
