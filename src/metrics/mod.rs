@@ -36,11 +36,21 @@
 //! start time (the lab's traffic generator guarantees it; in virtual time the first decision and
 //! `started` are the same instant).
 //!
-//! - `verifications`: measured `Finished` events. Each is counted once, in exactly one status
-//!   of [`StatusCounts`].
+//! - `verifications`: measured `Finished` events, plus measured verifications whose caller gave
+//!   up waiting ([`Recorder::caller_abandoned`]: the router emits no `Finished` for a
+//!   verification dropped under it). Each is counted once, in exactly one status of
+//!   [`StatusCounts`].
 //! - `success_rate` = status `delivered` / verifications (a code reached the user, by any attempt,
 //!   before the deadline: this includes an attempt that timed out and then delivered while the
-//!   verification was still running).
+//!   verification was still running). A verification its caller gave up on is not a success:
+//!   whatever the router did afterwards, the caller had already answered its user.
+//! - `caller_abandoned`: measured verifications whose caller gave up waiting (`caller_timeout`)
+//!   and dropped them unfinished. They have no `Finished` event; the simulation reports the
+//!   attempts launched for them, which count in `attempts_launched` (so in
+//!   `attempts_per_verification` and `failover_rate`) as a `Finished` would have them. Those of
+//!   their attempts that resolved before the drop have `Attempt` events and count in cost and
+//!   per route; those still pending when the verification was dropped never resolve for the
+//!   router (it stops watching them), so they have none.
 //! - `conversion_rate` = `Conversion` events of measured ids / verifications. The router emits at
 //!   most one conversion per delivered verification; the recorder does not deduplicate.
 //! - `time_to_verify`: `Finished::time_to_verify` of delivered measured verifications, in an
@@ -86,8 +96,8 @@
 //!
 //! Rows of `bucket` length cover the *whole* run `[0, end)`, warmup included (charts show it;
 //! each row says whether it lies in the measured window). Verification columns
-//! (`verifications`, `delivered`, `success_rate`, `failovers`, TTV p50 / p99) are bucketed by
-//! the verification's *start*; `attempts`, `cost`, provider attempts and `ejections` by event
+//! (`verifications`, `delivered`, `success_rate`, `failovers`, `caller_abandoned`, TTV p50 /
+//! p99) are bucketed by the verification's *start*; `attempts`, `cost`, provider attempts and `ejections` by event
 //! time; `conversions` by the conversion's time (a conversion does not carry its start).
 //! An hdrhistogram per row would cost ~180 KiB; instead each row keeps a compact log-binned
 //! histogram (16 linear sub-bins per power of two of microseconds, 1 ms .. 71 min, values
@@ -139,7 +149,7 @@ mod tests;
 
 use std::time::Duration;
 
-use failover_router::{Country, NumberType, RouteId, RoutingTable};
+use failover_router::{Country, NumberType, RouteId, RoutingTable, VerificationId};
 
 pub use histogram::{HistogramError, SerializedHistogram};
 pub use recorder::Recorder;
@@ -151,6 +161,22 @@ pub use summary::{
     PolicyRun, Quantiles, RouteStats, RunWindow, StateTransition, StatusCounts, TimelineState,
     Totals,
 };
+
+/// A verification whose caller gave up waiting and dropped it unfinished, for
+/// [`Recorder::caller_abandoned`]: what the router's `Finished` would say of it, had it emitted
+/// one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerAbandoned {
+    /// When the caller gave up (from the run's start, like the router's event times).
+    pub at: Duration,
+    /// When the verification started (its first decision).
+    pub started: Duration,
+    pub verification: VerificationId,
+    pub country: Country,
+    pub number_type: NumberType,
+    /// Attempts launched for it before it was dropped.
+    pub attempts: u32,
+}
 
 /// One route as the recorder needs to know it, indexed by [`RouteId`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::summary::{
     BucketRow, FORMAT_VERSION, FailureCounts, Metrics, PanicInterval, PolicyRun, RouteStats,
     RunWindow, StateTransition, StatusCounts, Totals,
 };
-use super::{ConfigError, RecorderConfig};
+use super::{CallerAbandoned, ConfigError, RecorderConfig};
 
 /// Records one simulation run. Hand it to the router as its sink (behind an `Arc`), then call
 /// [`Recorder::finish`] (or [`Recorder::summary`] through the `Arc`) when the run has drained.
@@ -36,7 +36,8 @@ struct State {
     first_after_window: Option<u64>,
 
     verifications: u64,
-    status: [u64; 6],
+    /// Measured verifications by how they ended: [`status_index`], then [`CALLER_ABANDONED`].
+    status: [u64; STATUSES],
     failovers: u64,
     totals: Totals,
     cost_total: f64,
@@ -67,6 +68,7 @@ struct Row {
     verifications: u64,
     delivered: u64,
     failovers: u64,
+    caller_abandoned: u64,
     conversions: u64,
     attempts: u64,
     cost: f64,
@@ -124,7 +126,18 @@ fn kind_index(k: FailureKind) -> usize {
     }
 }
 
+/// The [`State::status`] slot of verifications dropped by a caller that gave up waiting.
+const CALLER_ABANDONED: usize = 6;
+const STATUSES: usize = 7;
+
 fn status_index(s: VerificationStatus) -> usize {
+    // TODO(router-abandoned): the router reports nothing for a verification whose future is
+    // dropped, so the lab counts them from its traffic layer (`Recorder::caller_abandoned`, fed
+    // by `sim::CallerSink` in `experiment`). Once the router emits
+    // `Finished { status: Abandoned }` for them, map that status to `CALLER_ABANDONED` here and
+    // stop feeding `Recorder::caller_abandoned` (delete it and the `CallerSink` wiring in
+    // `experiment::run_one_with` and the sim's `AttemptLog`, which counts the attempts the
+    // router's `Finished` will then carry), or every abandoned verification is counted twice.
     match s {
         VerificationStatus::Delivered => 0,
         VerificationStatus::DeadlineExceeded => 1,
@@ -152,7 +165,7 @@ impl Recorder {
             first_in_window: None,
             first_after_window: None,
             verifications: 0,
-            status: [0; 6],
+            status: [0; STATUSES],
             failovers: 0,
             totals: Totals::default(),
             cost_total: 0.0,
@@ -229,6 +242,18 @@ impl Recorder {
     /// Number of time-series rows allocated so far (bounded by the latest event time / bucket).
     pub fn timeseries_len(&self) -> usize {
         self.lock().rows.len()
+    }
+
+    /// A verification whose caller gave up waiting and dropped it unfinished. The router emits
+    /// no `Finished` for it, so this counts it instead, once: in `verifications` (if measured),
+    /// as `caller_abandoned`, not delivered, and as failed in the fault impact. Call it in event
+    /// order with the router's events (the simulation does).
+    pub fn caller_abandoned(&self, e: &CallerAbandoned) {
+        let mut st = self.lock();
+        if e.at >= st.faults_due {
+            st.advance_faults(e.at);
+        }
+        st.caller_abandoned(&self.config, e);
     }
 }
 
@@ -458,6 +483,28 @@ impl State {
         }
     }
 
+    /// What [`State::finished`] does for a verification that ended without delivery, for one
+    /// that has no `Finished` event (and no cost summed in one: its billed attempts count in
+    /// `cost_total` through their `Attempt` events).
+    fn caller_abandoned(&mut self, cfg: &RecorderConfig, e: &CallerAbandoned) {
+        let i = self.row(cfg, e.started);
+        let row = &mut self.rows[i];
+        row.verifications += 1;
+        row.failovers += u64::from(e.attempts > 1);
+        row.caller_abandoned += 1;
+
+        if e.started < cfg.warmup || e.started >= cfg.duration {
+            return;
+        }
+        self.verifications += 1;
+        self.status[CALLER_ABANDONED] += 1;
+        self.failovers += u64::from(e.attempts > 1);
+        self.totals.attempts_launched += u64::from(e.attempts);
+        for f in &mut self.faults {
+            f.on_finished(e.started, e.country, e.number_type, false);
+        }
+    }
+
     fn conversion(&mut self, cfg: &RecorderConfig, e: &Conversion) {
         let i = self.row(cfg, e.at);
         self.rows[i].conversions += 1;
@@ -559,6 +606,7 @@ impl State {
             flaps: self.routes.iter().map(|r| r.flaps).sum(),
             late_deliveries: self.late_deliveries,
             panic_time: panic_time.as_secs_f64(),
+            caller_abandoned: self.status[CALLER_ABANDONED],
         };
         let s = &self.status;
         let status_counts = StatusCounts {
@@ -568,6 +616,7 @@ impl State {
             no_route: s[3],
             retry_budget_exhausted: s[4],
             invalid_destination: s[5],
+            caller_abandoned: s[CALLER_ABANDONED],
         };
 
         let providers = cfg.providers.len();
@@ -599,6 +648,7 @@ impl State {
                         .provider_attempts
                         .get(i * providers..(i + 1) * providers)
                         .map_or_else(|| vec![0; providers], <[u64]>::to_vec),
+                    caller_abandoned: row.caller_abandoned,
                 }
             })
             .collect();

@@ -22,5 +22,5 @@ mod world;
 
 pub use adapter::SimAdapter;
 pub use message::SimTag;
-pub use traffic::TrafficCounts;
+pub use traffic::{CallerGaveUp, CallerSink, TrafficCounts};
 pub use world::{SimError, SimOutcome, simulate};

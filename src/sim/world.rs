@@ -16,13 +16,13 @@ use failover_router::{
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::adapter::SimAdapter;
+use super::adapter::{AttemptLog, SimAdapter};
 use super::carrier::{CarrierActor, KnowProviders};
 use super::clock::{Agenda, Clock, Targets};
 use super::provider::ProviderActor;
 use super::region::RegionActor;
 use super::rng::{GLOBAL, Purpose, stream_key};
-use super::traffic::{Traffic, TrafficCounts};
+use super::traffic::{CallerSink, Impatient, Traffic, TrafficCounts};
 use crate::scenario::{CarrierId, CompiledScenario, RegionId};
 
 /// What a run produced besides the events it sent to the sink.
@@ -43,12 +43,14 @@ pub enum SimError {
     Runtime(#[from] std::io::Error),
 }
 
-/// Runs `world` under `policy` with `seed`, sending every router event to `sink`.
+/// Runs `world` under `policy` with `seed`, sending every router event to `sink` and every
+/// verification whose caller gave up (the scenario's `caller_timeout`) to `callers`.
 pub fn simulate(
     world: Arc<CompiledScenario>,
     policy: &Policy,
     seed: u64,
     sink: Arc<dyn EventSink>,
+    callers: Option<Arc<dyn CallerSink>>,
 ) -> Result<SimOutcome, SimError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -108,6 +110,11 @@ pub fn simulate(
             })
             .collect();
 
+        // Counted only when some caller may give up: nothing to do for the others.
+        let attempts = world
+            .traffic
+            .callers_may_give_up()
+            .then(|| Arc::new(AttemptLog::default()));
         let table = RoutingTable::new(&world.provider_names(), &world.routes)?;
         let mut builder = Router::builder(table, policy).sink(sink).seed(stream_key(
             seed,
@@ -121,6 +128,7 @@ pub fn simulate(
                     ProviderId(i as u32),
                     regions[p.region.index()].clone(),
                     &world,
+                    attempts.clone(),
                 )),
             );
         }
@@ -132,6 +140,10 @@ pub fn simulate(
             seed,
             epoch,
             Rc::clone(&agenda),
+            attempts.map(|attempts| Impatient {
+                attempts,
+                sink: callers,
+            }),
             done_tx,
         );
         traffic.start();
