@@ -36,11 +36,16 @@
 //! start time (the lab's traffic generator guarantees it; in virtual time the first decision and
 //! `started` are the same instant).
 //!
-//! - `verifications`: measured `Finished` events. Each is counted once, in exactly one status
-//!   of [`StatusCounts`].
+//! - `verifications`: measured `Finished` events (a verification its caller dropped has one too,
+//!   with status `abandoned`). Each is counted once, in exactly one status of [`StatusCounts`].
 //! - `success_rate` = status `delivered` / verifications (a code reached the user, by any attempt,
 //!   before the deadline: this includes an attempt that timed out and then delivered while the
-//!   verification was still running).
+//!   verification was still running). A verification its caller gave up on is not a success:
+//!   whatever the router did afterwards, the caller had already answered its user.
+//! - `caller_abandoned`: measured verifications whose caller gave up waiting (`caller_timeout`)
+//!   and dropped them unfinished (`Finished` with status `abandoned`, carrying the attempts
+//!   launched so far). Their attempts pending at the drop are still judged by the router's
+//!   watcher, so they have `Attempt` events and count in cost and per route.
 //! - `conversion_rate` = `Conversion` events of measured ids / verifications. The router emits at
 //!   most one conversion per delivered verification; the recorder does not deduplicate.
 //! - `time_to_verify`: `Finished::time_to_verify` of delivered measured verifications, in an
@@ -86,8 +91,8 @@
 //!
 //! Rows of `bucket` length cover the *whole* run `[0, end)`, warmup included (charts show it;
 //! each row says whether it lies in the measured window). Verification columns
-//! (`verifications`, `delivered`, `success_rate`, `failovers`, TTV p50 / p99) are bucketed by
-//! the verification's *start*; `attempts`, `cost`, provider attempts and `ejections` by event
+//! (`verifications`, `delivered`, `success_rate`, `failovers`, `caller_abandoned`, TTV p50 /
+//! p99) are bucketed by the verification's *start*; `attempts`, `cost`, provider attempts and `ejections` by event
 //! time; `conversions` by the conversion's time (a conversion does not carry its start).
 //! An hdrhistogram per row would cost ~180 KiB; instead each row keeps a compact log-binned
 //! histogram (16 linear sub-bins per power of two of microseconds, 1 ms .. 71 min, values

@@ -36,7 +36,8 @@ struct State {
     first_after_window: Option<u64>,
 
     verifications: u64,
-    status: [u64; 7],
+    /// Measured verifications by how they ended: [`status_index`], then [`CALLER_ABANDONED`].
+    status: [u64; STATUSES],
     failovers: u64,
     totals: Totals,
     cost_total: f64,
@@ -67,6 +68,7 @@ struct Row {
     verifications: u64,
     delivered: u64,
     failovers: u64,
+    caller_abandoned: u64,
     conversions: u64,
     attempts: u64,
     cost: f64,
@@ -124,6 +126,10 @@ fn kind_index(k: FailureKind) -> usize {
     }
 }
 
+/// The [`State::status`] slot of verifications dropped by a caller that gave up waiting.
+const CALLER_ABANDONED: usize = 6;
+const STATUSES: usize = 7;
+
 fn status_index(s: VerificationStatus) -> usize {
     match s {
         VerificationStatus::Delivered => 0,
@@ -132,7 +138,7 @@ fn status_index(s: VerificationStatus) -> usize {
         VerificationStatus::NoRoute => 3,
         VerificationStatus::RetryBudgetExhausted => 4,
         VerificationStatus::InvalidDestination => 5,
-        VerificationStatus::Abandoned => 6,
+        VerificationStatus::Abandoned => CALLER_ABANDONED,
     }
 }
 
@@ -153,7 +159,7 @@ impl Recorder {
             first_in_window: None,
             first_after_window: None,
             verifications: 0,
-            status: [0; 7],
+            status: [0; STATUSES],
             failovers: 0,
             totals: Totals::default(),
             cost_total: 0.0,
@@ -439,6 +445,7 @@ impl State {
         row.verifications += 1;
         row.delivered += u64::from(delivered);
         row.failovers += u64::from(e.attempts > 1);
+        row.caller_abandoned += u64::from(e.status == VerificationStatus::Abandoned);
         if let Some(t) = ttv {
             self.ttv_bins[i * log_bins::LOG_BINS + log_bins::bin(micros(t))] += 1;
         }
@@ -560,6 +567,7 @@ impl State {
             flaps: self.routes.iter().map(|r| r.flaps).sum(),
             late_deliveries: self.late_deliveries,
             panic_time: panic_time.as_secs_f64(),
+            caller_abandoned: self.status[CALLER_ABANDONED],
         };
         let s = &self.status;
         let status_counts = StatusCounts {
@@ -569,7 +577,7 @@ impl State {
             no_route: s[3],
             retry_budget_exhausted: s[4],
             invalid_destination: s[5],
-            abandoned: s[6],
+            caller_abandoned: s[CALLER_ABANDONED],
         };
 
         let providers = cfg.providers.len();
@@ -601,6 +609,7 @@ impl State {
                         .provider_attempts
                         .get(i * providers..(i + 1) * providers)
                         .map_or_else(|| vec![0; providers], <[u64]>::to_vec),
+                    caller_abandoned: row.caller_abandoned,
                 }
             })
             .collect();

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::summary::PolicyRun;
 
-/// Version of the `summary.json` layout. Bump on any incompatible change.
+/// Version of the `summary.json` layout. Bump on any incompatible change; added fields are not
+/// one (readers default them, e.g. `caller_abandoned` is 0 in files written before it).
 pub const SUMMARY_FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::histogram::SerializedHistogram;
 
 /// Version of the [`PolicyRun`] format. Bump it when a field changes meaning or disappears, so
-/// that readers can refuse versions they do not know.
+/// that readers can refuse versions they do not know. Added fields do not bump it: they default
+/// (to 0) when a file written before them is read (`caller_abandoned`).
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Everything one simulation run of one policy measured.
@@ -61,6 +62,10 @@ pub struct Metrics {
     pub late_deliveries: u64,
     /// Seconds, summed over (country, number type) groups.
     pub panic_time: f64,
+    /// Verifications whose caller gave up waiting (`caller_timeout`) and dropped them
+    /// unfinished: counted in `verifications`, never successful.
+    #[serde(default)]
+    pub caller_abandoned: u64,
 }
 
 /// Quantiles of a latency distribution, seconds. All `None` when nothing was recorded.
@@ -82,9 +87,9 @@ pub struct StatusCounts {
     pub no_route: u64,
     pub retry_budget_exhausted: u64,
     pub invalid_destination: u64,
-    /// The caller gave up (dropped `verify`) before the router finished.
+    /// Dropped unfinished by a caller that gave up waiting (`caller_timeout`).
     #[serde(default)]
-    pub abandoned: u64,
+    pub caller_abandoned: u64,
 }
 
 impl StatusCounts {
@@ -95,14 +100,15 @@ impl StatusCounts {
             + self.no_route
             + self.retry_budget_exhausted
             + self.invalid_destination
-            + self.abandoned
+            + self.caller_abandoned
     }
 }
 
 /// Raw totals behind the rates, over measured verifications.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
-    /// Sum of `Finished::attempts`: attempts launched.
+    /// Sum of `Finished::attempts`, and of the attempts of verifications dropped by their
+    /// caller: attempts launched.
     pub attempts_launched: u64,
     /// `Attempt` events (an attempt abandoned and never resolved has none).
     pub attempt_events: u64,
@@ -254,4 +260,8 @@ pub struct BucketRow {
     pub ttv_p99: Option<f64>,
     /// `Attempt` events per provider, in [`PolicyRun::providers`] order.
     pub provider_attempts: Vec<u64>,
+    /// Verifications that started in the bucket and were dropped unfinished by a caller that
+    /// gave up waiting (`caller_timeout`).
+    #[serde(default)]
+    pub caller_abandoned: u64,
 }

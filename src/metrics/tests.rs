@@ -962,6 +962,73 @@ fn failed_during_fault_counts_measured_in_scope_verifications() {
     );
 }
 
+/// A verification whose caller gave up (the router's `Finished` with status `abandoned`)
+/// counts once in `verifications`, in its start bucket, as `caller_abandoned`, never as
+/// delivered, and as failed in its fault's impact; outside the measured window it is only in
+/// the time series.
+#[test]
+fn caller_abandoned_verifications_count_once_and_never_succeed() {
+    let mut cfg = config(10.0, 100.0, 10.0);
+    cfg.faults.push(FaultWindow {
+        name: "a-black-hole".into(),
+        start: s(20.0),
+        end: s(60.0),
+        affected_routes: vec![RouteId(0)],
+    });
+    let rec = Recorder::new(cfg).unwrap();
+    let abandoned = |at: f64, started: f64, v: u64, country: Country, attempts: u32| {
+        finished(at, started, v, country, St::Abandoned, attempts, 0.0, None)
+    };
+    // 1: warmup, abandoned; 2: delivered; 3: abandoned during the fault after a fast failure
+    // and while its second attempt was pending; 4: abandoned, started during the fault but out
+    // of its scope (US). In time order, as the simulation emits them.
+    rec.emit(&decision(5.0, 1, 1, Some(0)));
+    rec.emit(&abandoned(20.0, 5.0, 1, de(), 1));
+    rec.emit(&decision(22.0, 2, 1, Some(0)));
+    rec.emit(&attempt(25.0, 2, 1, 0, Delivered, 3.0, 0.05));
+    rec.emit(&finished(
+        25.0,
+        22.0,
+        2,
+        de(),
+        St::Delivered,
+        1,
+        0.05,
+        Some(0),
+    ));
+    rec.emit(&decision(30.0, 3, 1, Some(0)));
+    let unavailable = Failed(FailureKind::Unavailable);
+    rec.emit(&attempt(30.5, 3, 1, 0, unavailable, 0.5, 0.0));
+    rec.emit(&decision(30.5, 3, 2, Some(1)));
+    rec.emit(&decision(40.0, 4, 1, Some(2)));
+    rec.emit(&abandoned(45.0, 30.0, 3, de(), 2));
+    rec.emit(&abandoned(55.0, 40.0, 4, us(), 1));
+    let run = rec.finish(s(200.0));
+    let m = &run.metrics;
+    assert_eq!(m.verifications, 3, "ids 2, 3 and 4 are measured");
+    assert_eq!(m.caller_abandoned, 2);
+    assert_eq!(run.status_counts.caller_abandoned, 2);
+    assert_eq!(run.status_counts.delivered, 1);
+    assert_eq!(run.status_counts.total(), m.verifications);
+    assert!(close(m.success_rate, 1.0 / 3.0), "{}", m.success_rate);
+    // Their attempts count as launched, as a `Finished` would have them: 1 + 2 + 1.
+    assert_eq!(run.totals.attempts_launched, 4);
+    assert_eq!(run.totals.attempt_events, 2);
+    assert!(close(m.failover_rate, 1.0 / 3.0), "{}", m.failover_rate);
+    assert_eq!(run.timeseries[3].failovers, 1);
+    // By start bucket, warmup included.
+    let col = |f: fn(&BucketRow) -> u64| run.timeseries.iter().map(f).collect::<Vec<_>>();
+    assert_eq!(col(|b| b.caller_abandoned)[..5], [1, 0, 0, 1, 1]);
+    assert_eq!(col(|b| b.verifications)[..5], [1, 0, 1, 1, 1]);
+    assert_eq!(run.timeseries[3].success_rate, Some(0.0));
+    let f = &run.faults[0];
+    assert_eq!(
+        (f.verifications_during_fault, f.failed_during_fault),
+        (2, 1),
+        "in scope: 2 (delivered) and 3 (abandoned)"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Histograms
 
@@ -1056,12 +1123,29 @@ fn summary_serializes_and_reads_back() {
         "duplicate_deliveries",
         "ejections",
         "flaps",
+        "caller_abandoned",
     ] {
         assert!(keys.contains(&k), "metrics lacks {k}");
     }
-    let back: PolicyRun = serde_json::from_value(json).unwrap();
+    let back: PolicyRun = serde_json::from_value(json.clone()).unwrap();
     assert_eq!(back, run);
     assert_eq!(run.routes[0].timeline[0].state, TimelineState::Ejected);
+
+    // Written before `caller_abandoned` was added (same format version): it reads as 0.
+    let mut older = json;
+    older["metrics"]
+        .as_object_mut()
+        .unwrap()
+        .remove("caller_abandoned");
+    older["status_counts"]
+        .as_object_mut()
+        .unwrap()
+        .remove("caller_abandoned");
+    for row in older["timeseries"].as_array_mut().unwrap() {
+        row.as_object_mut().unwrap().remove("caller_abandoned");
+    }
+    let back: PolicyRun = serde_json::from_value(older).unwrap();
+    assert_eq!(back, run);
 }
 
 #[test]

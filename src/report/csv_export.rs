@@ -35,6 +35,7 @@ pub fn summary_csv(s: &RunSummary) -> Vec<u8> {
         "ejections",
         "flaps",
         "panic_time",
+        "caller_abandoned",
     ])
     .expect("in memory");
     for p in &s.policies {
@@ -59,6 +60,7 @@ pub fn summary_csv(s: &RunSummary) -> Vec<u8> {
             m.ejections.to_string(),
             m.flaps.to_string(),
             m.panic_time.to_string(),
+            m.caller_abandoned.to_string(),
         ])
         .expect("in memory");
     }
@@ -82,6 +84,7 @@ pub fn timeseries_csv(s: &RunSummary) -> Vec<u8> {
         "ejections",
         "ttv_p50",
         "ttv_p99",
+        "caller_abandoned",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -104,6 +107,7 @@ pub fn timeseries_csv(s: &RunSummary) -> Vec<u8> {
                 b.ejections.to_string(),
                 opt(b.ttv_p50),
                 opt(b.ttv_p99),
+                b.caller_abandoned.to_string(),
             ];
             for a in &b.provider_attempts {
                 row.push(if b.attempts > 0 {

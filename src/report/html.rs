@@ -21,7 +21,8 @@
 //!   integers; a missing value (`null` in the summary: no success, never detected) is `–`.
 //! - **Best per column**: the highest success and conversion rates; the lowest value of every
 //!   other compared column (TTV, attempts per verification, cost per success, duplicates,
-//!   ejections, flaps; detection and recovery delays and failures in the fault table). Values
+//!   ejections, flaps, callers that gave up; detection and recovery delays and failures in the
+//!   fault table). The "caller gave up" column appears only when some policy has any. Values
 //!   are compared as displayed, so two policies that print the same number are both marked.
 //!   Nothing is marked when only one policy ran.
 //! - **Deterministic**: the same summary gives the same bytes (no timestamps; wall-clock facts
@@ -355,23 +356,38 @@ fn comparison(h: &mut String, summary: &RunSummary) {
         h.push_str("<p class=\"note\">No policy ran.</p>\n</section>\n");
         return;
     }
+    let ps = &summary.policies;
+    // Verifications whose caller gave up waiting: a column only when some policy has any.
+    let abandoned = ps.iter().any(|p| p.result.metrics.caller_abandoned > 0);
     h.push_str(
         "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th><th>Verifications</th>\
-         <th>Success rate</th><th>Conversion</th><th>TTV p50</th><th>TTV p99</th>\
+         <th>Success rate</th>",
+    );
+    if abandoned {
+        h.push_str("<th>Caller gave up</th>");
+    }
+    h.push_str(
+        "<th>Conversion</th><th>TTV p50</th><th>TTV p99</th>\
          <th>Attempts / verification</th><th>Cost per success</th><th>Duplicates</th>\
          <th>Ejections</th><th>Flaps</th></tr></thead>\n<tbody>\n",
     );
-    let ps = &summary.policies;
     let col = |best: Best, f: &dyn Fn(&PolicySummary) -> Cell| -> (Best, Vec<Cell>) {
         (best, ps.iter().map(f).collect())
     };
     let count = |n: u64| Cell::new(n.to_string(), Some(n as f64));
-    let columns = vec![
+    let mut columns = vec![
         col(Best::None, &|p| count(p.result.metrics.verifications)),
         col(Best::Higher, &|p| {
             let v = p.result.metrics.success_rate;
             Cell::new(pct(v), Some(v))
         }),
+    ];
+    if abandoned {
+        columns.push(col(Best::Lower, &|p| {
+            count(p.result.metrics.caller_abandoned)
+        }));
+    }
+    columns.extend([
         col(Best::Higher, &|p| {
             let v = p.result.metrics.conversion_rate;
             Cell::new(pct(v), Some(v))
@@ -397,7 +413,7 @@ fn comparison(h: &mut String, summary: &RunSummary) {
         }),
         col(Best::Lower, &|p| count(p.result.metrics.ejections)),
         col(Best::Lower, &|p| count(p.result.metrics.flaps)),
-    ];
+    ]);
     let names: Vec<String> = ps
         .iter()
         .enumerate()
@@ -411,6 +427,13 @@ fn comparison(h: &mut String, summary: &RunSummary) {
              conversion rates, lowest of the others). TTV: time to verify, request start to \
              first delivery, successes only. Cost per success counts every billed attempt, \
              duplicates included.</p>\n",
+        );
+    }
+    if abandoned {
+        h.push_str(
+            "<p class=\"note\">Caller gave up: verifications whose caller stopped waiting \
+             (the scenario's <code>caller_timeout</code>) and dropped them unfinished; they count \
+             in verifications and never as successes.</p>\n",
         );
     }
     h.push_str("</section>\n");
@@ -786,6 +809,18 @@ mod tests {
 
     fn check_escape(input: &str, expect: &str) {
         assert_eq!(escape(input), expect, "{input:?}");
+    }
+
+    #[test]
+    fn the_caller_gave_up_column_appears_only_when_a_caller_gave_up() {
+        let mut s = fixture::summary().clone();
+        let html = render(&s, &FILES);
+        assert!(!html.contains("Caller gave up"));
+        s.policies[0].result.metrics.caller_abandoned = 4321;
+        let html = render(&s, &FILES);
+        assert!(html.contains("<th>Success rate</th><th>Caller gave up</th><th>Conversion</th>"));
+        assert!(html.contains("<td>4321</td>"));
+        assert!(html.contains("<code>caller_timeout</code>"));
     }
 
     #[test]

@@ -47,17 +47,27 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// One row per policy: the numbers a policy author compares first.
+/// One row per policy: the numbers a policy author compares first. The `abandoned` column
+/// (verifications whose caller gave up waiting) appears only when some policy has any.
 pub fn policy_table(s: &RunSummary) -> String {
+    let abandoned = s
+        .policies
+        .iter()
+        .any(|p| p.result.metrics.caller_abandoned > 0);
     let rows: Vec<Vec<String>> = s
         .policies
         .iter()
         .map(|p| {
             let m = &p.result.metrics;
-            vec![
+            let mut row = vec![
                 p.name.clone(),
                 m.verifications.to_string(),
                 pct(m.success_rate),
+            ];
+            if abandoned {
+                row.push(m.caller_abandoned.to_string());
+            }
+            row.extend([
                 pct(m.conversion_rate),
                 secs(m.time_to_verify.p50),
                 secs(m.time_to_verify.p99),
@@ -66,25 +76,25 @@ pub fn policy_table(s: &RunSummary) -> String {
                 m.duplicate_deliveries.to_string(),
                 m.ejections.to_string(),
                 m.flaps.to_string(),
-            ]
+            ]);
+            row
         })
         .collect();
-    table(
-        &[
-            "policy",
-            "verifications",
-            "success",
-            "conversion",
-            "ttv p50",
-            "ttv p99",
-            "attempts",
-            "cost/success",
-            "duplicates",
-            "ejections",
-            "flaps",
-        ],
-        &rows,
-    )
+    let mut header = vec!["policy", "verifications", "success"];
+    if abandoned {
+        header.push("abandoned");
+    }
+    header.extend([
+        "conversion",
+        "ttv p50",
+        "ttv p99",
+        "attempts",
+        "cost/success",
+        "duplicates",
+        "ejections",
+        "flaps",
+    ]);
+    table(&header, &rows)
 }
 
 /// One row per (fault, policy): how fast each policy noticed, recovered, and what it cost.
@@ -125,6 +135,20 @@ pub fn fault_table(s: &RunSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::chart::fixture;
+
+    #[test]
+    fn the_abandoned_column_appears_only_when_a_caller_gave_up() {
+        let mut s = fixture::summary().clone();
+        let header = |s: &RunSummary| policy_table(s).lines().next().unwrap().to_owned();
+        assert!(!header(&s).contains("abandoned"), "{}", header(&s));
+        s.policies[1].result.metrics.caller_abandoned = 1234;
+        let t = policy_table(&s);
+        assert!(header(&s).contains("success  abandoned  conversion"), "{t}");
+        let rows: Vec<&str> = t.lines().skip(1).collect();
+        assert!(rows[1].contains(" 1234 "), "{t}");
+        assert!(rows[0].contains("%          0 "), "{t}");
+    }
 
     #[test]
     fn columns_align_and_missing_values_show_as_dashes() {

@@ -172,7 +172,8 @@ impl CountryModel {
 }
 
 /// Splits weighted items into items and cumulative weights normalised to end at +inf.
-fn cumulative_weights<T>(items: Vec<(T, f64)>) -> (Box<[T]>, Box<[f64]>) {
+fn cumulative_weights<T>(items: impl IntoIterator<Item = (T, f64)>) -> (Box<[T]>, Box<[f64]>) {
+    let items: Vec<(T, f64)> = items.into_iter().collect();
     let total: f64 = items.iter().map(|(_, w)| w).sum();
     let mut acc = 0.0;
     let mut ids = Vec::with_capacity(items.len());
@@ -190,8 +191,14 @@ fn cumulative_weights<T>(items: Vec<(T, f64)>) -> (Box<[T]>, Box<[f64]>) {
 
 #[inline]
 fn pick<T: Copy>(items: &[T], cumulative: &[f64], u: f64) -> T {
+    items[pick_index(cumulative, u)]
+}
+
+/// The index of the item a uniform draw `u` in [0, 1) falls on.
+#[inline]
+fn pick_index(cumulative: &[f64], u: f64) -> usize {
     let i = cumulative.partition_point(|&c| c <= u);
-    items[i.min(items.len() - 1)]
+    i.min(cumulative.len() - 1)
 }
 
 /// Mobile operator.
@@ -288,21 +295,43 @@ pub struct TrafficModel {
     /// Destination classes of Poisson traffic (empty for traces).
     pub mix: Box<[Destination]>,
     mix_cumulative: Box<[f64]>,
+    /// How long the callers of each mix entry wait, indexed like `mix`: the entry's own
+    /// `caller_timeout`, else [`Self::caller_timeout`].
+    mix_caller_timeout: Box<[Option<Duration>]>,
     pub fraud: Box<[FraudModel]>,
+    /// `[traffic] caller_timeout`: how long a caller waits for `verify` before dropping it
+    /// (trace and fraud arrivals, and mix entries without their own). `None`: until it ends.
+    pub caller_timeout: Option<Duration>,
+}
+
+/// One destination class of the mix, as the traffic generator draws it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MixClass {
+    pub destination: Destination,
+    /// How long its callers wait for `verify`; `None`: until it ends.
+    pub caller_timeout: Option<Duration>,
 }
 
 impl TrafficModel {
+    /// `mix`: (destination, weight, the entry's own caller timeout).
     pub(crate) fn new(
         arrivals: Arrivals,
-        mix: Vec<(Destination, f64)>,
+        mix: Vec<(Destination, f64, Option<Duration>)>,
         fraud: Vec<FraudModel>,
+        caller_timeout: Option<Duration>,
     ) -> Self {
-        let (mix, mix_cumulative) = cumulative_weights(mix);
+        let mix_caller_timeout = mix
+            .iter()
+            .map(|&(_, _, own)| own.or(caller_timeout))
+            .collect();
+        let (mix, mix_cumulative) = cumulative_weights(mix.into_iter().map(|(d, w, _)| (d, w)));
         TrafficModel {
             arrivals,
             mix,
             mix_cumulative,
+            mix_caller_timeout,
             fraud: fraud.into_boxed_slice(),
+            caller_timeout,
         }
     }
 
@@ -311,6 +340,21 @@ impl TrafficModel {
     #[inline]
     pub fn pick_destination(&self, u: f64) -> Destination {
         pick(&self.mix, &self.mix_cumulative, u)
+    }
+
+    /// Whether any caller may give up (a `caller_timeout` anywhere).
+    pub fn callers_may_give_up(&self) -> bool {
+        self.caller_timeout.is_some() || self.mix_caller_timeout.iter().any(Option::is_some)
+    }
+
+    /// [`pick_destination`](Self::pick_destination) with the class's caller timeout.
+    #[inline]
+    pub fn pick_class(&self, u: f64) -> MixClass {
+        let i = pick_index(&self.mix_cumulative, u);
+        MixClass {
+            destination: self.mix[i],
+            caller_timeout: self.mix_caller_timeout[i],
+        }
     }
 }
 

@@ -72,8 +72,8 @@ use serde::{Deserialize, Serialize};
 pub use compiled::{
     Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
     Destination, DiurnalProfile, DomainId, FaultEffect, FaultModel, FraudModel, InventoryModel,
-    NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId, RegionModel, TargetModel,
-    TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
+    MixClass, NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId, RegionModel,
+    TargetModel, TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
 pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
 pub use locate::{Diagnostic, diagnose, line_col};

@@ -153,9 +153,10 @@ bursts = [{ start = "10m", duration = "5m", factor = 3.0 }]
 mix = [
   { country = "DE", number_type = "mobile", use_case = "login", weight = 0.6 },
   { country = "US", number_type = "mobile", use_case = "signup", weight = 0.3 },
-  { country = "US", number_type = "voip", weight = 0.1 },
+  { country = "US", number_type = "voip", weight = 0.1, caller_timeout = "10s" },
 ]
 fraud = [{ start = "30m", duration = "10m", extra_rate = "20/s", country = "US", number_type = "voip" }]
+caller_timeout = "15s"
 
 [[faults]]
 name = "twilio DE black hole"
@@ -348,6 +349,15 @@ fn example_compiles_to_index_form() {
         NumberType::Voip
     );
     assert_eq!(c.traffic.fraud[0].rate, 20.0);
+    // Callers give up after 15 s, except the VoIP entry's, after its own 10 s.
+    assert_eq!(c.traffic.caller_timeout, Some(Duration::from_secs(15)));
+    let first = c.traffic.pick_class(0.0);
+    assert_eq!(first.destination, c.traffic.pick_destination(0.0));
+    assert_eq!(first.caller_timeout, Some(Duration::from_secs(15)));
+    assert_eq!(
+        c.traffic.pick_class(0.95).caller_timeout,
+        Some(Duration::from_secs(10))
+    );
 
     let names: Vec<&str> = c.faults.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names[0], "twilio DE black hole");
@@ -537,6 +547,16 @@ fn each_validation_error_names_its_field() {
         "not both",
     );
     check(|s| s.traffic.mix.clear(), "traffic.mix", "is empty");
+    check(
+        |s| s.traffic.caller_timeout = Some(Duration::ZERO),
+        "traffic.caller_timeout",
+        "must be longer than 0s",
+    );
+    check(
+        |s| s.traffic.mix[2].caller_timeout = Some(Duration::ZERO),
+        "traffic.mix[2].caller_timeout",
+        "must be longer than 0s",
+    );
     check(
         |s| s.traffic.mix[1].weight = 0.0,
         "traffic.mix[1].weight",

@@ -7,6 +7,11 @@
 //! which lowers conversion without any route fault) can be switched on and off in isolation. A
 //! recorded trace can replace the Poisson process when real traffic shape matters.
 //!
+//! Callers can be impatient: a verification service wraps the router's `verify` in its own
+//! timeout (an HTTP handler that answers after 15 s whatever happens) and drops the verification
+//! when it fires. `caller_timeout` simulates that, for all the traffic or per mix entry, so
+//! what the router makes of verifications dropped under it shows in the report.
+//!
 //! Rates are written with their unit (`"50/s"`, `"3000/m"`, `"10/h"`) and keep it when written
 //! back, so a serialised scenario reads like the one its author wrote.
 
@@ -15,7 +20,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use failover_router::duration::{HumanDuration, serde_str};
+use failover_router::duration::{HumanDuration, serde_opt, serde_str};
 use failover_router::route::{Country, NumberType};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -184,6 +189,14 @@ pub struct Traffic {
     /// absent), relative to the scenario file. Arrivals at or after `duration` are ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<PathBuf>,
+    /// How long the caller of `verify` waits (e.g. "15s", longer than 0s): when it runs out,
+    /// the caller drops the verification unfinished, as a service's HTTP handler with its own
+    /// timeout would; the verification is never delivered to the user and never converts.
+    /// Applies to every verification of this table (mix, trace and fraud); a mix entry may set
+    /// its own. Default: callers wait for the router's answer.
+    #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<HumanDuration>")]
+    pub caller_timeout: Option<Duration>,
 }
 
 /// Daily profile: points `{ at, factor }` over one day, linearly interpolated between
@@ -243,6 +256,11 @@ pub struct MixEntry {
     /// Relative weight, > 0. Default 1.
     #[serde(default = "one")]
     pub weight: f64,
+    /// How long callers of this destination class wait before dropping the verification
+    /// (longer than 0s); overrides `[traffic] caller_timeout`. Default: that one.
+    #[serde(default, with = "serde_opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<HumanDuration>")]
+    pub caller_timeout: Option<Duration>,
 }
 
 /// A window of extra, never-converting traffic to one destination class.

@@ -97,6 +97,18 @@ impl Cx<'_> {
         found
     }
 
+    /// A caller's patience must be longer than 0s (a caller that gives up at once would drop
+    /// every verification before its first attempt).
+    fn caller_timeout(&mut self, at: FieldPath, timeout: Option<Duration>) {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            self.push(
+                at,
+                "must be longer than 0s (callers that wait 0s drop every verification); leave it \
+                 out for callers that wait until the router answers",
+            );
+        }
+    }
+
     /// `[start, start + duration)` must lie inside the run.
     fn window(&mut self, at: &FieldPath, start: Duration, length: Duration, run: Duration) {
         if length.is_zero() {
@@ -629,8 +641,9 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
             for (j, m) in t.mix.iter().enumerate() {
                 let at_m = at_t.key("mix").index(j);
                 let weight = cx.positive(at_m.key("weight"), m.weight);
+                cx.caller_timeout(at_m.key("caller_timeout"), m.caller_timeout);
                 match dests.resolve(m.country, m.number_type, m.use_case.as_deref()) {
-                    Ok(d) => mix.push((d, weight)),
+                    Ok(d) => mix.push((d, weight, m.caller_timeout)),
                     Err((field, msg)) => cx.push(at_m.key(field), msg),
                 }
             }
@@ -677,8 +690,9 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
             destination,
         });
     }
+    cx.caller_timeout(at_t.key("caller_timeout"), t.caller_timeout);
     let use_cases = dests.use_cases;
-    let traffic = TrafficModel::new(arrivals, mix, fraud);
+    let traffic = TrafficModel::new(arrivals, mix, fraud, t.caller_timeout);
 
     // ---- Faults ----
     let mut faults: Vec<FaultModel> = Vec::with_capacity(s.faults.len());

@@ -5,8 +5,9 @@
 //! delivery's outcome and time at handoff; at delivery time only the router has to hear of it.
 //! With a queue per actor, every due item woke that actor's task, polled its actix context and
 //! re-armed its own timer; with one agenda, one task wakes once per simulated instant, fires
-//! everything due, and re-arms once. Traffic arrivals and user conversions live here too, so a
-//! verification costs no timer of its own besides the router's attempt timeout.
+//! everything due, and re-arms once. Traffic arrivals, user conversions and impatient callers
+//! giving up (`caller_timeout`) live here too, so a verification costs no timer of its own
+//! besides the router's attempt timeout.
 //!
 //! Time is still tokio's paused clock: the agenda only decides which single deadline the clock
 //! task sleeps until; tokio advances virtual time to it when every task is idle (DESIGN.md
@@ -20,6 +21,7 @@ use std::task::{Context, Poll, Waker};
 
 use actix::Addr;
 use failover_router::{AttemptOutcome, DeliveryReceipt, ProviderId};
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::calendar::Calendar;
@@ -40,6 +42,9 @@ pub(crate) enum Event {
     Conversion(DeliveryReceipt),
     /// Traffic generator `g` produces its next verification.
     Arrival(usize),
+    /// A caller's patience runs out (`caller_timeout`): tell the task waiting for its
+    /// verification to drop it. Nobody listens when the verification has already ended.
+    CallerGivesUp(oneshot::Sender<()>),
 }
 
 /// The pending events. Shared (single thread) by the actors and traffic that schedule events
@@ -126,6 +131,9 @@ impl Fire for Targets {
             }
             Event::Conversion(receipt) => self.traffic.converted(&receipt),
             Event::Arrival(g) => self.traffic.arrive(g),
+            Event::CallerGivesUp(caller) => {
+                let _ = caller.send(());
+            }
         }
     }
 }

@@ -5,13 +5,21 @@
 //! homogeneous Poisson stream whose users never convert; a trace replays recorded arrivals.
 //! Every arrival draws the same random numbers from its own streams whatever happens later, so
 //! every policy faces the identical sequence of requests and users (common random numbers).
+//!
+//! Callers may be impatient (`caller_timeout`): then the caller's give-up is an event in the
+//! world's agenda, and the task awaiting `verify` drops the verification when it fires, as a
+//! service's HTTP handler does when its own timeout runs out. The router audits such a
+//! verification as `abandoned` (and still judges its attempts); the traffic counts the give-ups
+//! in [`TrafficCounts::caller_gave_up`] as ground truth.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use failover_router::{DeliveryReceipt, Destination, Router, VerificationRequest};
+use failover_router::{
+    DeliveryReceipt, Destination, Router, VerificationOutcome, VerificationRequest,
+};
 use rand::Rng;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -27,6 +35,9 @@ pub struct TrafficCounts {
     pub legitimate: u64,
     pub fraudulent: u64,
     pub conversions: u64,
+    /// Verifications whose caller gave up (`caller_timeout`) and dropped them unfinished,
+    /// warmup included.
+    pub caller_gave_up: u64,
 }
 
 pub(crate) struct Traffic {
@@ -43,6 +54,7 @@ pub(crate) struct Traffic {
     live_verifications: Cell<u64>,
     live_generators: Cell<usize>,
     counts: Cell<TrafficCounts>,
+    /// Only when some callers may give up.
     done: RefCell<Option<oneshot::Sender<()>>>,
 }
 
@@ -51,6 +63,8 @@ pub(crate) struct Traffic {
 struct Arrival {
     destination: scenario::Destination,
     fraud: bool,
+    /// How long its caller waits for `verify`; `None`: until it ends.
+    caller_timeout: Option<Duration>,
 }
 
 /// Where a generator's arrivals come from.
@@ -211,8 +225,13 @@ impl Traffic {
                 };
                 next_arrival(profile, &mut generator.arrivals, *t, world.duration).map(|next| {
                     *t = next;
-                    let destination = world.traffic.pick_destination(generator.dest.random());
-                    (Duration::from_secs_f64(next), destination, false)
+                    let class = world.traffic.pick_class(generator.dest.random());
+                    let arrival = Arrival {
+                        destination: class.destination,
+                        fraud: false,
+                        caller_timeout: class.caller_timeout,
+                    };
+                    (Duration::from_secs_f64(next), arrival)
                 })
             }
             Source::Trace { next } => {
@@ -221,20 +240,31 @@ impl Traffic {
                 };
                 trace.get(*next).map(|a| {
                     *next += 1;
-                    (a.at, a.destination, false)
+                    let arrival = Arrival {
+                        destination: a.destination,
+                        fraud: false,
+                        caller_timeout: world.traffic.caller_timeout,
+                    };
+                    (a.at, arrival)
                 })
             }
             Source::Fraud { spike, t } => {
                 let spike = &world.traffic.fraud[*spike];
                 *t += exponential(&mut generator.arrivals, spike.rate);
-                (*t < spike.end.as_secs_f64())
-                    .then(|| (Duration::from_secs_f64(*t), spike.destination, true))
+                (*t < spike.end.as_secs_f64()).then(|| {
+                    let arrival = Arrival {
+                        destination: spike.destination,
+                        fraud: true,
+                        caller_timeout: world.traffic.caller_timeout,
+                    };
+                    (Duration::from_secs_f64(*t), arrival)
+                })
             }
         };
-        let Some((at, destination, fraud)) = next else {
+        let Some((at, arrival)) = next else {
             return false;
         };
-        generator.pending = Some(Arrival { destination, fraud });
+        generator.pending = Some(arrival);
         self.agenda
             .borrow_mut()
             .schedule(self.epoch + at, Event::Arrival(g));
@@ -278,18 +308,63 @@ impl Traffic {
         self.live_verifications
             .set(self.live_verifications.get() + 1);
         let me = Rc::clone(self);
+        let Some(patience) = a.caller_timeout else {
+            actix_rt::spawn(async move {
+                // Boxed: the verification's state is large, and a task's future is moved
+                // several times on its way into the runtime; a pointer is cheaper to move.
+                let outcome = Box::pin(me.router.verify(req)).await;
+                me.verified(converts, think, outcome);
+            });
+            return;
+        };
+        // An impatient caller: its give-up is an event in the agenda like any other, fired in
+        // (time, scheduling order), so it needs no timer of its own.
+        let now = Instant::now();
+        let (give_up, gave_up) = oneshot::channel();
+        self.agenda
+            .borrow_mut()
+            .schedule(now + patience, Event::CallerGivesUp(give_up));
         actix_rt::spawn(async move {
-            // Boxed: the verification's state is large, and a task's future is moved several
-            // times on its way into the runtime; a pointer is cheaper to move.
-            let outcome = Box::pin(me.router.verify(req)).await;
-            match (converts, outcome.receipt) {
-                (true, Some(receipt)) => me
-                    .agenda
-                    .borrow_mut()
-                    .schedule(Instant::now() + think, Event::Conversion(receipt)),
-                _ => me.settle(),
+            let mut verify = Box::pin(me.router.verify(req));
+            // `biased`: the verification is polled before the caller's give-up, so one that
+            // ends in the very instant its caller gives up counts as answered, every run alike
+            // (an unbiased `select!` would pick at random).
+            let outcome = tokio::select! {
+                biased;
+                outcome = &mut verify => Some(outcome),
+                _ = gave_up => None,
+            };
+            match outcome {
+                Some(outcome) => me.verified(converts, think, outcome),
+                None => {
+                    // The caller walks away: the verification is dropped unfinished, exactly
+                    // as a service's timeout would drop it; the router decides what that means.
+                    drop(verify);
+                    me.caller_gave_up();
+                }
             }
         });
+    }
+
+    /// `verify` answered: the user converts later, or the verification is over.
+    #[inline]
+    fn verified(&self, converts: bool, think: Duration, outcome: VerificationOutcome) {
+        match (converts, outcome.receipt) {
+            (true, Some(receipt)) => self
+                .agenda
+                .borrow_mut()
+                .schedule(Instant::now() + think, Event::Conversion(receipt)),
+            _ => self.settle(),
+        }
+    }
+
+    /// The caller dropped the verification unfinished: no code reached the user through it,
+    /// and nobody converts.
+    fn caller_gave_up(&self) {
+        let mut counts = self.counts.get();
+        counts.caller_gave_up += 1;
+        self.counts.set(counts);
+        self.settle();
     }
 }
 

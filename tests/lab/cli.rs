@@ -386,6 +386,51 @@ fn validate_reports_non_positive_rates() {
 }
 
 #[test]
+fn validate_reports_a_caller_timeout_of_zero_where_it_is() {
+    let t = base().replace(
+        "rate = \"10/s\"",
+        "rate = \"10/s\"\ncaller_timeout = \"0s\"",
+    );
+    check_invalid(
+        "caller-timeout-zero",
+        &t,
+        line_of(&t, "caller_timeout = \"0s\""),
+        18,
+        "traffic.caller_timeout: must be longer than 0s",
+    );
+    // A mix entry's own, at its value.
+    let t = base().replace(
+        "weight = 1.0 }]",
+        "weight = 1.0, caller_timeout = \"0ms\" }]",
+    );
+    let l = line_of(&t, "caller_timeout = \"0ms\"");
+    let col = t.lines().nth(l - 1).unwrap().find("\"0ms\"").unwrap() + 1;
+    check_invalid(
+        "caller-timeout-mix-zero",
+        &t,
+        l,
+        col,
+        "traffic.mix[0].caller_timeout: must be longer than 0s",
+    );
+}
+
+/// A shape error (like every malformed duration) is reported at the value, with what to write.
+#[test]
+fn validate_reports_a_malformed_caller_timeout_where_it_is() {
+    let t = base().replace(
+        "rate = \"10/s\"",
+        "rate = \"10/s\"\ncaller_timeout = \"15\"",
+    );
+    check_invalid(
+        "caller-timeout-malformed",
+        &t,
+        line_of(&t, "caller_timeout = \"15\""),
+        18,
+        "duration \"15\" has no unit",
+    );
+}
+
+#[test]
 fn validate_reports_every_problem_at_once() {
     let t = base()
         .replacen("provider = \"b\"", "provider = \"bb\"", 1)

@@ -1,6 +1,7 @@
 //! The lab's integration tests: one binary (ripgrep-style), one module per concern.
 //! Scenarios are built from TOML text, exactly as users write them.
 
+mod caller;
 mod cli;
 mod conservation;
 mod determinism;
