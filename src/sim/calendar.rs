@@ -83,10 +83,10 @@ impl<T> Calendar<T> {
     /// Nanoseconds since the epoch (the last `now` asked about is remembered: the clock pops
     /// several events at one instant).
     fn nanos(&mut self, at: Instant) -> u64 {
-        if let Some((t, ns)) = self.last {
-            if t == at {
-                return ns;
-            }
+        if let Some((t, ns)) = self.last
+            && t == at
+        {
+            return ns;
         }
         let ns = at.saturating_duration_since(self.epoch).as_nanos() as u64;
         self.last = Some((at, ns));
