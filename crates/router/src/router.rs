@@ -307,21 +307,23 @@ struct InFlight {
     fut: AttemptFuture,
 }
 
+/// Kept small (times as nanoseconds since the epoch): a verification's attempts live in one
+/// allocation whose size class the allocator is sensitive to.
 #[derive(Clone, Copy)]
 struct AttemptMeta {
     id: AttemptId,
-    verification: VerificationId,
     number: u32,
     route: RouteId,
     /// Its place in the route's launch order (outcomes are applied to health in that order).
     seq: u64,
-    /// Launch time as an offset from the epoch, like `Moment::since`: latencies are then a
-    /// subtraction of durations, cheaper than one of instants and exactly the same.
-    started: Duration,
+    /// Launch time, nanoseconds since the epoch: latencies are then an integer subtraction,
+    /// cheaper than one of instants and exactly the same.
+    started: u64,
+    /// When it is judged a timeout (nanoseconds since the epoch): its own attempt timeout,
+    /// never shortened (a verification that stops waiting sooner, for its deadline or a probe,
+    /// does not blame the route).
+    judge_at: u64,
     probe: bool,
-    /// When it is judged a timeout: its own attempt timeout, never shortened (a verification
-    /// that stops waiting sooner, for its deadline or a probe, does not blame the route).
-    judge_at: Instant,
     /// Judged already (as a timeout): a delivery now is late.
     judged: bool,
     /// The adapter's `send` panicked: its future is an immediate failure.
@@ -371,6 +373,18 @@ fn failed_now() -> AttemptFuture {
     Box::pin(std::future::ready(AttemptOutcome::Failed(
         FailureKind::Unavailable,
     )))
+}
+
+/// Nanoseconds of an offset from the epoch (500 years fit in a `u64`).
+#[inline]
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+/// The latency of an attempt started at `started` (nanoseconds since the epoch), at `at`.
+#[inline]
+fn latency_at(at: Moment, started: u64) -> Duration {
+    Duration::from_nanos(nanos(at.since).saturating_sub(started))
 }
 
 fn billed(outcome: AttemptOutcome) -> bool {
@@ -498,9 +512,9 @@ impl Router {
         let mut at = sh.moment(Instant::now());
         let use_case_index = sh.use_case_index(req.use_case.as_deref());
         let plan = sh.plan(req.country, use_case_index);
-        let deadline = at.now + plan.deadline;
-        // The deadline as an offset from the epoch, for the same reason as `AttemptMeta::started`.
-        let deadline_since = at.since + plan.deadline;
+        // The deadline in nanoseconds since the epoch, like `AttemptMeta`'s times: the state a
+        // verification keeps across awaits is sized with care (see `AttemptMeta`).
+        let deadline_ns = nanos(at.since + plan.deadline);
         let mut v = Verification {
             router: self,
             id: req.id,
@@ -523,19 +537,20 @@ impl Router {
         let mut candidates = Candidates::empty();
         let mut events: Vec<RouterEvent<'static>> = Vec::new();
         // The attempt the verification is waiting on, and until when.
-        let mut current: Option<(AttemptId, Instant)> = None;
+        // (nanoseconds since the epoch, like `AttemptMeta`'s times).
+        let mut current: Option<(AttemptId, u64)> = None;
+
         // Why no further attempt is launched, once that is decided.
         let mut stopped: Option<VerificationStatus> = None;
         // The delivering route and the delivery's offset from the epoch.
         let mut delivered: Option<(RouteId, Duration)> = None;
-        let timer = sleep_until(deadline);
+        let timer = sleep_until(at.now + plan.deadline);
         tokio::pin!(timer);
 
         self.core().deposit(v.key.group, at.since);
         let status = loop {
             if current.is_none() && stopped.is_none() {
-                let now = at.now;
-                if now >= deadline {
+                if nanos(at.since) >= deadline_ns {
                     break VerificationStatus::DeadlineExceeded;
                 }
                 if v.attempts >= plan.max_attempts {
@@ -552,7 +567,7 @@ impl Router {
                             &tried,
                             at,
                             // What is left of the verification: no attempt waits longer.
-                            deadline_since.saturating_sub(at.since),
+                            Duration::from_nanos(deadline_ns.saturating_sub(nanos(at.since))),
                             &mut candidates,
                             &mut events,
                         );
@@ -596,22 +611,22 @@ impl Router {
                             let sent = catch_unwind(AssertUnwindSafe(|| adapter.send(attempt)));
                             let send_panicked = sent.is_err();
                             let fut = sent.unwrap_or_else(|_| failed_now());
+                            let started = nanos(at.since);
                             v.in_flight.push(InFlight {
                                 meta: AttemptMeta {
                                     id,
-                                    verification: req.id,
                                     number,
                                     route,
                                     seq,
-                                    started: at.since,
+                                    started,
+                                    judge_at: started + nanos(out.timeout),
                                     probe: out.probe,
-                                    judge_at: now + out.timeout,
                                     judged: false,
                                     send_panicked,
                                 },
                                 fut,
                             });
-                            current = Some((id, now + out.wait));
+                            current = Some((id, started + nanos(out.wait)));
                         }
                         _ => {
                             stopped = Some(match out.reason {
@@ -631,15 +646,16 @@ impl Router {
             }
             // Wake at the earliest of: moving on from the current attempt, judging a pending
             // attempt, the deadline.
-            let mut wake_at = deadline;
+            let mut wake_ns = deadline_ns;
             if let Some((_, until)) = current {
-                wake_at = wake_at.min(until);
+                wake_ns = wake_ns.min(until);
             }
             for f in &v.in_flight {
                 if !f.meta.judged {
-                    wake_at = wake_at.min(f.meta.judge_at);
+                    wake_ns = wake_ns.min(f.meta.judge_at);
                 }
             }
+            let wake_at = sh.epoch + Duration::from_nanos(wake_ns);
             if timer.deadline() != wake_at {
                 timer.as_mut().reset(wake_at);
             }
@@ -649,7 +665,7 @@ impl Router {
                 Wake::Done(i, outcome, panicked) => {
                     let f = v.in_flight.remove(i).meta;
                     let panicked = panicked || f.send_panicked;
-                    let latency = at.since.saturating_sub(f.started);
+                    let latency = latency_at(at, f.started);
                     if current.is_some_and(|(id, _)| id == f.id) {
                         current = None;
                     }
@@ -675,7 +691,7 @@ impl Router {
                         0.0
                     };
                     v.cost += c;
-                    self.finish_attempt(&f, outcome, latency, c, panicked, at, &mut events);
+                    self.finish_attempt(&f, req.id, outcome, latency, c, panicked, at, &mut events);
                     match outcome {
                         AttemptOutcome::Delivered => {
                             delivered = Some((f.route, at.since));
@@ -688,22 +704,31 @@ impl Router {
                     }
                 }
                 Wake::Timer | Wake::Evicted => {
-                    let now = at.now;
+                    let now_ns = nanos(at.since);
                     for k in 0..v.in_flight.len() {
                         let meta = v.in_flight[k].meta;
-                        if !meta.judged && meta.judge_at <= now {
+                        if !meta.judged && meta.judge_at <= now_ns {
                             v.in_flight[k].meta.judged = true;
                             let c = sh.table.route(meta.route).cost;
                             v.cost += c;
                             let timeout = AttemptOutcome::Failed(FailureKind::Timeout);
-                            let latency = at.since.saturating_sub(meta.started);
-                            self.finish_attempt(&meta, timeout, latency, c, false, at, &mut events);
+                            let latency = latency_at(at, meta.started);
+                            self.finish_attempt(
+                                &meta,
+                                req.id,
+                                timeout,
+                                latency,
+                                c,
+                                false,
+                                at,
+                                &mut events,
+                            );
                         }
                     }
-                    if current.is_some_and(|(_, until)| until <= now) {
+                    if current.is_some_and(|(_, until)| until <= now_ns) {
                         current = None;
                     }
-                    if now >= deadline {
+                    if now_ns >= deadline_ns {
                         break stopped
                             .filter(|s| *s != VerificationStatus::AttemptsExhausted)
                             .unwrap_or(VerificationStatus::DeadlineExceeded);
@@ -799,7 +824,8 @@ impl Router {
                     .map(|f| f.meta.judge_at)
                     .min();
                 // Every attempt is judged before the watch may end.
-                let wake_at = judge_next.unwrap_or(grace_end);
+                let wake_at =
+                    judge_next.map_or(grace_end, |ns| sh.epoch + Duration::from_nanos(ns));
                 if timer.deadline() != wake_at {
                     timer.as_mut().reset(wake_at);
                 }
@@ -814,7 +840,8 @@ impl Router {
                 match wake {
                     Wake::Done(i, outcome, panicked) => {
                         let f = in_flight.remove(i).meta;
-                        let latency = at.since.saturating_sub(f.started);
+                        let panicked = panicked || f.send_panicked;
+                        let latency = latency_at(at, f.started);
                         if !f.judged {
                             // Still unjudged when its verification ended: its outcome counts.
                             let c = if billed(outcome) {
@@ -824,6 +851,7 @@ impl Router {
                             };
                             router.finish_attempt(
                                 &f,
+                                verification,
                                 outcome,
                                 latency,
                                 c,
@@ -847,15 +875,17 @@ impl Router {
                         }
                     }
                     Wake::Timer => {
+                        let now_ns = nanos(at.since);
                         for f in in_flight.iter_mut() {
-                            if !f.meta.judged && f.meta.judge_at <= at.now {
+                            if !f.meta.judged && f.meta.judge_at <= now_ns {
                                 f.meta.judged = true;
                                 let meta = f.meta;
                                 let c = sh.table.route(meta.route).cost;
                                 let timeout = AttemptOutcome::Failed(FailureKind::Timeout);
-                                let latency = at.since.saturating_sub(meta.started);
+                                let latency = latency_at(at, meta.started);
                                 router.finish_attempt(
                                     &meta,
+                                    verification,
                                     timeout,
                                     latency,
                                     c,
@@ -925,6 +955,7 @@ impl Router {
     fn finish_attempt(
         &self,
         f: &AttemptMeta,
+        verification: VerificationId,
         outcome: AttemptOutcome,
         latency: Duration,
         cost: f64,
@@ -941,7 +972,7 @@ impl Router {
         self.core().resolve(sh, f.route, f.seq, judged, at, events);
         self.emit(&RouterEvent::Attempt(AttemptFinished {
             at: at.since,
-            verification: f.verification,
+            verification,
             attempt: f.id,
             number: f.number,
             route: f.route,
