@@ -119,6 +119,9 @@ pub fn summarize(
                 result: r.run,
             })
             .collect(),
+        experiment: None,
+        replications: Vec::new(),
+        comparisons: Vec::new(),
         run: Some(RunInfo {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             threads,

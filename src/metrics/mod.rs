@@ -132,6 +132,7 @@
 //! judged with the route states as they were just before it.
 
 pub mod audit;
+pub mod compare;
 mod fault;
 mod histogram;
 mod recorder;
@@ -149,7 +150,8 @@ use failover_router::{Country, NumberType, RouteId, RoutingTable};
 pub use histogram::{HistogramError, SerializedHistogram};
 pub use recorder::Recorder;
 pub use run_summary::{
-    FaultInfo, PolicySummary, RunInfo, RunSummary, SUMMARY_FORMAT_VERSION, ScenarioInfo,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
+    SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 pub use summary::{
     BucketRow, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics, PanicInterval,

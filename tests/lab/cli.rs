@@ -101,7 +101,10 @@ fn run_writes_every_result_file_and_prints_the_tables() {
     );
 
     let s = json(&dir.join("out/summary.json"));
-    assert_eq!(s["format_version"], 1);
+    assert_eq!(s["format_version"], 2);
+    // A single seed: no replications, comparisons or experiment section.
+    assert!(s.get("replications").is_none() && s.get("comparisons").is_none());
+    assert!(s.get("experiment").is_none());
     assert_eq!(s["scenario"]["name"], "test");
     assert_eq!(s["scenario"]["hash"].as_str().unwrap().len(), 16);
     assert_eq!(s["seed"], 1);

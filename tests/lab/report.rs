@@ -77,6 +77,9 @@ provider = "a"
         },
         seed: 3,
         policies,
+        experiment: None,
+        replications: Vec::new(),
+        comparisons: Vec::new(),
         run: None,
     }
 }

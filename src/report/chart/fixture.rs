@@ -164,6 +164,9 @@ fn simulate() -> RunSummary {
         scenario: info,
         seed: 7,
         policies,
+        experiment: None,
+        replications: Vec::new(),
+        comparisons: Vec::new(),
         run: None,
     }
 }
