@@ -3,6 +3,7 @@
 
 mod exit;
 mod load;
+mod replicated;
 mod run;
 mod validate;
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use failover_lab::experiment::{
     Hooks, RunResult, RunSpec, default_threads, execute_with, scenario_info, summarize,
+    summarize_replications,
 };
 use failover_lab::metrics::RunSummary;
 use failover_lab::metrics::audit::AuditWriter;
@@ -21,6 +22,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
 use super::load::{Loaded, load_file, load_text};
+use super::replicated::{self, ExperimentArgs};
 
 /// The demo scenario, embedded so a fresh clone can run `cargo run --release` with no arguments.
 const DEMO: &str = include_str!("../../scenarios/demo.toml");
@@ -47,6 +49,8 @@ pub struct RunArgs {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
 }
 
 pub fn demo() -> u8 {
@@ -134,6 +138,13 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
             return exit::INVALID_INPUT;
         }
     };
+    let experiment = match replicated::resolve(loaded, &args.experiment, &policies) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
     let seed = args.seed.unwrap_or(loaded.world.seed);
     let plan: Vec<RunSpec> = policies
         .iter()
@@ -180,27 +191,62 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
         progress: Some(gauges[i].clone()),
     };
 
-    let started = Instant::now();
-    let results = with_progress(loaded, &plan, &gauges, args.quiet, || {
-        execute_with(&loaded.world, &plan, threads, &hooks)
-    });
-    let wall = started.elapsed().as_secs_f64();
-    let mut ok: Vec<RunResult> = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(r) => ok.push(r),
-            Err(e) => {
-                eprintln!("{}: {e}", loaded.path.display());
-                return exit::HARNESS_FAILURE;
-            }
-        }
-    }
     let info = scenario_info(
         &loaded.world,
         loaded.scenario.description.clone(),
         &loaded.text,
     );
-    let summary = summarize(info, seed, ok, threads, wall);
+    let started = Instant::now();
+    let summary = if experiment.replicated() {
+        if args.audit
+            && let Some(note) = replicated::audit_note(&experiment)
+        {
+            eprintln!("{note}");
+        }
+        let hooks = |i: usize| Hooks {
+            sink: audits
+                .get(i)
+                .map(|(_, w)| w.clone() as Arc<dyn failover_router::EventSink>),
+            progress: None,
+        };
+        match replicated::execute(
+            loaded,
+            &policies,
+            seed,
+            &experiment,
+            threads,
+            &hooks,
+            args.quiet,
+        ) {
+            Ok((reps, outcome)) => summarize_replications(
+                info,
+                reps,
+                outcome,
+                threads,
+                started.elapsed().as_secs_f64(),
+            ),
+            Err(e) => {
+                eprintln!("{}: {e}", loaded.path.display());
+                return exit::HARNESS_FAILURE;
+            }
+        }
+    } else {
+        let results = with_progress(loaded, &plan, &gauges, args.quiet, || {
+            execute_with(&loaded.world, &plan, threads, &hooks)
+        });
+        let wall = started.elapsed().as_secs_f64();
+        let mut ok: Vec<RunResult> = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(r) => ok.push(r),
+                Err(e) => {
+                    eprintln!("{}: {e}", loaded.path.display());
+                    return exit::HARNESS_FAILURE;
+                }
+            }
+        }
+        summarize(info, seed, ok, threads, wall)
+    };
 
     if let Err(e) = write_outputs(&out, &summary, audits) {
         eprintln!("cannot write the report: {e}");

@@ -9,6 +9,7 @@
 //! the same arrivals, destinations, users, and per-attempt provider and carrier draws (common
 //! random numbers), so their differences are the policies', not the dice's.
 
+pub mod replicate;
 mod summary;
 mod truth;
 
@@ -22,7 +23,9 @@ use crate::metrics::{ConfigError, PolicyRun, Recorder, RecorderConfig};
 use crate::scenario::CompiledScenario;
 use crate::sim::{SimError, TrafficCounts, simulate};
 
-pub use summary::{scenario_info, summarize, text_hash};
+pub use summary::{
+    ReplicationOutcome, scenario_info, summarize, summarize_replications, text_hash,
+};
 pub use truth::affected_routes;
 
 /// One run to make.
@@ -60,6 +63,8 @@ pub enum ExperimentError {
     Metrics(#[from] ConfigError),
     #[error("no policy with index {0}")]
     NoSuchPolicy(usize),
+    #[error("time-to-verify histograms: {0}")]
+    Histogram(#[from] crate::metrics::HistogramError),
 }
 
 /// Every policy of the scenario (or those named by index) with one seed: the usual comparison.
@@ -179,21 +184,10 @@ pub fn execute_with(
     threads: usize,
     hooks: &(dyn Fn(usize) -> Hooks + Sync),
 ) -> Vec<Result<RunResult, ExperimentError>> {
-    let threads = threads.clamp(1, plan.len().max(1));
-    let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<Result<RunResult, ExperimentError>>>> =
         Mutex::new((0..plan.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(spec) = plan.get(i) else { break };
-                    let result = run_one_with(world, *spec, hooks(i));
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-                }
-            });
-        }
+    execute_each(world, plan, threads, hooks, &|i, result| {
+        slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
     });
     slots
         .into_inner()
@@ -201,6 +195,31 @@ pub fn execute_with(
         .into_iter()
         .map(|r| r.expect("every planned run was made"))
         .collect()
+}
+
+/// Makes every run of `plan` on up to `threads` threads and hands each result to `done` with
+/// its plan index as soon as it is made, in whatever order the threads finish: for callers that
+/// fold results as they come (memory bounded by what they keep) and do not depend on the order.
+pub fn execute_each(
+    world: &Arc<CompiledScenario>,
+    plan: &[RunSpec],
+    threads: usize,
+    hooks: &(dyn Fn(usize) -> Hooks + Sync),
+    done: &(dyn Fn(usize, Result<RunResult, ExperimentError>) + Sync),
+) {
+    let threads = threads.clamp(1, plan.len().max(1));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(spec) = plan.get(i) else { break };
+                    done(i, run_one_with(world, *spec, hooks(i)));
+                }
+            });
+        }
+    });
 }
 
 /// The number of threads to use by default: every core.

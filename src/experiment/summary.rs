@@ -1,11 +1,13 @@
 //! Assembling the versioned run summary from the runs of one scenario.
 
 use crate::metrics::{
-    FaultInfo, PolicySummary, RunInfo, RunSummary, SUMMARY_FORMAT_VERSION, ScenarioInfo,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
+    SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 use crate::scenario::{CompiledScenario, FaultEffect, OutageMode, TargetRef, entity_key};
 
 use super::RunResult;
+use super::replicate::{Replications, comparisons};
 
 /// FNV-1a 64 of the scenario text, as 16 hex digits: identifies the exact file a result came from.
 pub fn text_hash(text: &str) -> String {
@@ -134,4 +136,51 @@ pub fn summarize(
             },
         }),
     }
+}
+
+/// How replications were asked for and how they ended, for [`summarize_replications`].
+#[derive(Clone, Debug, Default)]
+pub struct ReplicationOutcome {
+    pub confidence: f64,
+    /// Index of the baseline among the replicated policies.
+    pub baseline: usize,
+    pub precision: Vec<PrecisionTarget>,
+    /// `target_reached` or `max_seeds` in precision mode.
+    pub stopped: Option<String>,
+}
+
+/// The summary of replicated runs: replication 0 of every policy in full (as [`summarize`]
+/// gives a single seed), and with two or more seeds every seed's metrics, the estimates and the
+/// comparisons with the baseline.
+pub fn summarize_replications(
+    scenario: ScenarioInfo,
+    mut reps: Replications,
+    outcome: ReplicationOutcome,
+    threads: usize,
+    wall_seconds: f64,
+) -> RunSummary {
+    let first: Vec<RunResult> = reps.first.iter_mut().filter_map(Option::take).collect();
+    let seed = reps.seeds.first().copied().unwrap_or_default();
+    let mut summary = summarize(scenario, seed, first, threads, wall_seconds);
+    if let Some(run) = &mut summary.run {
+        run.simulated_verifications = reps.simulated;
+        run.verifications_per_second = if reps.busy > 0.0 {
+            reps.simulated as f64 / reps.busy
+        } else {
+            0.0
+        };
+    }
+    if reps.seeds.len() >= 2 {
+        let replications = reps.summaries(outcome.confidence);
+        summary.comparisons = comparisons(&replications, outcome.baseline, outcome.confidence);
+        summary.experiment = Some(ExperimentInfo {
+            seeds: reps.seeds.clone(),
+            confidence: outcome.confidence,
+            baseline: reps.names[outcome.baseline].clone(),
+            precision: outcome.precision,
+            stopped: outcome.stopped,
+        });
+        summary.replications = replications;
+    }
+    summary
 }

@@ -106,6 +106,39 @@ pub fn seed_metrics(run: &PolicyRun) -> BTreeMap<String, f64> {
     out
 }
 
+/// The headline metrics [`seed_metrics`] reports for every run.
+pub const HEADLINE: [&str; 17] = [
+    "success_rate",
+    "conversion_rate",
+    "ttv_p50",
+    "ttv_p90",
+    "ttv_p99",
+    "ttv_p999",
+    "ttv_max",
+    "attempts_per_verification",
+    "failover_rate",
+    "cost_total",
+    "cost_per_success",
+    "duplicate_deliveries",
+    "ejections",
+    "flaps",
+    "late_deliveries",
+    "panic_time",
+    "time_ejected",
+];
+
+/// Every metric name a run of a scenario with these faults can report: [`HEADLINE`] and the
+/// per-fault ones.
+pub fn metric_names<'a>(faults: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut names: Vec<String> = HEADLINE.iter().map(|s| s.to_string()).collect();
+    for f in faults {
+        for m in ["detection_delay", "recovery_delay", "failed_during_fault"] {
+            names.push(format!("{f}.{m}"));
+        }
+    }
+    names
+}
+
 /// The two-sided critical value of Student's t with `df` degrees of freedom at `confidence`
 /// (e.g. 0.95 gives the 0.975 quantile). `None` for `df == 0` or a confidence outside (0, 1).
 pub fn t_critical(df: f64, confidence: f64) -> Option<f64> {

@@ -75,6 +75,9 @@ pub struct CompiledScenario {
     pub policies: Vec<NamedPolicy>,
     pub traffic: TrafficModel,
     pub faults: Vec<FaultModel>,
+    /// `[experiment]`, checked: replications (>= 1), the baseline as a policy index,
+    /// confidence.
+    pub experiment: ExperimentModel,
     /// Settings that are valid but probably not meant (policy warnings), at their field paths:
     /// shown by `validate` and `run`, never fatal.
     pub warnings: Problems,
@@ -603,4 +606,23 @@ pub const fn entity_key(name: &str) -> u64 {
         i += 1;
     }
     hash
+}
+
+/// `[experiment]` after validation; absent fields hold their defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentModel {
+    pub replications: u32,
+    /// Index into the policies.
+    pub baseline: usize,
+    pub confidence: f64,
+}
+
+impl Default for ExperimentModel {
+    fn default() -> Self {
+        ExperimentModel {
+            replications: 1,
+            baseline: 0,
+            confidence: 0.95,
+        }
+    }
 }

@@ -71,9 +71,9 @@ use serde::{Deserialize, Serialize};
 
 pub use compiled::{
     Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
-    Destination, DiurnalProfile, DomainId, FaultEffect, FaultModel, FraudModel, InventoryModel,
-    MixClass, NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId, RegionModel,
-    TargetModel, TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
+    Destination, DiurnalProfile, DomainId, ExperimentModel, FaultEffect, FaultModel, FraudModel,
+    InventoryModel, MixClass, NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId,
+    RegionModel, TargetModel, TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
 pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
 pub use locate::{Diagnostic, diagnose, line_col};
@@ -139,6 +139,24 @@ pub struct Scenario {
     /// `[[faults]]`: what goes wrong, where and when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// `[experiment]`: how `run` replicates and compares the policies (command-line flags win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentSpec>,
+}
+
+/// `[experiment]`: replications and the comparison's baseline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Seeds every policy runs on (replication 0 is the scenario's `seed`). Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications: Option<u32>,
+    /// The policy the others are compared with. Default: the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Confidence level of every interval, in (0, 1). Default 0.95.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
 }
 
 /// `[router]`: what the router is told about routes (its belief, which may differ from the

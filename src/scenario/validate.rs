@@ -23,6 +23,10 @@ use crate::scenario::distribution::{Distribution, DistributionSpec};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// Most seeds a scenario may ask for: far beyond what any interval needs, and a bound on what
+/// one file can make the lab do.
+pub(crate) const MAX_REPLICATIONS: u32 = 10_000;
+
 struct Cx<'a> {
     base_dir: &'a Path,
     problems: Problems,
@@ -558,6 +562,44 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
         }
     }
 
+    // ---- Experiment ----
+    let mut experiment = ExperimentModel::default();
+    if let Some(e) = &s.experiment {
+        let at = root.key("experiment");
+        if let Some(n) = e.replications {
+            if n == 0 || n > MAX_REPLICATIONS {
+                cx.push(
+                    at.key("replications"),
+                    format!("{n} must be between 1 and {MAX_REPLICATIONS}"),
+                );
+            }
+            experiment.replications = n.max(1);
+        }
+        if let Some(c) = e.confidence {
+            if !(c > 0.0 && c < 1.0) {
+                cx.push(
+                    at.key("confidence"),
+                    format!("{c} must be in (0, 1), e.g. 0.95"),
+                );
+            }
+            experiment.confidence = c;
+        }
+        if let Some(b) = &e.baseline {
+            match s.policies.iter().position(|p| &p.name == b) {
+                Some(i) => experiment.baseline = i,
+                None => cx.push(
+                    at.key("baseline"),
+                    unknown_name(
+                        "policy",
+                        b,
+                        s.policies.iter().map(|p| p.name.as_str()),
+                        "[policies.<name>]",
+                    ),
+                ),
+            }
+        }
+    }
+
     // ---- Traffic ----
     let at_t = root.key("traffic");
     let t = &s.traffic;
@@ -945,6 +987,7 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
         policies: s.policies.0.clone(),
         traffic,
         faults,
+        experiment,
         warnings: cx.warnings,
     })
 }

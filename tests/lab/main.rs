@@ -3,6 +3,7 @@
 
 mod caller;
 mod cli;
+mod compare;
 mod conservation;
 mod determinism;
 mod failover;
