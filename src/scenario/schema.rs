@@ -220,6 +220,7 @@ mod tests {
             "policies",
             "traffic",
             "faults",
+            "experiment",
         ];
         // The example uses every section; written back, its keys are all the model's fields.
         let scenario: Scenario = toml::from_str(EXAMPLE).unwrap();

@@ -234,6 +234,11 @@ start = "90m"
 duration = "10m"
 [faults.target]
 failure_domain = "ic-eu"
+
+[experiment]
+replications = 5
+baseline = "aggressive"
+confidence = 0.9
 "#;
 
 const SHARED_POLICY: &str = r#"
@@ -409,6 +414,24 @@ fn check(edit: impl FnOnce(&mut Scenario), path: &str, message: &str) {
 #[test]
 fn each_validation_error_names_its_field() {
     check(|s| s.format_version = 2, "format_version", "not supported");
+    let experiment = |f: fn(&mut ExperimentSpec)| {
+        move |s: &mut Scenario| f(s.experiment.get_or_insert_with(Default::default))
+    };
+    check(
+        experiment(|e| e.replications = Some(0)),
+        "experiment.replications",
+        "between 1 and 10000",
+    );
+    check(
+        experiment(|e| e.confidence = Some(1.0)),
+        "experiment.confidence",
+        "(0, 1)",
+    );
+    check(
+        experiment(|e| e.baseline = Some("agressive".into())),
+        "experiment.baseline",
+        "did you mean \"aggressive\"",
+    );
     check(|s| s.name = " ".into(), "name", "is empty");
     check(
         |s| s.duration = Duration::ZERO,

@@ -297,3 +297,24 @@ fn pairing_narrows_the_demo_intervals() {
     assert_eq!(conversion.len(), 2);
     assert!(conversion.iter().all(|v| *v > 1.5), "{conversion:?}");
 }
+
+/// `[experiment]` in the scenario sets the replications and the baseline; flags win.
+#[test]
+fn the_scenario_experiment_table_applies_and_flags_win() {
+    let text = scenario(
+        "1m",
+        "10/s",
+        &format!("{TWO_POLICIES}{LOSSY_A}\n[experiment]\nreplications = 3\nbaseline = \"score\"\n"),
+    );
+    let (s, _) = run_cli(&temp_dir("x1"), &text, &[]);
+    let e = s.experiment.unwrap();
+    assert_eq!((e.seeds.len(), e.baseline.as_str()), (3, "score"));
+    assert!(s.comparisons.iter().all(|c| c.policy == "static"));
+    let (s, _) = run_cli(
+        &temp_dir("x2"),
+        &text,
+        &["--seeds", "2", "--baseline", "static"],
+    );
+    let e = s.experiment.unwrap();
+    assert_eq!((e.seeds.len(), e.baseline.as_str()), (2, "static"));
+}
