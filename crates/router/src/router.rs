@@ -23,7 +23,7 @@ use crate::adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Destination, FailureKind, ProviderAdapter,
     VerificationId,
 };
-use crate::core::{Candidates, Core, Moment, RequestKey, ResolvedRule, Shared};
+use crate::core::{Candidates, Core, DecisionOut, Moment, RequestKey, ResolvedRule, Shared};
 use crate::event::{
     AbandonReason, Abandoned, AttemptFinished, Candidate, Conversion, Decision, DecisionReason,
     EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent,
@@ -994,20 +994,7 @@ impl Router {
         let sh = &self.inner.shared;
         let at = sh.moment(Instant::now());
         let (key, plan) = self.request_key(req);
-        let mut candidates = Candidates::empty();
-        let mut events = Vec::new();
-        let out = self.core().decide(
-            sh,
-            &key,
-            plan,
-            1,
-            &[],
-            at,
-            // A first attempt has the whole deadline before it.
-            plan.deadline,
-            &mut candidates,
-            &mut events,
-        );
+        let (out, candidates, mut events) = self.first_decision(&mut self.core(), &key, plan, at);
         self.emit_all(&mut events);
         self.emit(&RouterEvent::Decision(Decision {
             at: at.since,
@@ -1029,6 +1016,31 @@ impl Router {
             probability: out.probability,
             timeout: out.timeout,
         }
+    }
+
+    /// The decision for a first attempt of `key` at `at` on `core` (the router's, or a copy).
+    fn first_decision(
+        &self,
+        core: &mut Core,
+        key: &RequestKey,
+        plan: &Plan,
+        at: Moment,
+    ) -> (DecisionOut, Candidates, Vec<RouterEvent<'static>>) {
+        let mut candidates = Candidates::empty();
+        let mut events = Vec::new();
+        let out = core.decide(
+            &self.inner.shared,
+            key,
+            plan,
+            1,
+            &[],
+            at,
+            // A first attempt has the whole deadline before it.
+            plan.deadline,
+            &mut candidates,
+            &mut events,
+        );
+        (out, candidates, events)
     }
 
     fn request_key(&self, req: &VerificationRequest) -> (RequestKey, &Plan) {
@@ -1054,19 +1066,7 @@ impl Router {
         let at = sh.moment(Instant::now());
         let (key, plan) = self.request_key(req);
         let mut copy = self.core().clone();
-        let mut candidates = Candidates::empty();
-        let mut events = Vec::new();
-        let out = copy.decide(
-            sh,
-            &key,
-            plan,
-            1,
-            &[],
-            at,
-            plan.deadline,
-            &mut candidates,
-            &mut events,
-        );
+        let (out, candidates, _) = self.first_decision(&mut copy, &key, plan, at);
         let panic = key.group.is_some_and(|g| copy.groups[g.0 as usize].panic);
         Explanation {
             chosen: out.chosen,
