@@ -14,7 +14,7 @@ use failover_lab::experiment::{
 };
 use failover_lab::metrics::RunSummary;
 use failover_lab::metrics::audit::AuditWriter;
-use failover_lab::report::chart::{CHARTS, Format};
+use failover_lab::report::chart::{Format, charts_for};
 use failover_lab::report::output::{OutputDir, OutputError};
 use failover_lab::report::{csv_export, html, json_export, terminal};
 use failover_lab::scenario::did_you_mean;
@@ -313,7 +313,12 @@ fn write_outputs(
     out.write("timeseries.csv", &csv_export::timeseries_csv(summary))?;
     out.write("routes.csv", &csv_export::routes_csv(summary))?;
     out.write("faults.csv", &csv_export::faults_csv(summary))?;
-    for chart in CHARTS {
+    let replicated = !summary.replications.is_empty();
+    if replicated {
+        out.write("comparison.csv", &csv_export::comparison_csv(summary))?;
+        out.write("replications.csv", &csv_export::replications_csv(summary))?;
+    }
+    for chart in charts_for(summary) {
         for format in [Format::Svg, Format::Png] {
             let name = chart.file_name(format);
             match chart.render(summary, format) {
@@ -351,6 +356,9 @@ fn write_outputs(
         "routes.csv",
         "faults.csv",
     ];
+    if replicated {
+        files.extend(["comparison.csv", "replications.csv"]);
+    }
     if out.path().join("audit.jsonl").is_file() {
         files.push("audit.jsonl");
     }
@@ -369,6 +377,11 @@ fn print_tables(summary: &RunSummary) {
     if !faults.is_empty() {
         println!("\nfault impact");
         print!("{faults}");
+    }
+    let differences = terminal::differences_table(summary);
+    if !differences.is_empty() {
+        println!();
+        print!("{differences}");
     }
     if let Some(run) = &summary.run {
         println!(

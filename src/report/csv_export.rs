@@ -1,9 +1,11 @@
-//! CSV exports: one row per policy, per (policy, bucket), per (policy, route), per (policy, fault).
+//! CSV exports: one row per policy, per (policy, bucket), per (policy, route), per (policy, fault);
+//! for a replicated run also per comparison and per (policy, seed, metric).
 //!
 //! Column names match the JSON keys (DESIGN.md section 5), so a metric means the same thing in
 //! every file. Empty cells are values that do not exist (e.g. TTV with no delivery).
 
 use crate::metrics::RunSummary;
+use crate::metrics::compare::Better;
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |x| format!("{x}"))
@@ -207,4 +209,200 @@ pub fn faults_csv(s: &RunSummary) -> Vec<u8> {
         }
     }
     finish(w)
+}
+
+/// `comparison.csv`: one row per comparison of a policy with the baseline on one metric, in
+/// `summary.json`'s order: the paired mean difference (`policy - baseline`) and its interval,
+/// the verdict, and the unpaired (Welch) half-width with the variance reduction pairing gave.
+/// Only the header for a single seed (which has no comparisons; the CLI writes the file only
+/// with two or more seeds).
+pub fn comparison_csv(s: &RunSummary) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "policy",
+        "baseline",
+        "metric",
+        "better",
+        "n",
+        "mean_difference",
+        "lo",
+        "hi",
+        "half_width",
+        "verdict",
+        "unpaired_half_width",
+        "variance_reduction",
+    ])
+    .expect("in memory");
+    for c in &s.comparisons {
+        let better = match c.better {
+            Better::Higher => "higher",
+            Better::Lower => "lower",
+        };
+        w.write_record([
+            c.policy.clone(),
+            c.baseline.clone(),
+            c.metric.clone(),
+            better.to_string(),
+            c.n.to_string(),
+            c.mean_difference.to_string(),
+            opt(c.lo),
+            opt(c.hi),
+            opt(c.half_width),
+            c.verdict.as_str().to_string(),
+            opt(c.unpaired_half_width),
+            opt(c.variance_reduction),
+        ])
+        .expect("in memory");
+    }
+    finish(w)
+}
+
+/// `replications.csv`: one row per (policy, seed, metric) with the metric's value on that
+/// seed, long format (policies and seeds in `summary.json`'s order, metrics by name). A metric
+/// undefined on a seed (cost per success without a success) has no row. Only the header for a
+/// single seed.
+pub fn replications_csv(s: &RunSummary) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["policy", "seed", "metric", "value"])
+        .expect("in memory");
+    for r in &s.replications {
+        for seed in &r.seeds {
+            for (metric, value) in &seed.metrics {
+                w.write_record([
+                    r.policy.clone(),
+                    seed.seed.to_string(),
+                    metric.clone(),
+                    value.to_string(),
+                ])
+                .expect("in memory");
+            }
+        }
+    }
+    finish(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::chart::fixture;
+
+    fn text(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// `csv` parsed back: header and rows.
+    fn parse(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut r = csv::Reader::from_reader(bytes);
+        let header = r.headers().unwrap().iter().map(str::to_owned).collect();
+        let rows = r
+            .records()
+            .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        (header, rows)
+    }
+
+    #[test]
+    fn a_single_seed_has_only_the_headers() {
+        let s = fixture::summary();
+        let check = |csv: Vec<u8>, expect: &str| assert_eq!(text(csv), expect);
+        check(
+            comparison_csv(s),
+            "policy,baseline,metric,better,n,mean_difference,lo,hi,half_width,verdict,\
+             unpaired_half_width,variance_reduction\n",
+        );
+        check(replications_csv(s), "policy,seed,metric,value\n");
+    }
+
+    #[test]
+    fn comparison_rows_carry_every_field_and_empty_cells_for_none() {
+        let s = fixture::replicated();
+        let (header, rows) = parse(&comparison_csv(s));
+        assert_eq!(header.len(), 12);
+        assert_eq!(rows.len(), s.comparisons.len());
+        for (row, c) in rows.iter().zip(&s.comparisons) {
+            let check = |column: &str, expect: String| {
+                let i = header.iter().position(|h| h == column).unwrap();
+                assert_eq!(row[i], expect, "{} {} {column}", c.policy, c.metric);
+            };
+            let num = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+            check("policy", c.policy.clone());
+            check("baseline", c.baseline.clone());
+            check("metric", c.metric.clone());
+            check("n", c.n.to_string());
+            check("mean_difference", c.mean_difference.to_string());
+            check("lo", num(c.lo));
+            check("hi", num(c.hi));
+            check("half_width", num(c.half_width));
+            check("verdict", c.verdict.as_str().to_string());
+            check("unpaired_half_width", num(c.unpaired_half_width));
+            check("variance_reduction", num(c.variance_reduction));
+            // Values round-trip exactly.
+            let i = header.iter().position(|h| h == "mean_difference").unwrap();
+            assert_eq!(row[i].parse::<f64>().unwrap(), c.mean_difference);
+        }
+        let better = |metric: &str| {
+            let row = rows.iter().find(|r| r[2] == metric).unwrap();
+            row[3].clone()
+        };
+        assert_eq!(better("success_rate"), "higher");
+        assert_eq!(better("ttv_p99"), "lower");
+        // A comparison without an interval leaves its cells empty.
+        let mut s = s.clone();
+        let c = &mut s.comparisons[0];
+        (
+            c.lo,
+            c.hi,
+            c.half_width,
+            c.unpaired_half_width,
+            c.variance_reduction,
+        ) = (None, None, None, None, None);
+        c.verdict = crate::metrics::compare::Verdict::NoDetectableDifference;
+        let (_, rows) = parse(&comparison_csv(&s));
+        assert_eq!(
+            &rows[0][6..],
+            ["", "", "", "no detectable difference", "", ""]
+        );
+    }
+
+    #[test]
+    fn replication_rows_are_one_per_policy_seed_and_metric() {
+        let s = fixture::replicated();
+        let (header, rows) = parse(&replications_csv(s));
+        assert_eq!(header, ["policy", "seed", "metric", "value"]);
+        let expected: usize = s
+            .replications
+            .iter()
+            .flat_map(|r| &r.seeds)
+            .map(|seed| seed.metrics.len())
+            .sum();
+        assert_eq!(rows.len(), expected);
+        let mut i = 0;
+        for r in &s.replications {
+            for seed in &r.seeds {
+                for (metric, value) in &seed.metrics {
+                    assert_eq!(
+                        rows[i],
+                        [
+                            r.policy.clone(),
+                            seed.seed.to_string(),
+                            metric.clone(),
+                            value.to_string()
+                        ]
+                    );
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_with_commas_and_quotes_are_quoted() {
+        let mut s = fixture::replicated().clone();
+        s.comparisons[0].policy = "a,\"b\"".to_string();
+        s.replications[0].policy = "x\ny".to_string();
+        let (_, rows) = parse(&comparison_csv(&s));
+        assert_eq!(rows[0][0], "a,\"b\"");
+        let (_, rows) = parse(&replications_csv(&s));
+        assert_eq!(rows[0][0], "x\ny");
+    }
 }

@@ -11,6 +11,17 @@
 //! column marked), the impact of each fault per policy, a per-country breakdown, the five
 //! charts, links to the data files, and provenance (tool version, scenario hash, seed).
 //!
+//! A replicated run (`--seeds N`, N > 1: `comparisons` or `replications` not empty) adds, after
+//! the policy comparison (which then shows the first seed's run and says so), a "Comparison over
+//! seeds" section: the experiment (seeds, confidence, baseline, precision outcome), each
+//! policy's means over seeds with their half-widths, the paired differences from the baseline
+//! with their intervals and verdicts (verdict cells coloured), the forest plot and the per-seed
+//! spread, and how to read an interval and a verdict. (A single policy over several seeds has
+//! replications but nothing to compare: the means and the spread only.) Its styles, its link in
+//! the navigation and its note are written only then: a single-seed page is byte for byte what
+//! it was. Every number in it is one `summary.json` carries (`replications`, `comparisons`),
+//! only formatted.
+//!
 //! # Rules
 //!
 //! - **Every name from a scenario file is escaped** with [`escape`]: scenario name and
@@ -31,8 +42,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::chart::{self, CHARTS, Format};
+use super::chart::{self, CHARTS, Chart, Format};
 use super::palette;
+use super::replicated::{self, Style};
+use crate::metrics::compare::Verdict;
 use crate::metrics::{PolicySummary, RunSummary};
 
 /// `s` with the five HTML special characters replaced by entities: safe in text and in quoted
@@ -172,33 +185,53 @@ ul.files li { margin: 2px 0; }
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.92em; }
 "#;
 
+/// Styles of the comparison over seeds, added only to pages that have one.
+const SEEDS_CSS: &str = r#"td.verdict { text-align: left; font-weight: 600; }
+td.better { background: #e3f4dc; color: #1d5e12; }
+td.worse { background: #fbe1e1; color: #8e1214; }
+td.nodiff { background: #f1f1f1; color: #555; }
+.muted { color: var(--muted); font-weight: normal; }
+div.explain p { max-width: 60em; }
+"#;
+
 /// The report page for `summary`, linking the data files `files` (relative paths, written by
 /// the caller next to the page).
 pub fn render(summary: &RunSummary, files: &[&str]) -> String {
     let s = &summary.scenario;
     let mut h = String::with_capacity(256 * 1024);
     let name = escape(&s.name);
+    // Two or more seeds: only then do the section over seeds, its styles, link and notes appear.
+    let replicated = !summary.comparisons.is_empty() || !summary.replications.is_empty();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{name} · failover-lab report</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+         <title>{name} · failover-lab report</title>\n<style>{CSS}{}</style>\n</head>\n<body>\n",
+        if replicated { SEEDS_CSS } else { "" }
     );
     let _ = writeln!(h, "<header>\n<h1>Scenario {name}</h1>");
     if let Some(d) = &s.description {
         let _ = writeln!(h, "<p class=\"description\">{}</p>", escape(d));
     }
-    let _ = writeln!(
+    let _ = write!(
         h,
-        "<p class=\"meta\">{} policies · duration {} · warmup {} · buckets of {} · seed {}</p>",
+        "<p class=\"meta\">{} policies · duration {} · warmup {} · buckets of {} · seed {}",
         summary.policies.len(),
         secs(Some(s.duration)),
         secs(Some(s.warmup)),
         secs(Some(s.bucket)),
         summary.seed
     );
+    if replicated {
+        let _ = write!(h, " (first of {} seeds)", replicated::seed_count(summary));
+    }
+    h.push_str("</p>\n");
+    h.push_str("<nav><a href=\"#faults\">Faults</a><a href=\"#comparison\">Policy comparison</a>");
+    if replicated {
+        h.push_str("<a href=\"#seeds\">Comparison over seeds</a>");
+    }
     h.push_str(
-        "<nav><a href=\"#faults\">Faults</a><a href=\"#comparison\">Policy comparison</a>\
+        "\
          <a href=\"#impact\">Fault impact</a><a href=\"#countries\">Countries</a>\
          <a href=\"#charts\">Charts</a><a href=\"#data\">Data files</a>\
          <a href=\"#provenance\">Provenance</a></nav>\n</header>\n<main>\n",
@@ -206,6 +239,9 @@ pub fn render(summary: &RunSummary, files: &[&str]) -> String {
 
     faults(&mut h, summary);
     comparison(&mut h, summary);
+    if replicated {
+        over_seeds(&mut h, summary);
+    }
     impact(&mut h, summary);
     countries(&mut h, summary);
     charts(&mut h, summary);
@@ -436,7 +472,236 @@ fn comparison(h: &mut String, summary: &RunSummary) {
              in verifications and never as successes.</p>\n",
         );
     }
+    if !summary.comparisons.is_empty() || !summary.replications.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">This table, the fault impact, the per-country breakdown and the \
+             five charts show the first seed's run (seed {}). The means over all {} seeds{} are \
+             under <a href=\"#seeds\">Comparison over seeds</a>.</p>",
+            summary.seed,
+            replicated::seed_count(summary),
+            if summary.comparisons.is_empty() {
+                ""
+            } else {
+                " and each policy's differences from the baseline"
+            }
+        );
+    }
     h.push_str("</section>\n");
+}
+
+/// The headline metrics of the means table: (column heading, metric).
+const MEAN_COLUMNS: [(&str, &str); 9] = [
+    ("Success rate", "success_rate"),
+    ("Conversion", "conversion_rate"),
+    ("TTV p50", "ttv_p50"),
+    ("TTV p99", "ttv_p99"),
+    ("Attempts / verification", "attempts_per_verification"),
+    ("Cost per success", "cost_per_success"),
+    ("Duplicates", "duplicate_deliveries"),
+    ("Ejections", "ejections"),
+    ("Flaps", "flaps"),
+];
+
+/// A policy's name with its colour swatch (its index in `summary.policies`, if it is there).
+fn named_policy(summary: &RunSummary, name: &str) -> String {
+    match summary.policies.iter().position(|p| p.name == name) {
+        Some(i) => policy_name(i, &summary.policies[i]),
+        None => escape(name),
+    }
+}
+
+/// The class of a verdict's cell.
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Better => "better",
+        Verdict::Worse => "worse",
+        Verdict::NoDetectableDifference => "nodiff",
+    }
+}
+
+/// The comparison over seeds (only for a summary with replications or comparisons): the
+/// experiment, the means, the differences, the forest plot and the spread, and how to read them.
+/// With replications but no comparisons (one policy over several seeds) there is no baseline to
+/// compare with: the means and the spread only.
+fn over_seeds(h: &mut String, summary: &RunSummary) {
+    let n = replicated::seed_count(summary);
+    let baseline = replicated::baseline(summary).unwrap_or_default();
+    let confidence = replicated::run_confidence(summary);
+    let level = confidence.map_or_else(
+        || "the stated".to_owned(),
+        |c| replicated::confidence(c, Style::Html),
+    );
+    h.push_str("<section id=\"seeds\">\n<h2>Comparison over seeds</h2>\n");
+
+    // The experiment.
+    let mut parts = vec![format!("{n} seeds")];
+    if let Some(e) = &summary.experiment {
+        const SHOWN: usize = 12;
+        let mut seeds: Vec<String> = e.seeds.iter().take(SHOWN).map(u64::to_string).collect();
+        if e.seeds.len() > SHOWN {
+            seeds.push(format!("… {} more in summary.json", e.seeds.len() - SHOWN));
+        }
+        parts[0] = format!("{n} seeds ({})", seeds.join(", "));
+    }
+    if let Some(c) = confidence {
+        parts.push(format!(
+            "{} confidence",
+            replicated::confidence(c, Style::Html)
+        ));
+    }
+    parts.push(format!("baseline {}", named_policy(summary, baseline)));
+    match summary
+        .experiment
+        .as_ref()
+        .and_then(|e| replicated::precision(e, Style::Html))
+    {
+        Some(p) => parts.push(format!("precision mode: {}", escape(&p))),
+        None => parts.push("a fixed number of seeds".to_owned()),
+    }
+    let _ = writeln!(h, "<p class=\"meta\">{}</p>", parts.join(" · "));
+
+    // Means over seeds.
+    if !summary.replications.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h3>Each policy over {n} seeds: mean ± half-width of its {level} interval</h3>"
+        );
+        h.push_str("<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th>");
+        for (heading, _) in MEAN_COLUMNS {
+            let _ = write!(h, "<th>{heading}</th>");
+        }
+        h.push_str("</tr></thead>\n<tbody>\n");
+        for r in &summary.replications {
+            let mark = if r.policy == baseline {
+                " <span class=\"muted\">(baseline)</span>"
+            } else {
+                ""
+            };
+            let _ = write!(
+                h,
+                "<tr><td class=\"name\">{}{mark}</td>",
+                named_policy(summary, &r.policy)
+            );
+            for (_, metric) in MEAN_COLUMNS {
+                let _ = write!(
+                    h,
+                    "<td>{}</td>",
+                    replicated::mean_pm(metric, r.estimate(metric), Style::Html)
+                );
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str(
+            "</tbody>\n</table></div>\n<p class=\"note\">Rates in percent, their half-widths in \
+             percentage points; times in seconds; counts per run. Each policy's own interval: \
+             whether two policies differ is judged on their paired differences below.</p>\n",
+        );
+    }
+
+    if summary.comparisons.is_empty() {
+        h.push_str(
+            "<p class=\"note\">No policy was compared with a baseline: it takes two or more \
+             policies.</p>\n",
+        );
+    } else {
+        differences(h, summary, baseline);
+    }
+
+    for c in [chart::FOREST, chart::SPREAD] {
+        if chart::charts_for(summary).contains(&c) {
+            figure(h, summary, c);
+        }
+    }
+    if !summary.comparisons.is_empty() {
+        reading(h, n, &level);
+    }
+    h.push_str("</section>\n");
+}
+
+/// The differences table: one row per headline comparison, grouped by policy.
+fn differences(h: &mut String, summary: &RunSummary, baseline: &str) {
+    let rows = replicated::headline_comparisons(summary);
+    let _ = writeln!(
+        h,
+        "<h3>Differences from the baseline {}: policy − baseline, paired by seed</h3>",
+        escape(baseline)
+    );
+    h.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th>\
+         <th class=\"name\">Metric</th><th>Difference</th><th>Interval</th>\
+         <th class=\"name\">Verdict</th><th>Variance reduction</th><th>Pairs</th></tr></thead>\n<tbody>\n",
+    );
+    for (i, c) in rows.iter().enumerate() {
+        let first = i == 0 || rows[i - 1].policy != c.policy;
+        let group = if first && i > 0 {
+            " class=\"group\""
+        } else {
+            ""
+        };
+        let policy = if first {
+            let span = rows[i..]
+                .iter()
+                .take_while(|x| x.policy == c.policy)
+                .count();
+            format!(
+                "<td class=\"name\" rowspan=\"{span}\">{}</td>",
+                named_policy(summary, &c.policy)
+            )
+        } else {
+            String::new()
+        };
+        let (difference, interval) = replicated::difference(c, Style::Html);
+        let _ = writeln!(
+            h,
+            "<tr{group}>{policy}<td class=\"name\">{}</td><td>{difference}</td><td>{interval}</td>\
+             <td class=\"verdict {}\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            escape(&c.metric),
+            verdict_class(c.verdict),
+            palette::verdict(c.verdict).hex(),
+            c.verdict.as_str(),
+            replicated::reduction(c.variance_reduction, Style::Html),
+            c.n
+        );
+    }
+    if rows.is_empty() {
+        h.push_str(
+            "<tr><td class=\"name\" colspan=\"7\">No headline metric was compared.</td></tr>\n",
+        );
+    }
+    h.push_str(
+        "</tbody>\n</table></div>\n<p class=\"note\">Differences of rates in percentage points. \
+         Every metric of every policy, headline or not, is compared in <code>summary.json</code> \
+         and <code>comparison.csv</code>; each seed's values are in \
+         <code>replications.csv</code>.</p>\n",
+    );
+}
+
+/// How to read the section, after its tables and charts.
+fn reading(h: &mut String, n: usize, level: &str) {
+    let _ = writeln!(
+        h,
+        "<div class=\"explain\">\n<p><strong>Reading an interval.</strong> Every policy ran on the \
+         same {n} seeds, and a seed fixes the world: the same arrivals, destinations, users and \
+         provider and carrier draws (common random numbers). A difference is the policy's value \
+         minus the baseline's on each seed, averaged over the seeds; its interval is where the \
+         true mean difference lies with {level} confidence, given these seeds (true for this \
+         scenario's model of the world, not a promise about production). Pairing by seed \
+         cancels the luck both policies shared: the variance reduction says how many times \
+         wider the interval would have been had the policies been compared on independent seeds \
+         (x3: an unpaired comparison would have needed roughly nine times as many seeds for the \
+         same width).</p>\n<p><strong>Reading a verdict.</strong> <em>better</em> or \
+         <em>worse</em> means the whole interval lies on that side of zero, in the metric's one \
+         direction (higher success and conversion rates, lower everything else). <em>No \
+         detectable difference</em> means the interval reaches across zero: these seeds cannot \
+         tell the two policies apart on that metric, which is not the same as no difference; a \
+         real difference as large as the interval's ends may still hide in it, and more seeds \
+         narrow it. Each interval misses its true difference with a small probability (one minus \
+         the confidence), so among many metrics an isolated verdict may be luck. In precision \
+         mode, where seeds are added until the intervals are narrow enough, the number of seeds \
+         depends on the results themselves, so the stated confidence is approximate.</p>\n</div>"
+    );
 }
 
 fn impact(h: &mut String, summary: &RunSummary) {
@@ -667,30 +932,35 @@ fn countries(h: &mut String, summary: &RunSummary) {
 fn charts(h: &mut String, summary: &RunSummary) {
     h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     for c in CHARTS {
-        // The chart draws its own title; the label is for screen readers.
-        let _ = writeln!(
-            h,
-            "<figure id=\"chart-{}\" aria-label=\"{}\">",
-            c.name,
-            escape(c.title)
-        );
-        match chart::render(c.name, summary, Format::Svg) {
-            Ok(svg) => {
-                h.push_str(String::from_utf8_lossy(&svg).trim_end());
-                h.push('\n');
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    h,
-                    "<figcaption>{}</figcaption><p class=\"error\">This chart could not be drawn: {}</p>",
-                    escape(c.title),
-                    escape(&e.to_string())
-                );
-            }
-        }
-        h.push_str("</figure>\n");
+        figure(h, summary, c);
     }
     h.push_str("</section>\n");
+}
+
+/// One chart inlined as SVG in a figure, or the reason it could not be drawn.
+fn figure(h: &mut String, summary: &RunSummary, c: Chart) {
+    // The chart draws its own title; the label is for screen readers.
+    let _ = writeln!(
+        h,
+        "<figure id=\"chart-{}\" aria-label=\"{}\">",
+        c.name,
+        escape(c.title)
+    );
+    match chart::render(c.name, summary, Format::Svg) {
+        Ok(svg) => {
+            h.push_str(String::from_utf8_lossy(&svg).trim_end());
+            h.push('\n');
+        }
+        Err(e) => {
+            let _ = writeln!(
+                h,
+                "<figcaption>{}</figcaption><p class=\"error\">This chart could not be drawn: {}</p>",
+                escape(c.title),
+                escape(&e.to_string())
+            );
+        }
+    }
+    h.push_str("</figure>\n");
 }
 
 /// What a data file the CLI writes holds, by name.
@@ -702,6 +972,11 @@ fn describe(file: &str) -> &'static str {
         "timeseries.csv" => "one row per policy and time bucket",
         "routes.csv" => "one row per policy and route: traffic, failures, cost, ejections",
         "faults.csv" => "one row per policy and fault: detection, recovery, failures",
+        "comparison.csv" => {
+            "one row per policy and metric: the paired difference from the baseline over seeds, \
+             its interval and verdict"
+        }
+        "replications.csv" => "one row per policy, seed and metric: every seed's value",
         _ if base.ends_with(".svg") || base.ends_with(".png") => "chart",
         _ if base.ends_with(".jsonl") || base.contains("audit") => "the audit trail",
         _ => "",
@@ -821,6 +1096,130 @@ mod tests {
         assert!(html.contains("<th>Success rate</th><th>Caller gave up</th><th>Conversion</th>"));
         assert!(html.contains("<td>4321</td>"));
         assert!(html.contains("<code>caller_timeout</code>"));
+    }
+
+    #[test]
+    fn the_comparison_over_seeds_appears_only_with_comparisons() {
+        let single = render(fixture::summary(), &FILES);
+        for absent in [
+            "Comparison over seeds",
+            "href=\"#seeds\"",
+            "td.verdict",
+            "first of",
+            "chart-forest",
+            "chart-spread",
+        ] {
+            assert!(!single.contains(absent), "a single seed shows {absent}");
+        }
+        let s = fixture::replicated();
+        let html = render(s, &FILES);
+        let section = &html[html.find("<section id=\"seeds\">").unwrap()..];
+        let section = &section[..section.find("</section>").unwrap()];
+        // After the policy comparison, linked from it and from the navigation.
+        assert!(html.find("id=\"comparison\"").unwrap() < html.find("id=\"seeds\"").unwrap());
+        assert!(html.contains("<a href=\"#seeds\">Comparison over seeds</a>"));
+        assert!(html.contains("seed 7 (first of 6 seeds)"));
+        assert!(html.contains("show the first seed's run (seed 7)"));
+        // The experiment line.
+        assert!(section.contains("6 seeds (7, 1001, 1002, 1003, 1004, 1005) · 95 % confidence"));
+        assert!(section.contains("baseline <span class=\"swatch\""));
+        assert!(section.contains("precision mode: success_rate to ± 1.00 pp: targets reached"));
+        // Means over seeds, as the summary has them.
+        for r in &s.replications {
+            let e = r.estimate("success_rate");
+            assert!(section.contains(&replicated::mean_pm("success_rate", e, Style::Html)));
+        }
+        assert!(section.contains("static <span class=\"muted\">(baseline)</span>"));
+        // One row per headline comparison, its verdict cell coloured.
+        let rows = replicated::headline_comparisons(s);
+        assert_eq!(section.matches("<td class=\"verdict ").count(), rows.len());
+        for c in &rows {
+            let (difference, interval) = replicated::difference(c, Style::Html);
+            let row = format!(
+                "<td class=\"name\">{}</td><td>{difference}</td><td>{interval}</td>\
+                 <td class=\"verdict {}\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>",
+                c.metric,
+                verdict_class(c.verdict),
+                palette::verdict(c.verdict).hex(),
+                c.verdict.as_str()
+            );
+            assert!(section.contains(&row), "no row {row}");
+        }
+        for class in ["better", "worse", "nodiff"] {
+            assert!(
+                section.contains(&format!("<td class=\"verdict {class}\">")),
+                "{class}"
+            );
+        }
+        // The two charts inline, and how to read them.
+        for c in [chart::FOREST, chart::SPREAD] {
+            assert!(section.contains(&format!("id=\"chart-{}\"", c.name)));
+            assert!(section.contains(c.title));
+        }
+        assert_eq!(html.matches("<svg").count(), CHARTS.len() + 1 + 2);
+        for words in [
+            "Reading an interval",
+            "with 95 % confidence, given these seeds",
+            "Reading a verdict",
+            "not the same as no difference",
+            "variance reduction",
+            "stated confidence is approximate",
+        ] {
+            assert!(section.contains(words), "no {words:?}");
+        }
+        assert!(html.contains("td.verdict {"), "the section's styles");
+    }
+
+    #[test]
+    fn one_policy_over_seeds_has_its_means_and_spread_but_no_differences() {
+        let mut s = fixture::replicated().clone();
+        s.policies.truncate(1);
+        s.replications.truncate(1);
+        s.comparisons.clear();
+        if let Some(e) = &mut s.experiment {
+            e.baseline = s.policies[0].name.clone();
+        }
+        let html = render(&s, &FILES);
+        assert!(html.contains("<a href=\"#seeds\">Comparison over seeds</a>"));
+        assert!(html.contains("The means over all 6 seeds are under"));
+        assert!(html.contains("Each policy over 6 seeds"));
+        assert!(html.contains("No policy was compared with a baseline"));
+        assert!(html.contains("id=\"chart-spread\""));
+        for absent in [
+            "id=\"chart-forest\"",
+            "Differences from the baseline",
+            "Reading a verdict",
+        ] {
+            assert!(!html.contains(absent), "{absent}");
+        }
+    }
+
+    #[test]
+    fn hostile_names_in_the_comparison_over_seeds_are_escaped() {
+        let mut s = fixture::replicated().clone();
+        let hostile = "<script>alert(1)</script>";
+        s.policies[1].name = hostile.to_string();
+        for r in &mut s.replications {
+            if r.policy == "static" {
+                r.policy = hostile.to_string();
+            }
+        }
+        for c in &mut s.comparisons {
+            c.baseline = hostile.to_string();
+            c.metric = c.metric.replace("c-flapping", "<img src=x>");
+        }
+        s.scenario.faults[1].name = "<img src=x>".to_string();
+        if let Some(e) = &mut s.experiment {
+            e.baseline = hostile.to_string();
+            e.precision[0].metric = "<b>m</b>".to_string();
+        }
+        let html = render(&s, &["comparison.csv", "replications.csv"]);
+        assert!(!html.contains("<script"), "unescaped script tag");
+        assert!(!html.contains("<img"), "unescaped img tag");
+        assert!(!html.contains("<b>m"), "unescaped precision metric");
+        assert!(html.contains("&lt;img src=x&gt;.detection_delay"));
+        assert!(html.contains("Differences from the baseline &lt;script&gt;"));
+        assert!(html.contains("comparison.csv</code></a> — one row per policy and metric"));
     }
 
     #[test]

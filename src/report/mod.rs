@@ -5,6 +5,12 @@
 //! text (hyperfine's split): they never touch the file system. [`output`] is the one owner that
 //! writes files, atomically. Statistics live in `metrics`; nothing here computes a metric, it
 //! only formats what `metrics` computed.
+//!
+//! A replicated run (`--seeds N`, N > 1) adds views of its comparisons: `comparison.csv` and
+//! `replications.csv` ([`csv_export`]), the means over seeds and the differences table
+//! ([`terminal`]), the forest plot and the per-seed spread ([`chart::charts_for`]) and the
+//! page's comparison section ([`html`]). They share [`replicated`] (headline metrics, units,
+//! formatting) and show nothing for a single seed, whose outputs stay as they were.
 
 pub mod chart;
 pub mod csv_export;
@@ -12,4 +18,5 @@ pub mod html;
 pub mod json_export;
 pub mod output;
 pub mod palette;
+pub mod replicated;
 pub mod terminal;

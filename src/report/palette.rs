@@ -6,7 +6,10 @@
 //! - a **policy** takes the colour of its index in `RunSummary::policies` (Tableau 10);
 //! - a **provider** takes the colour of its index in `ScenarioInfo::providers` (Okabe-Ito);
 //! - **route states** have fixed colours: healthy green, probing amber, ejected red, panic
-//!   purple.
+//!   purple;
+//! - **verdicts** of a comparison reuse them: better green, worse red, no detectable difference
+//!   grey (charts also write the verdict in words: red and green alone fail the most common
+//!   colour-vision deficiency).
 //!
 //! Both palettes were designed to stay distinguishable for the common colour-vision
 //! deficiencies. Past their length they cycle (a scenario with more than ten policies needs the
@@ -14,6 +17,7 @@
 //! knowing about plotters.
 
 use crate::metrics::TimelineState;
+use crate::metrics::compare::Verdict;
 
 /// A colour as 8-bit red, green, blue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +64,12 @@ pub const PROBING: Rgb = Rgb(0xf1, 0xa3, 0x40);
 pub const EJECTED: Rgb = Rgb(0xd7, 0x19, 0x1c);
 /// Its (country, number type) group in panic mode (every candidate out, the least bad serves).
 pub const PANIC: Rgb = Rgb(0x76, 0x2a, 0x83);
+/// A comparison whose interval lies entirely on the better side of zero (the route-state green).
+pub const BETTER: Rgb = HEALTHY;
+/// Entirely on the worse side (the route-state red).
+pub const WORSE: Rgb = EJECTED;
+/// The interval reaches across zero: no detectable difference.
+pub const NO_DIFFERENCE: Rgb = Rgb(0x8c, 0x8c, 0x8c);
 /// Shading of injected fault windows (drawn translucent, behind the data).
 pub const FAULT: Rgb = Rgb(0x55, 0x55, 0x55);
 /// Text and axes.
@@ -75,6 +85,15 @@ pub fn policy(index: usize) -> Rgb {
 /// The colour of the provider at `index` in `ScenarioInfo::providers`.
 pub fn provider(index: usize) -> Rgb {
     PROVIDERS[index % PROVIDERS.len()]
+}
+
+/// The fixed colour of a verdict: better green, worse red, no detectable difference grey.
+pub fn verdict(verdict: Verdict) -> Rgb {
+    match verdict {
+        Verdict::Better => BETTER,
+        Verdict::Worse => WORSE,
+        Verdict::NoDetectableDifference => NO_DIFFERENCE,
+    }
 }
 
 /// The fixed colour of a route state.

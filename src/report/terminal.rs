@@ -1,10 +1,14 @@
-//! Terminal tables: the policy comparison and the per-fault impact, as plain text.
+//! Terminal tables: the policy comparison and the per-fault impact, as plain text; for a
+//! replicated run (`--seeds N`, N > 1) the policy table shows means over seeds with their
+//! intervals, and [`differences_table`] each policy's paired differences from the baseline.
 //!
 //! Plain text, fixed column order, right-aligned numbers: readable in a terminal, stable in CI
-//! logs, and snapshot-testable. Colour and progress bars are the CLI's business.
+//! logs, and snapshot-testable. Colour and progress bars are the CLI's business. A single-seed
+//! run prints exactly what it always has.
 
 use std::fmt::Write;
 
+use super::replicated::{self, Style};
 use crate::metrics::RunSummary;
 
 fn pct(x: f64) -> String {
@@ -19,8 +23,27 @@ fn money(x: Option<f64>) -> String {
     x.map_or_else(|| "-".into(), |c| format!("{c:.4}"))
 }
 
+/// How a column's cells line up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Align {
+    /// Names and words.
+    Left,
+    /// Numbers.
+    Right,
+}
+
 /// Renders rows as aligned columns: first column left-aligned, the others right-aligned.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut align = vec![Align::Right; header.len()];
+    if let Some(first) = align.first_mut() {
+        *first = Align::Left;
+    }
+    aligned_table(header, rows, &align)
+}
+
+/// Renders rows as columns aligned as `align` says (right for columns it does not cover), two
+/// spaces apart, trailing spaces trimmed.
+fn aligned_table(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -31,10 +54,13 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut line = |cells: &mut dyn Iterator<Item = &str>| {
         let mut s = String::new();
         for (i, (c, w)) in cells.zip(&widths).enumerate() {
-            if i == 0 {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if align.get(i) == Some(&Align::Left) {
                 let _ = write!(s, "{c:<w$}");
             } else {
-                let _ = write!(s, "  {c:>w$}");
+                let _ = write!(s, "{c:>w$}");
             }
         }
         out.push_str(s.trim_end());
@@ -49,7 +75,16 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// One row per policy: the numbers a policy author compares first. The `abandoned` column
 /// (verifications whose caller gave up waiting) appears only when some policy has any.
+///
+/// For a replicated run (`replications` not empty) it is instead a title line naming the number
+/// of seeds and the confidence, then one row per policy of `replications` with each headline
+/// metric as `mean ± half-width` over seeds (`99.95% ± 0.02`: percentage points for rates,
+/// seconds for times). `verifications` and `abandoned` are not replicated metrics, so that
+/// table has no such columns.
 pub fn policy_table(s: &RunSummary) -> String {
+    if !s.replications.is_empty() {
+        return replicated_policy_table(s);
+    }
     let abandoned = s
         .policies
         .iter()
@@ -97,6 +132,106 @@ pub fn policy_table(s: &RunSummary) -> String {
     table(&header, &rows)
 }
 
+/// The policy table of a replicated run: a title line naming the number of seeds and the
+/// confidence, then one row per policy of `replications` with each headline metric as `mean ±
+/// half-width` over seeds (`99.95% ± 0.02`: percentage points for rates, seconds for times).
+///
+/// `verifications` and `abandoned` are not among the replicated metrics, so they have no column
+/// here (the first seed's run, with them, is in `summary.csv` and the HTML report).
+fn replicated_policy_table(s: &RunSummary) -> String {
+    const COLUMNS: [(&str, &str); 9] = [
+        ("success", "success_rate"),
+        ("conversion", "conversion_rate"),
+        ("ttv p50", "ttv_p50"),
+        ("ttv p99", "ttv_p99"),
+        ("attempts", "attempts_per_verification"),
+        ("cost/success", "cost_per_success"),
+        ("duplicates", "duplicate_deliveries"),
+        ("ejections", "ejections"),
+        ("flaps", "flaps"),
+    ];
+    let rows: Vec<Vec<String>> = s
+        .replications
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.policy.clone()];
+            row.extend(
+                COLUMNS
+                    .iter()
+                    .map(|(_, m)| replicated::mean_pm(m, r.estimate(m), Style::Terminal)),
+            );
+            row
+        })
+        .collect();
+    let mut header = vec!["policy"];
+    header.extend(COLUMNS.iter().map(|(h, _)| *h));
+    format!(
+        "mean ± half-width of the {} over {} seeds\n{}",
+        interval_name(s),
+        replicated::seed_count(s),
+        table(&header, &rows)
+    )
+}
+
+/// `95% confidence interval`, or `confidence interval` when the summary does not say.
+fn interval_name(s: &RunSummary) -> String {
+    replicated::run_confidence(s).map_or_else(
+        || "confidence interval".to_owned(),
+        |c| {
+            format!(
+                "{} confidence interval",
+                replicated::confidence(c, Style::Terminal)
+            )
+        },
+    )
+}
+
+/// Each policy against the baseline over seeds: a title line (baseline, seeds, confidence),
+/// then one row per (policy, headline metric) ([`replicated::headline_metrics`]: the policy
+/// table's metrics and each fault's detection delay and failed verifications) with the mean
+/// paired difference `policy - baseline` in the metric's unit (percentage points for rates),
+/// its interval `[lo, hi]`, the verdict, and the variance reduction pairing gave (`x12.3`: the
+/// unpaired interval is that many times wider). Empty when there are no comparisons (one seed).
+pub fn differences_table(s: &RunSummary) -> String {
+    let comparisons = replicated::headline_comparisons(s);
+    if comparisons.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = comparisons
+        .iter()
+        .map(|c| {
+            let (difference, interval) = replicated::difference(c, Style::Terminal);
+            vec![
+                c.policy.clone(),
+                c.metric.clone(),
+                difference,
+                interval,
+                c.verdict.as_str().to_owned(),
+                replicated::reduction(c.variance_reduction, Style::Terminal),
+            ]
+        })
+        .collect();
+    use Align::{Left, Right};
+    format!(
+        "differences from baseline {} (policy - baseline, paired by seed over {} seeds, {}s)\n{}",
+        replicated::baseline(s).unwrap_or("-"),
+        replicated::seed_count(s),
+        interval_name(s),
+        aligned_table(
+            &[
+                "policy",
+                "metric",
+                "difference",
+                "interval",
+                "verdict",
+                "variance reduction",
+            ],
+            &rows,
+            &[Left, Left, Right, Right, Left, Right],
+        )
+    )
+}
+
 /// One row per (fault, policy): how fast each policy noticed, recovered, and what it cost.
 pub fn fault_table(s: &RunSummary) -> String {
     let mut rows = Vec::new();
@@ -135,7 +270,193 @@ pub fn fault_table(s: &RunSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::compare::{
+        Comparison, Interval, MetricEstimate, PolicyReplications, Verdict, better,
+    };
+    use crate::metrics::{ExperimentInfo, Quantiles};
     use crate::report::chart::fixture;
+
+    /// A replicated run of 5 seeds at 95 % with baseline `static`, built by hand: per policy
+    /// its estimates `(metric, mean, half-width)`, and the comparisons `(policy, metric, mean
+    /// difference, interval, verdict, variance reduction)`.
+    type Estimates<'a> = &'a [(&'a str, &'a [(&'a str, f64, Option<f64>)])];
+    type Differences<'a> = &'a [(
+        &'a str,
+        &'a str,
+        f64,
+        Option<(f64, f64)>,
+        Verdict,
+        Option<f64>,
+    )];
+
+    fn replicated_summary(estimates: Estimates, differences: Differences) -> RunSummary {
+        let mut s = fixture::summary().clone();
+        s.experiment = Some(ExperimentInfo {
+            seeds: vec![1, 2, 3, 4, 5],
+            confidence: 0.95,
+            baseline: "static".into(),
+            precision: Vec::new(),
+            stopped: None,
+        });
+        s.replications = estimates
+            .iter()
+            .map(|(policy, metrics)| PolicyReplications {
+                policy: (*policy).into(),
+                seeds: Vec::new(),
+                estimates: metrics
+                    .iter()
+                    .map(|&(metric, mean, hw)| MetricEstimate {
+                        metric: metric.into(),
+                        better: better(metric),
+                        interval: Interval {
+                            n: 5,
+                            mean,
+                            half_width: hw,
+                            lo: hw.map(|h| mean - h),
+                            hi: hw.map(|h| mean + h),
+                        },
+                    })
+                    .collect(),
+                pooled_ttv: Quantiles::default(),
+            })
+            .collect();
+        s.comparisons = differences
+            .iter()
+            .map(
+                |&(policy, metric, mean, interval, verdict, reduction)| Comparison {
+                    policy: policy.into(),
+                    baseline: "static".into(),
+                    metric: metric.into(),
+                    better: better(metric),
+                    n: 5,
+                    mean_difference: mean,
+                    half_width: interval.map(|(lo, hi)| (hi - lo) / 2.0),
+                    lo: interval.map(|i| i.0),
+                    hi: interval.map(|i| i.1),
+                    verdict,
+                    unpaired_half_width: None,
+                    variance_reduction: reduction,
+                },
+            )
+            .collect();
+        s
+    }
+
+    fn check_policy_table(estimates: Estimates, expect: &str) {
+        let s = replicated_summary(estimates, &[]);
+        assert_eq!(policy_table(&s), expect, "\n{}", policy_table(&s));
+    }
+
+    fn check_differences(differences: Differences, expect: &str) {
+        let s = replicated_summary(&[], differences);
+        assert_eq!(differences_table(&s), expect, "\n{}", differences_table(&s));
+    }
+
+    #[test]
+    fn replicated_policy_tables_show_means_with_half_widths() {
+        check_policy_table(
+            &[
+                (
+                    "score",
+                    &[
+                        ("success_rate", 0.9995, Some(0.0002)),
+                        ("conversion_rate", 0.7973, Some(0.0051)),
+                        ("ttv_p50", 3.5213, Some(0.04)),
+                        ("ttv_p99", 17.99, Some(0.61)),
+                        ("attempts_per_verification", 1.1456, Some(0.004)),
+                        ("cost_per_success", 0.0822, Some(0.0011)),
+                        ("duplicate_deliveries", 71.4, Some(3.21)),
+                        ("ejections", 1.2, Some(0.4)),
+                        ("flaps", 0.0, Some(0.0)),
+                    ],
+                ),
+                // Undefined metrics show as dashes, a single defined seed without its interval.
+                (
+                    "static",
+                    &[
+                        ("success_rate", 0.6636, None),
+                        ("ttv_p50", 3.44, Some(0.05)),
+                    ],
+                ),
+            ],
+            "mean ± half-width of the 95% confidence interval over 5 seeds\n\
+             policy        success     conversion       ttv p50        ttv p99       attempts     cost/success  duplicates  ejections      flaps\n\
+             score   99.95% ± 0.02  79.73% ± 0.51  3.52s ± 0.04  17.99s ± 0.61  1.146 ± 0.004  0.0822 ± 0.0011  71.4 ± 3.2  1.2 ± 0.4  0.0 ± 0.0\n\
+             static     66.36% ± -              -  3.44s ± 0.05              -              -                -           -          -          -\n",
+        );
+    }
+
+    #[test]
+    fn a_single_seed_policy_table_is_unchanged_and_has_no_differences() {
+        let s = fixture::summary();
+        let t = policy_table(s);
+        assert!(t.starts_with("policy  "), "{t}");
+        assert!(t.contains(" verifications  success  conversion"), "{t}");
+        assert!(!t.contains('±'));
+        assert_eq!(differences_table(s), "");
+    }
+
+    #[test]
+    fn differences_follow_the_headline_order_with_units_and_verdicts() {
+        use Verdict::{Better as B, NoDetectableDifference as N, Worse as W};
+        check_differences(
+            &[
+                // In summary order (by name), shown in headline order per policy.
+                (
+                    "score",
+                    "a-down.detection_delay",
+                    -4.2,
+                    Some((-6.0, -2.4)),
+                    B,
+                    Some(3.1),
+                ),
+                ("score", "cost_total", 1.0, Some((0.5, 1.5)), W, Some(2.0)),
+                ("score", "flaps", 0.4, Some((-0.3, 1.1)), N, Some(1.04)),
+                (
+                    "score",
+                    "success_rate",
+                    0.3356,
+                    Some((0.3301, 0.3411)),
+                    B,
+                    Some(12.34),
+                ),
+                ("score", "ttv_p99", 0.58, Some((0.12, 1.04)), W, None),
+                (
+                    "quick",
+                    "success_rate",
+                    0.0012,
+                    Some((-0.0003, 0.0027)),
+                    N,
+                    Some(8.0),
+                ),
+                ("quick", "a-down.failed_during_fault", -12.0, None, N, None),
+            ],
+            "differences from baseline static (policy - baseline, paired by seed over 5 seeds, 95% confidence intervals)\n\
+             policy  metric                      difference          interval  verdict                   variance reduction\n\
+             score   success_rate                 +33.56 pp  [+33.01, +34.11]  better                                 x12.3\n\
+             score   ttv_p99                         +0.58s    [+0.12, +1.04]  worse                                      -\n\
+             score   flaps                             +0.4      [-0.3, +1.1]  no detectable difference                x1.0\n\
+             score   a-down.detection_delay          -4.20s    [-6.00, -2.40]  better                                  x3.1\n\
+             quick   success_rate                  +0.12 pp    [-0.03, +0.27]  no detectable difference                x8.0\n\
+             quick   a-down.failed_during_fault       -12.0                 -  no detectable difference                   -\n",
+        );
+        check_differences(&[], "");
+    }
+
+    #[test]
+    fn the_differences_of_the_fixture_list_every_headline_comparison() {
+        let s = fixture::replicated();
+        let t = differences_table(s);
+        let rows: Vec<&str> = t.lines().skip(2).collect();
+        assert_eq!(rows.len(), replicated::headline_comparisons(s).len());
+        // Not headline metrics: compared in summary.json, not shown here.
+        assert!(!t.contains("cost_total") && !t.contains("ttv_p90"), "{t}");
+        // The baseline never detects a-down, so there is nothing to pair.
+        assert!(!t.contains("a-down.detection_delay"), "{t}");
+        assert!(t.contains("c-flapping.detection_delay"), "{t}");
+        assert!(t.starts_with("differences from baseline static"), "{t}");
+        assert!(t.contains("over 6 seeds, 95% confidence intervals"), "{t}");
+    }
 
     #[test]
     fn the_abandoned_column_appears_only_when_a_caller_gave_up() {

@@ -318,3 +318,69 @@ fn the_scenario_experiment_table_applies_and_flags_win() {
     let e = s.experiment.unwrap();
     assert_eq!((e.seeds.len(), e.baseline.as_str()), (2, "static"));
 }
+
+/// With seeds, `run` prints the differences with verdicts, writes the comparison files and
+/// draws the forest and spread charts into the report; with one seed it writes none of them.
+#[test]
+fn a_replicated_run_prints_writes_and_renders_the_comparison() {
+    let dir = temp_dir("outputs");
+    let path = dir.join("s.toml");
+    std::fs::write(
+        &path,
+        scenario("1m", "10/s", &format!("{TWO_POLICIES}{LOSSY_A}")),
+    )
+    .unwrap();
+    let run = |out: &str, args: &[&str]| {
+        let o = bin()
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(dir.join(out))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let stdout = run("many", &["--seeds", "4"]);
+    assert!(
+        stdout.contains("differences from baseline static"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("success_rate"), "{stdout}");
+    assert!(
+        ["better", "worse", "no detectable difference"]
+            .iter()
+            .any(|v| stdout.contains(v)),
+        "{stdout}"
+    );
+    let many = dir.join("many");
+    for f in [
+        "comparison.csv",
+        "replications.csv",
+        "forest.svg",
+        "forest.png",
+        "spread.svg",
+        "spread.png",
+    ] {
+        assert!(many.join(f).is_file(), "{f} missing");
+    }
+    let html = std::fs::read_to_string(many.join("index.html")).unwrap();
+    assert!(html.contains("comparison.csv") && html.contains("Differences from the baseline"));
+    let csv = std::fs::read_to_string(many.join("comparison.csv")).unwrap();
+    assert!(csv.lines().count() > 1 && csv.starts_with("policy,baseline,metric"));
+
+    let stdout = run("one", &[]);
+    assert!(!stdout.contains("differences from baseline"));
+    for f in [
+        "comparison.csv",
+        "replications.csv",
+        "forest.svg",
+        "spread.svg",
+    ] {
+        assert!(
+            !dir.join("one").join(f).exists(),
+            "{f} written for one seed"
+        );
+    }
+}

@@ -92,6 +92,16 @@ pub(super) fn header<DB: DrawingBackend>(
         short(&summary.scenario.name, 48),
         summary.seed
     );
+    header_with(root, title, &subtitle)
+}
+
+/// The title and a muted `subtitle` (what [`header`] draws, for charts of every seed rather
+/// than one). Returns the area below.
+pub(super) fn header_with<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+    subtitle: &str,
+) -> Result<Area<DB>, ChartError> {
     let (top, rest) = root.split_vertically(HEADER);
     top.draw_text(
         title,
@@ -99,10 +109,63 @@ pub(super) fn header<DB: DrawingBackend>(
         (MARGIN as i32, 10),
     )?;
     top.draw_text(
-        &subtitle,
+        subtitle,
         &anchored(muted(SUBTITLE_SIZE), HPos::Left, VPos::Top),
         (MARGIN as i32, 40),
     )?;
+    Ok(rest)
+}
+
+/// The subtitle of a chart over every seed of a replicated run: `scenario NAME · 6 seeds · 95%
+/// intervals · baseline NAME` (the parts the summary carries).
+pub(super) fn replicated_subtitle(summary: &RunSummary) -> String {
+    use crate::report::replicated::{self, Style};
+    let mut parts = vec![
+        format!("scenario {}", short(&summary.scenario.name, 48)),
+        format!("{} seeds", replicated::seed_count(summary)),
+    ];
+    if let Some(c) = replicated::run_confidence(summary) {
+        parts.push(format!(
+            "{} intervals",
+            replicated::confidence(c, Style::Terminal)
+        ));
+    }
+    if let Some(b) = replicated::baseline(summary) {
+        parts.push(format!("baseline {}", short(b, MAX_NAME)));
+    }
+    parts.join(" · ")
+}
+
+/// Height of one line of [`notes`].
+const NOTE_LINE: u32 = 20;
+
+/// The height [`notes`] takes for `lines`.
+pub(super) fn notes_height(lines: &[String]) -> u32 {
+    if lines.is_empty() {
+        0
+    } else {
+        lines.len() as u32 * NOTE_LINE + 6
+    }
+}
+
+/// Muted lines of explanation above the plot (what a row's scale means, how to read it).
+/// Returns the area below.
+pub(super) fn notes<DB: DrawingBackend>(
+    area: &Area<DB>,
+    lines: &[String],
+) -> Result<Area<DB>, ChartError> {
+    if lines.is_empty() {
+        return Ok(area.clone());
+    }
+    let (top, rest) = area.split_vertically(notes_height(lines));
+    let style = anchored(muted(SMALL_SIZE), HPos::Left, VPos::Top);
+    for (i, line) in lines.iter().enumerate() {
+        top.draw_text(
+            line,
+            &style,
+            (MARGIN as i32 + 8, 2 + (i as u32 * NOTE_LINE) as i32),
+        )?;
+    }
     Ok(rest)
 }
 

@@ -170,3 +170,166 @@ fn simulate() -> RunSummary {
         run: None,
     }
 }
+
+/// The fixture as a replicated run would report it (`--seeds 6`), built by hand: three
+/// policies (`sensible`, the `static` baseline, and `cautious`, a copy of `sensible`'s first
+/// run under another name), six seeds of per-seed metrics made up from a shared "luck of the
+/// world" per seed plus a little noise per policy, and the estimates and comparisons
+/// `metrics::compare` makes of them. No simulation beyond [`summary`]'s.
+pub(crate) fn replicated() -> &'static RunSummary {
+    static SUMMARY: OnceLock<RunSummary> = OnceLock::new();
+    SUMMARY.get_or_init(replicate)
+}
+
+fn replicate() -> RunSummary {
+    use crate::metrics::compare::{self, PolicyReplications, SeedMetrics};
+    use crate::metrics::{ExperimentInfo, PrecisionTarget, Quantiles};
+
+    const SEEDS: [u64; 6] = [7, 1001, 1002, 1003, 1004, 1005];
+    /// The world's luck on each seed: moves every policy alike (common random numbers).
+    const LUCK: [f64; 6] = [0.0, 0.8, -0.5, 0.3, -0.9, 0.4];
+    const POLICIES: [&str; 3] = ["sensible", "static", "cautious"];
+    // metric, value per policy (None: undefined for that policy), spread with the luck, noise.
+    #[allow(clippy::type_complexity)]
+    let table: [(&str, [Option<f64>; 3], f64, f64); 17] = [
+        (
+            "success_rate",
+            [Some(0.995), Some(0.66), Some(0.994)],
+            0.002,
+            0.0003,
+        ),
+        (
+            "conversion_rate",
+            [Some(0.80), Some(0.53), Some(0.80)],
+            0.01,
+            0.002,
+        ),
+        ("ttv_p50", [Some(3.70), Some(3.45), Some(3.72)], 0.1, 0.05),
+        ("ttv_p90", [Some(9.0), Some(8.7), Some(8.8)], 0.5, 0.2),
+        ("ttv_p99", [Some(18.0), Some(17.4), Some(17.5)], 1.0, 0.8),
+        (
+            "attempts_per_verification",
+            [Some(1.146), Some(1.0), Some(1.10)],
+            0.01,
+            0.003,
+        ),
+        ("cost_total", [Some(90.0), Some(80.0), Some(88.0)], 3.0, 1.0),
+        (
+            "cost_per_success",
+            [Some(0.0822), Some(0.1055), Some(0.0830)],
+            0.002,
+            0.0004,
+        ),
+        (
+            "duplicate_deliveries",
+            [Some(71.0), Some(0.0), Some(40.0)],
+            5.0,
+            3.0,
+        ),
+        ("ejections", [Some(1.0), Some(0.0), Some(1.0)], 0.5, 0.5),
+        ("flaps", [Some(0.0), Some(0.0), Some(0.2)], 0.0, 0.6),
+        (
+            "a-down.detection_delay",
+            [Some(10.7), None, Some(14.0)],
+            1.0,
+            0.5,
+        ),
+        (
+            "a-down.recovery_delay",
+            [Some(30.0), Some(0.0), Some(31.0)],
+            0.0,
+            1.0,
+        ),
+        (
+            "a-down.failed_during_fault",
+            [Some(0.0), Some(399.0), Some(5.0)],
+            20.0,
+            2.0,
+        ),
+        (
+            "c-flapping.detection_delay",
+            [Some(5.0), Some(30.0), Some(6.0)],
+            2.0,
+            1.0,
+        ),
+        (
+            "c-flapping.failed_during_fault",
+            [Some(10.0), Some(120.0), Some(12.0)],
+            10.0,
+            4.0,
+        ),
+        ("panic_time", [Some(0.0), Some(0.0), Some(0.0)], 0.0, 0.0),
+    ];
+    let counts = [
+        "duplicate_deliveries",
+        "ejections",
+        "flaps",
+        "a-down.failed_during_fault",
+        "c-flapping.failed_during_fault",
+    ];
+    let confidence = 0.95;
+    let replications: Vec<PolicyReplications> = POLICIES
+        .iter()
+        .enumerate()
+        .map(|(p, &policy)| {
+            let seeds: Vec<SeedMetrics> = SEEDS
+                .iter()
+                .zip(LUCK)
+                .enumerate()
+                .map(|(i, (&seed, luck))| {
+                    let metrics = table
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(m, &(name, values, spread, noise))| {
+                            // Deterministic noise in {-1, -0.5, 0, 0.5, 1} x noise.
+                            let wiggle = ((i * 7 + p * 3 + m) % 5) as f64 / 2.0 - 1.0;
+                            let mut v = values[p]? + spread * luck + noise * wiggle;
+                            if counts.contains(&name) {
+                                v = v.round();
+                            }
+                            if name.ends_with("_rate") {
+                                v = v.min(1.0);
+                            }
+                            Some((name.to_owned(), v.max(0.0)))
+                        })
+                        .collect();
+                    SeedMetrics { seed, metrics }
+                })
+                .collect();
+            PolicyReplications {
+                policy: policy.to_owned(),
+                estimates: compare::estimates(&seeds, confidence),
+                seeds,
+                pooled_ttv: Quantiles {
+                    p50: Some(3.5 + p as f64 / 10.0),
+                    p90: Some(8.8),
+                    p99: Some(17.6),
+                    p999: Some(24.0),
+                    max: Some(31.0),
+                },
+            }
+        })
+        .collect();
+    let baseline = &replications[1];
+    let comparisons = [&replications[0], &replications[2]]
+        .into_iter()
+        .flat_map(|r| compare::compare(r, baseline, confidence, &|_| 0.0))
+        .collect();
+    let mut s = summary().clone();
+    let mut cautious = s.policies[0].clone();
+    cautious.name = "cautious".to_owned();
+    s.policies.push(cautious);
+    s.experiment = Some(ExperimentInfo {
+        seeds: SEEDS.to_vec(),
+        confidence,
+        baseline: baseline.policy.clone(),
+        precision: vec![PrecisionTarget {
+            metric: "success_rate".to_owned(),
+            half_width: 0.01,
+        }],
+        stopped: Some("target_reached".to_owned()),
+    });
+    s.replications = replications;
+    s.comparisons = comparisons;
+    s
+}

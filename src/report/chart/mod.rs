@@ -1,9 +1,20 @@
 //! Charts of one run: pure functions from a [`RunSummary`] to SVG or PNG bytes.
 //!
 //! One chart a file, each `render(&RunSummary, Format) -> Result<Vec<u8>, ChartError>`;
-//! [`render`] finds one by name and [`CHARTS`] lists them in the order the report shows them.
-//! Exporters return bytes: whoever calls them decides where the bytes go (the CLI writes files,
-//! the HTML page inlines the SVG).
+//! [`render`] finds one by name and [`charts_for`] lists those a summary has, in the order the
+//! report shows them. Exporters return bytes: whoever calls them decides where the bytes go (the
+//! CLI writes files, the HTML page inlines the SVG).
+//!
+//! # Which charts a summary has
+//!
+//! [`CHARTS`], the five charts of one run, are drawn for every summary (of a replicated run they
+//! show replication 0, the scenario seed, which `RunSummary::policies` holds in full). The two
+//! charts of a replicated run (`--seeds N`, N > 1) are drawn only when the summary has what
+//! they show: [`FOREST`] (the paired differences from the baseline) when `comparisons` is not
+//! empty, [`SPREAD`] (every seed's value) when `replications` is not. [`charts_for`] is the
+//! one list to draw and write: for a single seed it is exactly [`CHARTS`], so a single-seed run
+//! writes the same files as before. (Rendering `forest` or `spread` by name for a single seed
+//! is not an error; it draws a note saying there is nothing to show.)
 //!
 //! # Why it is shaped so
 //!
@@ -21,8 +32,10 @@
 
 mod common;
 mod cost_vs_success;
+mod forest;
 mod provider_share;
 mod route_states;
+mod spread;
 mod success_rate;
 mod ttv_percentiles;
 
@@ -126,7 +139,35 @@ pub const CHARTS: [Chart; 5] = [
     },
 ];
 
-/// Renders the chart called `name` (one of [`CHARTS`]).
+/// Forest plot of a replicated run's comparisons: each policy's paired difference from the
+/// baseline per headline metric, its interval and verdict (`forest.svg`, `forest.png`).
+pub const FOREST: Chart = Chart {
+    name: "forest",
+    title: forest::TITLE,
+};
+
+/// Strip plot of a replicated run: every seed's success rate, TTV p99 and cost per success per
+/// policy, with the mean (`spread.svg`, `spread.png`).
+pub const SPREAD: Chart = Chart {
+    name: "spread",
+    title: spread::TITLE,
+};
+
+/// The charts `summary` has, in the order the report shows them: [`CHARTS`], then [`FOREST`]
+/// when it has comparisons and [`SPREAD`] when it has replications (two or more seeds). For a
+/// single seed exactly [`CHARTS`]. What the CLI draws and writes.
+pub fn charts_for(summary: &RunSummary) -> Vec<Chart> {
+    let mut out = CHARTS.to_vec();
+    if !summary.comparisons.is_empty() {
+        out.push(FOREST);
+    }
+    if !summary.replications.is_empty() {
+        out.push(SPREAD);
+    }
+    out
+}
+
+/// Renders the chart called `name` (one of [`CHARTS`], [`FOREST`], [`SPREAD`]).
 pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8>, ChartError> {
     match name {
         "success_rate" => success_rate::render(summary, format),
@@ -134,6 +175,8 @@ pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8
         "ttv_percentiles" => ttv_percentiles::render(summary, format),
         "route_states" => route_states::render(summary, format),
         "cost_vs_success" => cost_vs_success::render(summary, format),
+        "forest" => forest::render(summary, format),
+        "spread" => spread::render(summary, format),
         _ => Err(ChartError::UnknownChart(name.to_string())),
     }
 }
@@ -142,7 +185,7 @@ pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
     #[error(
-        "unknown chart {0:?}; charts are success_rate, provider_share, ttv_percentiles, route_states, cost_vs_success"
+        "unknown chart {0:?}; charts are success_rate, provider_share, ttv_percentiles, route_states, cost_vs_success, forest, spread"
     )]
     UnknownChart(String),
     #[error("unknown chart format {0:?}; use svg or png")]
@@ -392,6 +435,91 @@ mod tests {
                 render(chart.name, &s, format)
                     .unwrap_or_else(|e| panic!("{} {format}: {e}", chart.name));
             }
+        }
+    }
+
+    #[test]
+    fn a_single_seed_has_exactly_the_five_charts() {
+        assert_eq!(charts_for(fixture::summary()), CHARTS.to_vec());
+    }
+
+    #[test]
+    fn a_replicated_run_adds_the_forest_and_spread_charts() {
+        let s = fixture::replicated();
+        let mut expect = CHARTS.to_vec();
+        expect.extend([FOREST, SPREAD]);
+        assert_eq!(charts_for(s), expect);
+        // Each only with what it shows.
+        let mut only_reps = s.clone();
+        only_reps.comparisons.clear();
+        assert_eq!(charts_for(&only_reps).last(), Some(&SPREAD));
+        assert!(!charts_for(&only_reps).contains(&FOREST));
+        let mut only_cmp = s.clone();
+        only_cmp.replications.clear();
+        assert_eq!(charts_for(&only_cmp).last(), Some(&FOREST));
+        assert_eq!(FOREST.file_name(Format::Png), "forest.png");
+        assert_eq!(SPREAD.file_name(Format::Svg), "spread.svg");
+    }
+
+    #[test]
+    fn replicated_charts_render_png_of_their_size_svg_with_their_title_deterministically() {
+        // Without system fonts, like the others: the bundled font measures and draws.
+        let s = fixture::replicated();
+        for chart in charts_for(s) {
+            let svg = svg(chart.name, s);
+            assert!(svg.starts_with("<svg"), "{}", chart.name);
+            assert!(svg.contains(chart.title), "{} lacks its title", chart.name);
+            let png = render(chart.name, s, Format::Png).unwrap();
+            assert_eq!(png_size(&png), svg_size(&svg), "{}", chart.name);
+            let (w, h) = png_size(&png);
+            assert!(w >= 800 && h >= 400, "{}: {w}x{h}", chart.name);
+            for format in [Format::Svg, Format::Png] {
+                assert!(
+                    render(chart.name, s, format).unwrap()
+                        == render(chart.name, s, format).unwrap(),
+                    "{} {format} differs between renders",
+                    chart.name
+                );
+            }
+        }
+        let copy: RunSummary = serde_json::from_str(&serde_json::to_string(s).unwrap()).unwrap();
+        for chart in [FOREST, SPREAD] {
+            assert_eq!(
+                render(chart.name, s, Format::Svg).unwrap(),
+                render(chart.name, &copy, Format::Svg).unwrap(),
+                "{}",
+                chart.name
+            );
+        }
+    }
+
+    #[test]
+    fn replicated_charts_escape_names() {
+        let mut s = fixture::replicated().clone();
+        let hostile = "<b>&\"x\"</b>";
+        for r in &mut s.replications {
+            if r.policy == "sensible" {
+                r.policy = hostile.to_string();
+            }
+        }
+        for c in &mut s.comparisons {
+            if c.policy == "sensible" {
+                c.policy = hostile.to_string();
+            }
+        }
+        s.scenario.faults[1].name = "<i>f</i>".to_string();
+        for c in &mut s.comparisons {
+            c.metric = c.metric.replace("c-flapping", "<i>f</i>");
+        }
+        s.policies[0].name = hostile.to_string();
+        for chart in [FOREST, SPREAD] {
+            let svg = svg(chart.name, &s);
+            assert!(
+                !svg.contains("<b>") && !svg.contains("<i>"),
+                "{} leaks markup",
+                chart.name
+            );
+            assert!(svg.contains("&lt;b&gt;"), "{} lost the name", chart.name);
         }
     }
 
