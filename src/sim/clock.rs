@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use actix::Addr;
-use failover_router::{AttemptOutcome, DeliveryReceipt, ProviderId};
+use failover_router::{AttemptOutcome, DeliveryReceipt, ProviderId, RouteId, VerificationId};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep_until};
 
@@ -38,8 +38,14 @@ pub(crate) enum Event {
         /// The provider whose sender number the attempt held until now.
         release_to: Option<ProviderId>,
     },
-    /// The user behind this receipt types the code in.
-    Conversion(DeliveryReceipt),
+    /// The user behind this receipt types the code in. The receipt is kept packed (its time
+    /// as nanoseconds): events fill the calendar's slots, and their size is what every slot
+    /// buffer and every move of an event pays.
+    Conversion {
+        verification: VerificationId,
+        route: RouteId,
+        delivered_ns: u64,
+    },
     /// Traffic generator `g` produces its next verification.
     Arrival(usize),
     /// A caller's patience runs out (`caller_timeout`): tell the task waiting for its
@@ -129,7 +135,15 @@ impl Fire for Targets {
                     self.providers[p.index()].do_send(Release);
                 }
             }
-            Event::Conversion(receipt) => self.traffic.converted(&receipt),
+            Event::Conversion {
+                verification,
+                route,
+                delivered_ns,
+            } => self.traffic.converted(&DeliveryReceipt {
+                verification,
+                route,
+                delivered_at: std::time::Duration::from_nanos(delivered_ns),
+            }),
             Event::Arrival(g) => self.traffic.arrive(g),
             Event::CallerGivesUp(caller) => {
                 let _ = caller.send(());

@@ -350,10 +350,14 @@ impl Traffic {
     #[inline]
     fn verified(&self, converts: bool, think: Duration, outcome: VerificationOutcome) {
         match (converts, outcome.receipt) {
-            (true, Some(receipt)) => self
-                .agenda
-                .borrow_mut()
-                .schedule(Instant::now() + think, Event::Conversion(receipt)),
+            (true, Some(receipt)) => self.agenda.borrow_mut().schedule(
+                Instant::now() + think,
+                Event::Conversion {
+                    verification: receipt.verification,
+                    route: receipt.route,
+                    delivered_ns: receipt.delivered_at.as_nanos() as u64,
+                },
+            ),
             _ => self.settle(),
         }
     }
