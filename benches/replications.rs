@@ -14,16 +14,8 @@ use failover_lab::experiment::replicate::{Replications, comparisons, seeds};
 use failover_lab::experiment::{Hooks, default_threads};
 use failover_lab::scenario::Scenario;
 
-/// The same allocator as the `failover-lab` binary, so the figure is what users get.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+mod common;
+use common::peak_rss_mib;
 
 fn main() {
     // Cargo passes `--bench`; positional arguments follow.

@@ -14,16 +14,8 @@ use std::time::Duration;
 use failover_lab::experiment::{RunSpec, run_one};
 use failover_lab::scenario::Scenario;
 
-/// The same allocator as the `failover-lab` binary, so the figure is what users get.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+mod common;
+use common::peak_rss_mib;
 
 /// `--runs N` (or `--runs=N`): how many times to run the scenario (default 5).
 fn runs_flag(args: &[String]) -> usize {
