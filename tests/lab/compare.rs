@@ -78,7 +78,8 @@ max_attempts = 1
         }
     }
     let mut results = execute(&world, &plan, 2).into_iter().map(|r| r.unwrap());
-    let (mut covered, mut undetected, mut spread) = (0, 0, 0.0);
+    let (mut covered, mut undetected) = (0, 0);
+    let (mut half_widths, mut means) = (Vec::new(), Vec::new());
     for _ in 0..EXPERIMENTS {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for i in 0..N {
@@ -95,13 +96,25 @@ max_attempts = 1
         let c = c.iter().find(|c| c.metric == "success_rate").unwrap();
         let (lo, hi) = (c.lo.unwrap(), c.hi.unwrap());
         assert!(hi > lo, "the worlds differ, so must the runs: {c:?}");
-        spread += hi - lo;
+        half_widths.push(c.half_width.unwrap());
+        means.push(c.mean_difference);
         covered += u32::from(lo <= 0.0 && 0.0 <= hi);
         undetected += u32::from(c.verdict == Verdict::NoDetectableDifference);
     }
     assert!(covered >= 33, "{covered} of 40 intervals cover 0");
     assert_eq!(undetected, covered);
-    assert!(spread > 0.0);
+    // Coverage alone would not notice intervals that are far too wide (they cover 0 always).
+    // Their width must match how much the mean difference really varies from experiment to
+    // experiment: half-width ~ t(N - 1) x the spread of the 40 means.
+    let n = means.len() as f64;
+    let mean = means.iter().sum::<f64>() / n;
+    let sd = (means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let t = failover_lab::metrics::compare::t_critical((N - 1) as f64, 0.95).unwrap();
+    let ratio = half_widths.iter().sum::<f64>() / n / (t * sd);
+    assert!(
+        (0.7..1.4).contains(&ratio),
+        "mean half-width / (t x sd) = {ratio}"
+    );
 }
 
 /// A policy that can never use the lossy provider against one that must: `better` on success
