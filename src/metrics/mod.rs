@@ -132,9 +132,12 @@
 //! judged with the route states as they were just before it.
 
 pub mod audit;
+pub mod baseline;
 pub mod compare;
 mod fault;
+pub mod gate;
 mod histogram;
+pub mod metric_path;
 mod recorder;
 mod run_summary;
 pub mod stats;
