@@ -11,11 +11,18 @@
 //! ([`terminal`]), the forest plot and the per-seed spread ([`chart::charts_for`]) and the
 //! page's comparison section ([`html`]). They share [`replicated`] (headline metrics, units,
 //! formatting) and show nothing for a single seed, whose outputs stay as they were.
+//!
+//! A gate (`failover-lab gate`) has three views of one `metrics::gate::GateReport`: the terminal
+//! text ([`gate`]), JUnit XML for CI test reports ([`junit`]) and a pull-request comment in
+//! Markdown ([`markdown`]). The last two reuse [`gate`]'s wording of each check.
 
 pub mod chart;
 pub mod csv_export;
+pub mod gate;
 pub mod html;
 pub mod json_export;
+pub mod junit;
+pub mod markdown;
 pub mod output;
 pub mod palette;
 pub mod replicated;
