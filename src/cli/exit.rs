@@ -8,3 +8,5 @@ pub const HARNESS_FAILURE: u8 = 1;
 /// Invalid input: a scenario that does not load, an unknown policy, bad flags (clap's usage
 /// errors use 2 as well).
 pub const INVALID_INPUT: u8 = 2;
+/// A gate failed: an expectation was not met or a metric regressed against its baseline.
+pub const GATE_FAILED: u8 = 3;

@@ -4,13 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use failover_lab::scenario::{CompiledScenario, Scenario, ScenarioError, diagnose};
+use failover_lab::experiment::gate::GateChecks;
+use failover_lab::scenario::{CompiledScenario, Problems, Scenario, ScenarioError, diagnose};
 
 pub struct Loaded {
     pub path: PathBuf,
     pub text: String,
     pub scenario: Scenario,
     pub world: Arc<CompiledScenario>,
+    /// `[[expect]]` and `[experiment] tolerance`, resolved.
+    pub checks: GateChecks,
+    /// The directory relative references resolve against.
+    pub base: PathBuf,
     /// Policy warnings, located like errors (`warning: file:line:col: field: message`).
     pub warnings: Vec<String>,
 }
@@ -23,7 +28,22 @@ pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<S
             .map(|d| d.to_string())
             .collect()
     };
-    let scenario = Scenario::from_toml_str(&text, base).map_err(fail)?;
+    // The gate's checks are resolved by the experiment layer (they name metrics, which the
+    // scenario layer does not know); their problems join the scenario's so that an author
+    // sees every problem of the file at once.
+    let checks_of = |s: &Scenario| GateChecks::from_scenario(s).err().unwrap_or_default();
+    let scenario = match Scenario::from_toml_str(&text, base) {
+        Ok(s) => s,
+        Err(ScenarioError::Invalid(mut problems)) => {
+            if let Ok(raw) = toml::from_str::<Scenario>(&text) {
+                problems.0.extend(checks_of(&raw).0);
+            }
+            return Err(fail(ScenarioError::Invalid(problems)));
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let checks = GateChecks::from_scenario(&scenario)
+        .map_err(|p: Problems| fail(ScenarioError::Invalid(p)))?;
     let world = scenario.compile(base).map_err(fail)?;
     let warnings = if world.warnings.is_empty() {
         Vec::new()
@@ -38,6 +58,8 @@ pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<S
         text,
         scenario,
         world: Arc::new(world),
+        checks,
+        base: base.to_owned(),
         warnings,
     })
 }

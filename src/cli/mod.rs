@@ -1,7 +1,9 @@
 //! The command line: parsing, dispatch, progress and exit codes. The only module that knows about
 //! the terminal and flags; everything it does is a call into the library.
 
+mod baseline;
 mod exit;
+mod gate;
 mod load;
 mod replicated;
 mod run;
@@ -32,6 +34,12 @@ enum Command {
     },
     /// Print a JSON Schema of the scenario format (for editor completion and validation).
     Schema,
+    /// Run scenarios on paired seeds and check their `[[expect]]` entries and their
+    /// regressions against baselines; exit 3 when a check fails.
+    Gate(gate::GateArgs),
+    /// Manage the baselines `gate` compares with.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
 }
 
 /// Parses the command line, runs the command, maps the outcome to an exit code.
@@ -41,6 +49,8 @@ pub fn main() -> ExitCode {
         None => run::demo(),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Validate { scenarios }) => validate::validate(&scenarios),
+        Some(Command::Gate(args)) => gate::gate(&args),
+        Some(Command::Baseline(cmd)) => baseline::baseline(&cmd),
         Some(Command::Schema) => {
             println!("{}", failover_lab::scenario::json_schema());
             exit::OK

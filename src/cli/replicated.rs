@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+use failover_lab::experiment::gate::unknown_metric_message;
 use failover_lab::experiment::replicate::{Replications, comparisons, seeds};
 use failover_lab::experiment::{ExperimentError, Hooks, ReplicationOutcome};
 use failover_lab::metrics::PrecisionTarget;
-use failover_lab::metrics::compare::{metric_names, precision_reached};
+use failover_lab::metrics::compare::precision_reached;
+use failover_lab::metrics::metric_path::MetricPath;
 use failover_lab::scenario::did_you_mean;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -109,21 +111,21 @@ pub fn resolve(loaded: &Loaded, args: &ExperimentArgs, policies: &[usize]) -> Re
             .position(|&p| p == spec.baseline)
             .unwrap_or(0),
     };
-    let metrics = metric_names(loaded.world.faults.iter().map(|f| f.name.as_str()));
+    let faults: Vec<&str> = loaded
+        .world
+        .faults
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
     let mut precision = Vec::new();
     for p in &args.precision {
         let (metric, width) = p.split_once('=').ok_or_else(|| {
             format!("--precision {p:?}: expected METRIC=HALF_WIDTH, e.g. success_rate=0.0005")
         })?;
-        if !metrics.iter().any(|m| m == metric) {
-            let hint = did_you_mean(metric, metrics.iter().map(String::as_str))
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
-            return Err(format!(
-                "--precision {p:?}: unknown metric {metric:?}{hint}; metrics: {}",
-                metrics.join(", ")
-            ));
-        }
+        // The DESIGN path (`time_to_verify.p99`) or the comparison's name (`ttv_p99`).
+        let metric = MetricPath::parse(metric, faults.iter().copied())
+            .map_err(|e| format!("--precision {p:?}: {}", unknown_metric_message(&e)))?;
+        let metric = metric.key();
         let half_width: f64 = width
             .parse()
             .ok()

@@ -84,6 +84,11 @@ pub fn run(args: &RunArgs) -> u8 {
 
 /// `reports/<name>/`, with the name reduced to characters safe in a path.
 fn default_out(name: &str) -> PathBuf {
+    PathBuf::from("reports").join(safe_name(name))
+}
+
+/// `name` reduced to characters safe in a file name (a scenario's name may be anything).
+pub fn safe_name(name: &str) -> String {
     let safe: String = name
         .chars()
         .map(|c| {
@@ -94,12 +99,11 @@ fn default_out(name: &str) -> PathBuf {
             }
         })
         .collect();
-    let safe = if safe.is_empty() || safe.starts_with('.') {
+    if safe.is_empty() || safe.starts_with('.') {
         format!("_{safe}")
     } else {
         safe
-    };
-    PathBuf::from("reports").join(safe)
+    }
 }
 
 fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, String> {

@@ -161,7 +161,7 @@ pub fn check_expectation(
         (
             Status::Fail,
             Some(format!(
-                "undefined on {undefined} of {} seeds ({})",
+                "undefined on {undefined} of {} seeds: {}",
                 values.len(),
                 undefined_reason(&expectation.metric)
             )),
@@ -254,7 +254,7 @@ pub fn check_regression(
             Status::Regressed,
             Some(format!(
                 "undefined on {lost} of {paired_seeds} paired seeds where the baseline had a \
-                 value ({})",
+                 value: {}",
                 undefined_reason(metric)
             )),
         )
@@ -270,9 +270,10 @@ pub fn check_regression(
             (
                 Status::Skipped,
                 Some(format!(
-                    "{} paired seeds: at least 2 are needed for an interval (run the baseline's \
-                     seeds, or more)",
-                    diffs.len()
+                    "{} paired seed{}: at least 2 are needed for an interval (run the \
+                     baseline's seeds, or more)",
+                    diffs.len(),
+                    if diffs.len() == 1 { "" } else { "s" }
                 )),
             )
         }

@@ -360,12 +360,15 @@ pub enum Tolerance {
 }
 
 impl Tolerance {
-    /// The documented default (README, "Gating CI"): 0.1 percentage point on rates, 5 % of the
-    /// baseline's mean on everything else. Zero would call every detectable change of a
-    /// latency quantile a regression, however small: a gate must fail on what matters.
+    /// The documented default (README, "Gating CI"): 0.1 percentage point on rates, one event
+    /// on counts, 5 % of the baseline's mean on everything else. Zero would call every
+    /// detectable change of a latency quantile a regression, however small: a gate must fail on
+    /// what matters. Counts get an absolute step because their baseline is often near zero
+    /// (flaps, verifications failed during a fault), where 5 % of it is no tolerance at all.
     pub fn default_for(unit: Unit) -> Tolerance {
         match unit {
             Unit::Rate => Tolerance::Absolute(0.001),
+            Unit::Count => Tolerance::Absolute(1.0),
             _ => Tolerance::Relative(0.05),
         }
     }
@@ -536,6 +539,14 @@ mod tests {
         assert_eq!(
             Tolerance::default_for(Unit::Rate),
             Tolerance::Absolute(0.001)
+        );
+        assert_eq!(
+            Tolerance::default_for(Unit::Count),
+            Tolerance::Absolute(1.0)
+        );
+        assert_eq!(
+            Tolerance::default_for(Unit::Duration),
+            Tolerance::Relative(0.05)
         );
         assert_eq!(Tolerance::Absolute(0.001).display(Unit::Rate), "0.1 pp");
         assert_eq!(Tolerance::Relative(0.05).display(Unit::Duration), "5%");

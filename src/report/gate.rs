@@ -52,32 +52,68 @@ pub fn value_text(unit: Unit, v: f64) -> String {
 }
 
 /// A mean with the half-width of its interval: `99.73% ± 0.04 pp`, `23.4s ± 1.2s`; the mean
-/// alone without an interval (one seed).
+/// alone without an interval (one seed). The half-width gets two significant digits and the
+/// mean as many decimals, so no digit is printed that the interval says is noise.
 pub fn estimate_text(unit: Unit, e: &Estimate) -> String {
-    let mean = value_text(unit, e.mean);
-    match e.half_width() {
-        Some(h) => format!("{mean} ± {}", magnitude(unit, h)),
-        None => mean,
+    let Some(h) = e.half_width() else {
+        return value_text(unit, e.mean);
+    };
+    let (scale, suffix, pm_suffix) = match unit {
+        Unit::Rate => (100.0, "%", " pp"),
+        Unit::Duration if e.mean.abs() < 1.0 => (1e3, "ms", "ms"),
+        Unit::Duration => (1.0, "s", "s"),
+        Unit::Count | Unit::Cost | Unit::Number => (1.0, "", ""),
+    };
+    let (mean, half) = (unsigned_zero(e.mean) * scale, h.abs() * scale);
+    if half == 0.0 || !half.is_finite() {
+        return format!("{} ± 0", value_text(unit, e.mean));
     }
+    let decimals = (1 - half.log10().floor() as i32).clamp(0, 9) as usize;
+    format!("{mean:.decimals$}{suffix} ± {half:.decimals$}{pm_suffix}")
 }
 
-/// A difference with its interval: `-2.63 pp [-2.91, -2.35]`, `-1.6s [-2.1s, -1.1s]`. Rate
-/// bounds drop the ` pp` the mean already carries; durations keep their unit per bound, since
-/// one bound may print in `ms` and the other in `s`.
+/// A difference with its interval: `-2.63 pp [-2.91, -2.35]`, `-1.6s [-2.1s, -1.1s]`. Like
+/// [`estimate_text`], the interval's half-width decides the decimals; rate bounds drop the
+/// ` pp` the mean already carries.
 pub fn difference_text(unit: Unit, d: &Estimate) -> String {
-    let signed = |v: f64| unit.format_difference(unsigned_zero(v));
-    let bound = |v: f64| {
-        let s = signed(v);
-        match unit {
-            Unit::Rate => s.trim_end_matches(" pp").to_owned(),
-            _ => s,
+    let (Some(lo), Some(hi), Some(h)) = (d.lo, d.hi, d.half_width()) else {
+        return unit.format_difference(unsigned_zero(d.mean));
+    };
+    if h == 0.0 || !h.is_finite() {
+        let signed = |v: f64| unit.format_difference(unsigned_zero(v));
+        let bound = |v: f64| signed(v).trim_end_matches(" pp").to_owned();
+        return format!("{} [{}, {}]", signed(d.mean), bound(lo), bound(hi));
+    }
+    let largest = lo.abs().max(hi.abs());
+    let (scale, mean_suffix, bound_suffix) = match unit {
+        Unit::Rate => (100.0, " pp", ""),
+        Unit::Duration if largest < 1.0 => (1e3, "ms", "ms"),
+        Unit::Duration => (1.0, "s", "s"),
+        Unit::Count | Unit::Cost | Unit::Number => (1.0, "", ""),
+    };
+    let decimals = (1 - (h * scale).log10().floor() as i32).clamp(0, 9) as usize;
+    let signed = |v: f64| {
+        let v = unsigned_zero(v) * scale;
+        let text = format!("{v:.decimals$}");
+        // A value that rounds to zero prints without a sign, whatever its sign was.
+        if text
+            .trim_start_matches('-')
+            .chars()
+            .all(|c| c == '0' || c == '.')
+        {
+            text.trim_start_matches('-').to_owned()
+        } else if v > 0.0 {
+            format!("+{text}")
+        } else {
+            text
         }
     };
-    let mean = signed(d.mean);
-    match (d.lo, d.hi) {
-        (Some(lo), Some(hi)) => format!("{mean} [{}, {}]", bound(lo), bound(hi)),
-        _ => mean,
-    }
+    format!(
+        "{}{mean_suffix} [{}{bound_suffix}, {}{bound_suffix}]",
+        signed(d.mean),
+        signed(lo),
+        signed(hi)
+    )
 }
 
 /// A tolerance as written in the scenario file, and in the metric's unit when it is relative to
@@ -342,7 +378,7 @@ pub(crate) mod fixture {
                     est(23.4, 1.2),
                 ),
                 Check {
-                    note: Some("undefined on 2 of 10 seeds (the fault was never detected)".into()),
+                    note: Some("undefined on 2 of 10 seeds: the fault was never detected".into()),
                     ..expectation(
                         Status::Fail,
                         "faults.outage.detection_delay",
@@ -525,7 +561,7 @@ mod tests {
         let lines: Vec<String> = r.scenarios[0].checks.iter().map(check_line).collect();
         assert_eq!(
             lines[0],
-            "PASS      success_rate >= 99.5%                policy default    99.73% ± 0.04 pp"
+            "PASS      success_rate >= 99.5%                policy default    99.730% ± 0.040 pp"
         );
         assert_eq!(
             lines[1],
@@ -533,7 +569,7 @@ mod tests {
         );
         assert!(
             lines[2].ends_with(
-                "12.5s ± 3.25s (undefined on 2 of 10 seeds (the fault was never detected))"
+                "12.5s ± 3.2s (undefined on 2 of 10 seeds: the fault was never detected)"
             ),
             "{}",
             lines[2]
@@ -545,7 +581,7 @@ mod tests {
         );
         assert!(
             lines[4].ends_with(
-                "baseline 25s -> now 23.4s, difference -1.6s [-2.1s, -1.1s] (tolerance 5% = 1.25s)"
+                "baseline 25s -> now 23.4s, difference -1.60s [-2.10s, -1.10s] (tolerance 5% = 1.25s)"
             ),
             "{}",
             lines[4]
@@ -566,7 +602,7 @@ mod tests {
         let stale: Vec<String> = r.scenarios[1].checks.iter().map(check_line).collect();
         assert!(
             stale[0].contains(
-                "baseline (of old-default) 99.21% -> now 99.25%, difference +0.04 pp [-0.02, +0.1]"
+                "baseline (of old-default) 99.21% -> now 99.25%, difference +0.040 pp [-0.020, +0.100]"
             ),
             "{}",
             stale[0]

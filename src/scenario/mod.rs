@@ -61,6 +61,7 @@ mod traffic;
 mod validate;
 mod world;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -77,6 +78,7 @@ pub use compiled::{
 };
 pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
 pub use locate::{Diagnostic, diagnose, line_col};
+pub(crate) use path::unknown_name;
 pub use path::{FieldPath, Problem, Problems, Segment, did_you_mean};
 pub use policies::{NamedPolicy, Policies};
 pub use traffic::{Burst, Diurnal, DiurnalPoint, FraudSpike, MixEntry, Rate, RateUnit, Traffic};
@@ -142,6 +144,48 @@ pub struct Scenario {
     /// `[experiment]`: how `run` replicates and compares the policies (command-line flags win).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<ExperimentSpec>,
+    /// `[[expect]]`: checks `failover-lab gate` enforces on the metrics of this scenario's
+    /// runs, like k6 thresholds (e.g. `metric = "success_rate"`, `threshold = ">= 0.995"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<Expect>,
+}
+
+/// One `[[expect]]` entry: a metric, optionally one policy, and a threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// A metric path of DESIGN section 5: `success_rate`, `conversion_rate`,
+    /// `time_to_verify.p50|p90|p99|p999|max`, `attempts_per_verification`, `failover_rate`,
+    /// `cost_total`, `cost_per_success`, `duplicate_deliveries`, `late_deliveries`,
+    /// `ejections`, `flaps`, `panic_time`, `time_ejected`, or per fault
+    /// `faults.<name>.detection_delay|recovery_delay|failed_during_fault`.
+    pub metric: String,
+    /// The policy the check applies to. Default: every policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// An operator (<, <=, >, >=, ==) and a value in the metric's unit, checked on the mean
+    /// over seeds: ">= 0.995" or ">= 99.5%" for rates, "< 20s" for durations, "== 0" for
+    /// counts.
+    pub threshold: String,
+}
+
+/// A tolerance as written: a number in the metric's unit, or a string (`"5%"` of the
+/// baseline's mean, `"0.1pp"` for rates, `"500ms"` for durations).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ToleranceSpec {
+    Number(f64),
+    Text(String),
+}
+
+impl ToleranceSpec {
+    /// The tolerance as text, the form the gate's parser reads.
+    pub fn as_text(&self) -> String {
+        match self {
+            ToleranceSpec::Number(v) => v.to_string(),
+            ToleranceSpec::Text(t) => t.clone(),
+        }
+    }
 }
 
 /// `[experiment]`: replications and the comparison's baseline.
@@ -157,6 +201,11 @@ pub struct ExperimentSpec {
     /// Confidence level of every interval, in (0, 1). Default 0.95.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// How far each metric may move the worse way before `gate` calls it a regression, by
+    /// metric path: `{ success_rate = "0.05pp", "time_to_verify.p99" = "10%" }`. Defaults:
+    /// 0.1 percentage point on rates, 5% of the baseline's mean on everything else.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tolerance: BTreeMap<String, ToleranceSpec>,
 }
 
 /// `[router]`: what the router is told about routes (its belief, which may differ from the
@@ -267,6 +316,24 @@ impl Scenario {
     /// Checks every reference, range and distribution; reports all problems at once.
     pub fn validate(&self, base_dir: &Path) -> Result<(), ScenarioError> {
         self.compile(base_dir).map(|_| ())
+    }
+
+    /// The names its faults are reported by (a fault without `name` gets a label from its kind,
+    /// target and start; repeats get `#2`, `#3`), as compiled into
+    /// [`FaultModel::name`](CompiledScenario).
+    pub fn fault_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::with_capacity(self.faults.len());
+        for f in &self.faults {
+            let base = f.label();
+            let mut label = base.clone();
+            let mut n = 2;
+            while names.contains(&label) {
+                label = format!("{base}#{n}");
+                n += 1;
+            }
+            names.push(label);
+        }
+        names
     }
 
     /// Validates and builds the simulation form. `base_dir` resolves CSV files (empirical

@@ -239,6 +239,16 @@ failure_domain = "ic-eu"
 replications = 5
 baseline = "aggressive"
 confidence = 0.9
+tolerance = { success_rate = "0.05pp", "time_to_verify.p99" = "10%", flaps = 1 }
+
+[[expect]]
+metric = "success_rate"
+threshold = ">= 0.99"
+
+[[expect]]
+metric = "time_to_verify.p99"
+policy = "aggressive"
+threshold = "< 30s"
 "#;
 
 const SHARED_POLICY: &str = r#"
@@ -844,3 +854,29 @@ fn trace_replaces_poisson_arrivals() {
 }
 
 use crate::scenario::distribution::DistributionSpec;
+
+#[test]
+fn fault_names_are_the_compiled_names() {
+    let (s, dir) = example("fault-names");
+    let compiled = s.compile(&dir).unwrap();
+    let names: Vec<String> = compiled.faults.iter().map(|f| f.name.clone()).collect();
+    assert_eq!(s.fault_names(), names);
+    // Unnamed repeats are numbered as compilation numbers them.
+    let mut twice = s.clone();
+    twice.faults[0].name = None;
+    twice.faults.push(twice.faults[0].clone());
+    let names = twice.fault_names();
+    let (a, b) = (&names[0], names.last().unwrap());
+    assert_eq!(*b, format!("{a}#2"));
+}
+
+#[test]
+fn expectations_and_tolerances_round_trip() {
+    let (s, dir) = example("expect-roundtrip");
+    assert_eq!(s.expect.len(), 2);
+    assert_eq!(s.expect[1].policy.as_deref(), Some("aggressive"));
+    let tol = &s.experiment.as_ref().unwrap().tolerance;
+    assert_eq!(tol["flaps"], crate::scenario::ToleranceSpec::Number(1.0));
+    let back = Scenario::from_toml_str(&s.to_toml_string().unwrap(), &dir).unwrap();
+    assert_eq!(back, s);
+}

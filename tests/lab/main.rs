@@ -8,5 +8,6 @@ mod conservation;
 mod determinism;
 mod failover;
 mod fidelity;
+mod gate;
 mod report;
 mod world;

@@ -1,0 +1,95 @@
+//! `failover-lab baseline save`: run scenarios on N seeds and write each one's per-seed metrics
+//! as `<dir>/<scenario name>.json`, to be committed and gated against.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use failover_lab::experiment::default_threads;
+use failover_lab::experiment::gate::{baseline_metrics, baseline_source};
+use failover_lab::metrics::baseline::Baseline;
+use failover_lab::report::json_export::baseline_json;
+
+use super::exit;
+use super::gate::{baseline_path, load_all, run_all, seeds_for, write_file};
+use super::load::Loaded;
+
+#[derive(Subcommand, Debug)]
+pub enum BaselineCommand {
+    /// Run scenarios and write their baselines (`<dir>/<scenario name>.json`).
+    Save(SaveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Directory to write the baselines in.
+    #[arg(long, value_name = "DIR", default_value = "reports/baselines")]
+    pub dir: PathBuf,
+    /// Seeds per policy [default: `[experiment] replications`, else 10]. A gate pairs its runs
+    /// with these seeds.
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u32>,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn baseline(cmd: &BaselineCommand) -> u8 {
+    match cmd {
+        BaselineCommand::Save(args) => save(args),
+    }
+}
+
+fn save(args: &SaveArgs) -> u8 {
+    if let Some(n) = args.seeds
+        && n < 2
+    {
+        eprintln!("--seeds {n}: a baseline needs at least 2 seeds for a gate to pair with");
+        return exit::INVALID_INPUT;
+    }
+    let Some(loaded) = load_all(&args.scenarios) else {
+        return exit::INVALID_INPUT;
+    };
+    let seeds: Vec<Vec<u64>> = loaded
+        .iter()
+        .map(|l| seeds_for(l, args.seeds, None))
+        .collect();
+    let jobs: Vec<(&Loaded, &[u64], f64)> = loaded
+        .iter()
+        .zip(&seeds)
+        .map(|(l, s)| (l, s.as_slice(), l.world.experiment.confidence))
+        .collect();
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let results = match run_all(&jobs, threads, args.quiet) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::HARNESS_FAILURE;
+        }
+    };
+    for (l, reps) in loaded.iter().zip(results) {
+        let b = Baseline::from_replications(
+            baseline_source(&l.scenario, &l.text, &l.base),
+            &reps,
+            &baseline_metrics(&l.scenario),
+        );
+        let path = baseline_path(&args.dir, &l.world.name);
+        if let Err(e) = write_file(&path, &baseline_json(&b)) {
+            eprintln!("{e}");
+            return exit::HARNESS_FAILURE;
+        }
+        println!(
+            "baseline: {} ({} policies x {} seeds, from {})",
+            path.display(),
+            b.policies.len(),
+            b.seeds.len(),
+            l.path.display()
+        );
+    }
+    exit::OK
+}
