@@ -53,6 +53,12 @@ pub fn diagnose(file: &Path, text: &str, err: &ScenarioError) -> Vec<Diagnostic>
             }
             None => (None, None),
         };
+        // Never an empty message, whatever a parser said.
+        let message = if message.trim().is_empty() {
+            "not valid here".to_owned()
+        } else {
+            message
+        };
         Diagnostic {
             file: file.to_owned(),
             line,
@@ -61,7 +67,7 @@ pub fn diagnose(file: &Path, text: &str, err: &ScenarioError) -> Vec<Diagnostic>
         }
     };
     match err {
-        ScenarioError::Parse(e) => vec![at(e.span(), e.message().trim().to_owned())],
+        ScenarioError::Parse(e) => vec![at(e.span(), syntax_message(text, e))],
         ScenarioError::Invalid(problems) => {
             let doc = ImDocument::parse(text).ok();
             problems
@@ -84,6 +90,53 @@ pub fn diagnose(file: &Path, text: &str, err: &ScenarioError) -> Vec<Diagnostic>
         ScenarioError::Read { source, .. } => vec![at(None, format!("cannot read: {source}"))],
         ScenarioError::Serialize(_) => vec![at(None, err.to_string())],
     }
+}
+
+/// The message of a parse error of the scenario, on one line and never empty. toml reports a
+/// control character in a comment with an empty message (or "expected newline" after a value),
+/// so one at the error's position is named instead.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    if let Some(c) = e
+        .span()
+        .and_then(|s| text.get(s.start..))
+        .and_then(|rest| rest.chars().next())
+        .and_then(control_character_message)
+    {
+        return c;
+    }
+    let message: Vec<&str> = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if message.is_empty() {
+        "not valid TOML here".to_owned()
+    } else {
+        message.join("; ")
+    }
+}
+
+/// What is wrong with control character `c` in a TOML file, if it is one TOML refuses (every
+/// control character but tab and the line feed, and a carriage return not before a line feed;
+/// the caller only asks at an error's position).
+pub(crate) fn control_character_message(c: char) -> Option<String> {
+    if !c.is_control() || c == '\t' || c == '\n' {
+        return None;
+    }
+    let code = format!("U+{:04X}", u32::from(c));
+    Some(if c == '\r' {
+        format!(
+            "control character {code} (carriage return) not followed by a line feed: end lines \
+             with \\n or \\r\\n"
+        )
+    } else {
+        format!(
+            "control character {code} is not allowed in TOML, not even in a comment: remove it \
+             (in a \"...\" string, write it as \\u{:04X})",
+            u32::from(c)
+        )
+    })
 }
 
 enum Node<'a> {
@@ -184,5 +237,34 @@ mod tests {
         );
         // A missing field points at the deepest node that exists.
         check(p.clone().index(0).key("region"), 3, 1);
+    }
+
+    /// toml reports a control character in a comment with an empty message.
+    #[test]
+    fn control_characters_are_named_where_they_are() {
+        for (text, at, name) in [
+            ("format_version = 1 # bell \u{7}\n", (1, 27), "U+0007"),
+            ("format_version = 1\n# \u{1b}[31m\n", (2, 3), "U+001B"),
+            ("# \u{0}\nformat_version = 1\n", (1, 3), "U+0000"),
+            ("format_version = 1\rname = \"a\"\n", (1, 19), "U+000D"),
+            (
+                "format_version = 1\nname = \"a\u{7f}\"\n",
+                (2, 10),
+                "U+007F",
+            ),
+        ] {
+            let err = crate::scenario::Scenario::from_toml_str(text, Path::new(".")).unwrap_err();
+            let d = diagnose(Path::new("s.toml"), text, &err);
+            assert_eq!(
+                (d[0].line, d[0].column),
+                (Some(at.0), Some(at.1)),
+                "{text:?}"
+            );
+            assert!(
+                d[0].message.contains(&format!("control character {name}")),
+                "{text:?}: {}",
+                d[0]
+            );
+        }
     }
 }
