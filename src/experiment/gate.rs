@@ -20,7 +20,8 @@ use crate::metrics::gate::{
 };
 use crate::metrics::metric_path::{MetricPath, Threshold, Tolerance, UnknownMetric};
 use crate::scenario::{
-    CompiledScenario, FieldPath, Problems, Scenario, did_you_mean, entity_key, unknown_name,
+    CompiledScenario, FieldPath, FileKind, FileRules, Problems, Scenario, did_you_mean, entity_key,
+    unknown_name,
 };
 
 use super::replicate::Replications;
@@ -128,8 +129,10 @@ pub fn world_hash(s: &Scenario, base_dir: &Path) -> String {
             all.push('\n');
             all.push_str(&f);
             all.push('\n');
-            match std::fs::read(base_dir.join(&f)) {
-                Ok(bytes) => all.push_str(&text_hash(&String::from_utf8_lossy(&bytes))),
+            // Read as loading reads them (regular files only, bounded; both kinds share the
+            // CSV limit).
+            match FileRules::new(base_dir).read_bytes(FileKind::Samples, Path::new(&f)) {
+                Ok((_, bytes)) => all.push_str(&text_hash(&String::from_utf8_lossy(&bytes))),
                 Err(_) => all.push_str("(unreadable)"),
             }
         }

@@ -17,7 +17,8 @@
 //! heavy tails (Pareto with a small shape) can always become a [`Duration`].
 //!
 //! This module is pure data and arithmetic; it knows nothing of actors or of scenario files
-//! beyond the base directory that relative CSV paths are resolved against.
+//! beyond the rules by which a `csv` file is read ([`FileRules`]: relative to the scenario's
+//! directory, bounded, never quoted in errors).
 //!
 //! [`compile`]: DistributionSpec::compile
 
@@ -29,6 +30,8 @@ use rand::Rng;
 use rand_distr::Distribution as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::files::{FileKind, FileRules, csv_error, csv_field_at};
 
 /// Largest value a sample can take, in seconds (about 31.7 years; the duration parser's bound).
 pub const MAX_SAMPLE_SECS: f64 = 1e9;
@@ -228,6 +231,11 @@ impl DistributionSpec {
     /// Validates the parameters and builds the sampler. `base_dir` resolves relative `csv` paths
     /// (the directory of the scenario file).
     pub fn compile(&self, base_dir: &Path) -> Result<Distribution, DistributionError> {
+        self.compile_with(FileRules::new(base_dir))
+    }
+
+    /// [`compile`](Self::compile), reading a `csv` file by `files`' rules.
+    pub fn compile_with(&self, files: FileRules<'_>) -> Result<Distribution, DistributionError> {
         let kind = match self {
             DistributionSpec::Constant { value } => Kind::Constant(value.as_secs_f64()),
             DistributionSpec::Uniform { min, max } => {
@@ -332,7 +340,7 @@ impl DistributionSpec {
                 let mut total = 0.0;
                 for (i, c) in components.iter().enumerate() {
                     positive_number(&format!("components[{i}].weight"), c.weight)?;
-                    let d = c.dist.compile(base_dir).map_err(|e| DistributionError {
+                    let d = c.dist.compile_with(files).map_err(|e| DistributionError {
                         param: join_param(&format!("components[{i}].dist"), &e.param),
                         message: e.message,
                     })?;
@@ -367,7 +375,9 @@ impl DistributionSpec {
                         ));
                     }
                     (false, None) => samples.iter().map(Duration::as_secs_f64).collect(),
-                    (true, Some(path)) => read_csv_seconds(&base_dir.join(path))
+                    (true, Some(path)) => files
+                        .read_text(FileKind::Samples, path)
+                        .and_then(|(path, text)| read_csv_seconds(&path, &text))
                         .map_err(|message| invalid("csv", message))?,
                 };
                 values.sort_by(f64::total_cmp);
@@ -390,49 +400,44 @@ fn join_param(prefix: &str, param: &str) -> String {
     }
 }
 
-/// Reads one column of seconds; a first line that is not a number is taken as a header.
-fn read_csv_seconds(path: &Path) -> Result<Vec<f64>, String> {
+/// Reads one column of seconds from `text` (the contents of `path`); a first line that is not
+/// a number is taken as a header. Errors name the physical line and column, never the content.
+fn read_csv_seconds(path: &Path, text: &str) -> Result<Vec<f64>, String> {
+    let shown = path.display();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .from_reader(text.as_bytes());
     let mut values = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let line = record.position().map_or(i as u64 + 1, |p| p.line());
+        let record = record.map_err(|e| csv_error(path, text, &e))?;
+        let (line, col) = csv_field_at(text, record.position().map_or(0, |p| p.byte()), 0);
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
         if record.len() != 1 {
             return Err(format!(
-                "{}:{line}: expected one column of seconds, found {} columns",
-                path.display(),
+                "{shown}:{line}:{col}: expected one column of seconds, found {} columns",
                 record.len()
             ));
         }
         match record[0].parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
-            Ok(v) => {
+            Ok(_) => {
                 return Err(format!(
-                    "{}:{line}: {v} is not a duration in seconds (must be finite and >= 0)",
-                    path.display()
+                    "{shown}:{line}:{col}: not a duration in seconds (must be finite and >= 0)"
                 ));
             }
             // A header line.
             Err(_) if i == 0 => {}
             Err(_) => {
-                return Err(format!(
-                    "{}:{line}: {:?} is not a number of seconds",
-                    path.display(),
-                    &record[0]
-                ));
+                return Err(format!("{shown}:{line}:{col}: not a number of seconds"));
             }
         }
     }
     if values.is_empty() {
-        return Err(format!("{} holds no samples", path.display()));
+        return Err(format!("{shown} holds no samples"));
     }
     Ok(values)
 }
@@ -1150,7 +1155,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("failover-lab-dist-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("lat.csv"), "seconds\n0.5\n1.5\n\n2.5\n").unwrap();
-        std::fs::write(dir.join("bad.csv"), "0.5\nslow\n").unwrap();
+        std::fs::write(dir.join("bad.csv"), "0.5\n\n\n slow\n").unwrap();
         let spec = parse(r#"{ kind = "empirical", csv = "lat.csv" }"#).unwrap();
         let d = spec.compile(&dir).unwrap();
         close(d.mean_secs().unwrap(), 1.5, 1e-12, "csv mean");
@@ -1164,11 +1169,31 @@ mod tests {
             .compile(&dir)
             .unwrap_err();
         assert_eq!(err.param, "csv");
+        // At its physical line (after blank lines, which csv's record positions do not count)
+        // and column; never quoted.
         assert!(
             err.message
-                .ends_with("bad.csv:2: \"slow\" is not a number of seconds"),
+                .ends_with("bad.csv:4:2: not a number of seconds"),
             "{err}"
         );
+        for (text, expect) in [
+            (
+                "0.5\n\n1,2\n",
+                "bad.csv:3:1: expected one column of seconds, found 2 columns",
+            ),
+            (
+                "0.5\n\n-1\n",
+                "bad.csv:3:1: not a duration in seconds (must be finite and >= 0)",
+            ),
+            ("seconds\n", "bad.csv holds no samples"),
+        ] {
+            std::fs::write(dir.join("bad.csv"), text).unwrap();
+            let err = parse(r#"{ kind = "empirical", csv = "bad.csv" }"#)
+                .unwrap()
+                .compile(&dir)
+                .unwrap_err();
+            assert!(err.message.ends_with(expect), "{text:?}: {err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

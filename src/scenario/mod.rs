@@ -53,6 +53,7 @@
 mod compiled;
 pub mod distribution;
 mod fault;
+mod files;
 mod locate;
 mod path;
 mod policies;
@@ -77,6 +78,7 @@ pub use compiled::{
     RegionModel, TargetModel, TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
 pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
+pub use files::{FileKind, FileRules, MAX_CSV_FILE_BYTES, MAX_POLICY_FILE_BYTES};
 pub use locate::{Diagnostic, diagnose, line_col};
 pub(crate) use path::unknown_name;
 pub use path::{FieldPath, Problem, Problems, Segment, did_you_mean};
@@ -274,6 +276,12 @@ impl Scenario {
     /// Parses, loads policy files (relative to `base_dir`, the scenario file's directory) and
     /// validates.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml_str_with(text, FileRules::new(base_dir))
+    }
+
+    /// [`from_toml_str`](Self::from_toml_str), reading referenced files by `files`' rules
+    /// (e.g. [`FileRules::strict`]).
+    pub fn from_toml_str_with(text: &str, files: FileRules<'_>) -> Result<Scenario, ScenarioError> {
         // Check the version before the shape, so a file written for another version gets a
         // version message rather than a list of unknown fields.
         #[derive(Deserialize)]
@@ -291,8 +299,8 @@ impl Scenario {
             }
         }
         let mut scenario: Scenario = toml::from_str(text)?;
-        scenario.policies.load_files(base_dir).into_result()?;
-        scenario.validate(base_dir)?;
+        scenario.policies.load_files(files).into_result()?;
+        scenario.compile_with(files)?;
         Ok(scenario)
     }
 
@@ -339,7 +347,12 @@ impl Scenario {
     /// Validates and builds the simulation form. `base_dir` resolves CSV files (empirical
     /// distributions, traces).
     pub fn compile(&self, base_dir: &Path) -> Result<CompiledScenario, ScenarioError> {
-        Ok(validate::compile(self, base_dir)?)
+        self.compile_with(FileRules::new(base_dir))
+    }
+
+    /// [`compile`](Self::compile), reading referenced files by `files`' rules.
+    pub fn compile_with(&self, files: FileRules<'_>) -> Result<CompiledScenario, ScenarioError> {
+        Ok(validate::compile(self, files)?)
     }
 }
 

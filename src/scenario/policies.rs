@@ -17,6 +17,7 @@ use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::files::{FileKind, FileRules, toml_error};
 use super::path::{FieldPath, Problems};
 
 /// The scenario's policies in file order.
@@ -47,19 +48,19 @@ impl Policies {
         self.0.iter().map(|p| p.name.as_str())
     }
 
-    /// Loads every `file = ...` entry relative to `base_dir`, reporting failures at
-    /// `policies.<name>.file`.
-    pub fn load_files(&mut self, base_dir: &Path) -> Problems {
+    /// Loads every `file = ...` entry by `files`' rules (relative to the scenario's directory),
+    /// reporting failures at `policies.<name>.file`. Errors locate the problem in the policy
+    /// file without quoting it (see [`FileRules`]).
+    pub fn load_files(&mut self, files: FileRules<'_>) -> Problems {
         let mut problems = Problems::default();
         for p in &mut self.0 {
             let Some(file) = &p.file else { continue };
-            let path = base_dir.join(file);
             let at = FieldPath::root().key("policies").key(&p.name).key("file");
-            match std::fs::read_to_string(&path) {
-                Err(e) => problems.push(at, format!("cannot read {}: {e}", path.display())),
-                Ok(text) => match toml::from_str::<Policy>(&text) {
+            match files.read_text(FileKind::Policy, file) {
+                Err(message) => problems.push(at, message),
+                Ok((path, text)) => match toml::from_str::<Policy>(&text) {
                     Ok(policy) => p.policy = policy,
-                    Err(e) => problems.push(at, format!("in {}: {e}", path.display())),
+                    Err(e) => problems.push(at, toml_error(&path, &text, &e, "policy")),
                 },
             }
         }

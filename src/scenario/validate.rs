@@ -17,6 +17,7 @@ use failover_router::route::{Country, NumberType, ProviderId};
 use super::compiled::entity_key;
 use super::compiled::*;
 use super::fault::{FaultKind, LatencyEffect, TargetEntity};
+use super::files::{FileKind, FileRules, csv_error, csv_field_at};
 use super::path::{FieldPath, Problems, unknown_name};
 use super::{FORMAT_VERSION, Scenario};
 use crate::scenario::distribution::{Distribution, DistributionSpec};
@@ -28,7 +29,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 pub(crate) const MAX_REPLICATIONS: u32 = 10_000;
 
 struct Cx<'a> {
-    base_dir: &'a Path,
+    files: FileRules<'a>,
     problems: Problems,
     warnings: Problems,
 }
@@ -39,7 +40,7 @@ impl Cx<'_> {
     }
 
     fn dist(&mut self, at: &FieldPath, spec: &DistributionSpec) -> Distribution {
-        match spec.compile(self.base_dir) {
+        match spec.compile_with(self.files) {
             Ok(d) => d,
             Err(e) => {
                 self.push(at.join(&FieldPath::parse(&e.param)), e.message);
@@ -203,10 +204,10 @@ const PLACEHOLDER: Destination = Destination {
     use_case: None,
 };
 
-pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario, Problems> {
+pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScenario, Problems> {
     let root = FieldPath::root();
     let mut cx = Cx {
-        base_dir,
+        files,
         problems: Problems::default(),
         warnings: Problems::default(),
     };
@@ -704,7 +705,10 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
                      times and destinations",
                 );
             }
-            match read_trace(&base_dir.join(path), s.duration, &mut dests) {
+            let read = files
+                .read_text(FileKind::Trace, path)
+                .and_then(|(path, text)| read_trace(&path, &text, s.duration, &mut dests));
+            match read {
                 Ok(arrivals) => Arrivals::Trace(arrivals.into_boxed_slice()),
                 Err(msg) => {
                     cx.push(at_t.key("trace"), msg);
@@ -992,67 +996,81 @@ pub(crate) fn compile(s: &Scenario, base_dir: &Path) -> Result<CompiledScenario,
     })
 }
 
-/// Reads a trace: header `t_seconds,country,number_type[,use_case]`; rows at or after the end
-/// of the run are dropped; the result is sorted by time.
+/// Reads a trace from `text` (the contents of `path`): header
+/// `t_seconds,country,number_type[,use_case]`; rows at or after the end of the run are dropped;
+/// the result is sorted by time. Errors name the physical line and column of the field and what
+/// was expected there, never the content.
 fn read_trace(
     path: &Path,
+    text: &str,
     run: Duration,
     dests: &mut Destinations<'_>,
 ) -> Result<Vec<TraceArrival>, String> {
     let shown = path.display();
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .map_err(|e| csv_error(path, text, &e))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(t_col), Some(c_col), Some(n_col)) =
         (col("t_seconds"), col("country"), col("number_type"))
     else {
+        let (line, col) = csv_field_at(text, headers.position().map_or(0, |p| p.byte()), 0);
         return Err(format!(
-            "{shown}: the header must name the columns t_seconds,country,number_type[,use_case] \
-             (found {:?})",
-            headers.iter().collect::<Vec<_>>()
+            "{shown}:{line}:{col}: the header must name the columns \
+             t_seconds,country,number_type[,use_case]"
         ));
     };
     let u_col = col("use_case");
     let run = run.as_secs_f64();
     let mut out = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| csv_error(path, text, &e))?;
+        let start = record.position().map_or(0, |p| p.byte());
+        let at = |i: usize| {
+            let (line, col) = csv_field_at(text, start, i);
+            format!("{shown}:{line}:{col}")
+        };
         let field = |i: usize| record.get(i).unwrap_or("");
         let t: f64 = field(t_col)
             .parse()
             .ok()
             .filter(|t: &f64| t.is_finite() && *t >= 0.0)
-            .ok_or_else(|| {
-                format!(
-                    "{shown}:{line}: t_seconds {:?} is not a time in seconds >= 0",
-                    field(t_col)
-                )
-            })?;
+            .ok_or_else(|| format!("{}: t_seconds is not a time in seconds >= 0", at(t_col)))?;
         if t >= run {
             continue;
         }
-        let country = Country::new(field(c_col)).map_err(|e| format!("{shown}:{line}: {e}"))?;
+        let country = Country::new(field(c_col)).map_err(|_| {
+            format!(
+                "{}: country is not a two-letter ISO 3166-1 alpha-2 code such as \"DE\"",
+                at(c_col)
+            )
+        })?;
         let nt_text = field(n_col);
         let number_type = NumberType::ALL
             .into_iter()
             .find(|n| n.as_str() == nt_text)
             .ok_or_else(|| {
                 format!(
-                    "{shown}:{line}: unknown number_type {nt_text:?}; use one of mobile, \
-                     landline, voip, toll_free, short_code"
+                    "{}: number_type is not one of mobile, landline, voip, toll_free, short_code",
+                    at(n_col)
                 )
             })?;
         let use_case = u_col.map(field).filter(|u| !u.is_empty());
-        let destination = dests
-            .resolve(country, number_type, use_case)
-            .map_err(|(_, msg)| format!("{shown}:{line}: {msg}"))?;
+        let destination =
+            dests
+                .resolve(country, number_type, use_case)
+                .map_err(|(column, _)| {
+                    let i = match column {
+                        "country" => c_col,
+                        "number_type" => n_col,
+                        _ => u_col.unwrap_or(0),
+                    };
+                    format!("{}: {}", at(i), trace_row_problem(column))
+                })?;
         out.push(TraceArrival {
             at: Duration::from_secs_f64(t),
             destination,
@@ -1060,4 +1078,17 @@ fn read_trace(
     }
     out.sort_by_key(|a| a.at);
     Ok(out)
+}
+
+/// What is wrong with a trace row whose `column` does not resolve ([`Destinations::resolve`]'s
+/// messages name the value, which a trace's errors never quote).
+fn trace_row_problem(column: &str) -> &'static str {
+    match column {
+        "country" => "the row's country has no [[countries]] entry; declare it with its carriers",
+        "number_type" => {
+            "no [[router.routes]] entry serves the row's country and number type; add one or \
+             remove these rows"
+        }
+        _ => "use_case is blank; leave it empty for no use case",
+    }
 }
