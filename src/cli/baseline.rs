@@ -37,6 +37,10 @@ pub struct SaveArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Refuse referenced files outside each scenario's directory (absolute paths, `..`,
+    /// symbolic links leading out).
+    #[arg(long)]
+    pub strict_paths: bool,
 }
 
 pub fn baseline(cmd: &BaselineCommand) -> u8 {
@@ -52,7 +56,7 @@ fn save(args: &SaveArgs) -> u8 {
         eprintln!("--seeds {n}: a baseline needs at least 2 seeds for a gate to pair with");
         return exit::INVALID_INPUT;
     }
-    let Some(loaded) = load_all(&args.scenarios) else {
+    let Some(loaded) = load_all(&args.scenarios, args.strict_paths) else {
         return exit::INVALID_INPUT;
     };
     let seeds: Vec<Vec<u64>> = loaded

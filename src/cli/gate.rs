@@ -53,6 +53,10 @@ pub struct GateArgs {
     /// saved) is an error (exit 2) instead of a warning.
     #[arg(long)]
     pub strict_baseline: bool,
+    /// Refuse referenced files outside each scenario's directory (absolute paths, `..`,
+    /// symbolic links leading out): for scenarios from pull requests.
+    #[arg(long)]
+    pub strict_paths: bool,
     /// How far METRIC may move the worse way before it is a regression (repeatable; wins over
     /// `[experiment] tolerance`): `success_rate=0.05pp`, `time_to_verify.p99=10%`,
     /// `faults.outage.detection_delay=2s`.
@@ -88,13 +92,14 @@ pub fn baseline_path(dir: &Path, scenario: &str) -> PathBuf {
     dir.join(format!("{}.json", safe_name(scenario)))
 }
 
-/// Loads every scenario, printing every problem; `None` if any is invalid or two share a name
-/// (they would share a baseline file).
-pub fn load_all(files: &[PathBuf]) -> Option<Vec<Loaded>> {
+/// Loads every scenario (with `strict_paths`, their references must stay in their directories),
+/// printing every problem; `None` if any is invalid or two share a name (they would share a
+/// baseline file).
+pub fn load_all(files: &[PathBuf], strict_paths: bool) -> Option<Vec<Loaded>> {
     let mut ok = true;
     let mut loaded: Vec<Loaded> = Vec::new();
     for f in files {
-        match load_file(f) {
+        match load_file(f, strict_paths) {
             Ok(l) => {
                 for w in &l.warnings {
                     eprintln!("{w}");
@@ -172,7 +177,7 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
         eprintln!("--seeds 0: at least one seed is needed (two or more to check regressions)");
         return Err(());
     }
-    let loaded = load_all(&args.scenarios).ok_or(())?;
+    let loaded = load_all(&args.scenarios, args.strict_paths).ok_or(())?;
     let mut ok = true;
     let mut planned = Vec::new();
     for (file, loaded) in args.scenarios.iter().zip(loaded) {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use failover_lab::experiment::gate::GateChecks;
-use failover_lab::scenario::{CompiledScenario, Problems, Scenario, ScenarioError, diagnose};
+use failover_lab::scenario::{
+    CompiledScenario, FileRules, Problems, Scenario, ScenarioError, diagnose,
+};
 
 pub struct Loaded {
     pub path: PathBuf,
@@ -20,8 +22,18 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Loads `text` as if read from `path` (relative references resolve against `base`).
-pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<String>> {
+/// Loads `text` as if read from `path` (relative references resolve against `base`; with
+/// `strict_paths` they must stay inside it).
+pub fn load_text(
+    path: &Path,
+    text: String,
+    base: &Path,
+    strict_paths: bool,
+) -> Result<Loaded, Vec<String>> {
+    let files = FileRules {
+        base_dir: base,
+        strict_paths,
+    };
     let fail = |e: ScenarioError| -> Vec<String> {
         diagnose(path, &text, &e)
             .into_iter()
@@ -32,7 +44,7 @@ pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<S
     // scenario layer does not know); their problems join the scenario's so that an author
     // sees every problem of the file at once.
     let checks_of = |s: &Scenario| GateChecks::from_scenario(s).err().unwrap_or_default();
-    let scenario = match Scenario::from_toml_str(&text, base) {
+    let scenario = match Scenario::from_toml_str_with(&text, files) {
         Ok(s) => s,
         Err(ScenarioError::Invalid(mut problems)) => {
             if let Ok(raw) = toml::from_str::<Scenario>(&text) {
@@ -44,7 +56,7 @@ pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<S
     };
     let checks = GateChecks::from_scenario(&scenario)
         .map_err(|p: Problems| fail(ScenarioError::Invalid(p)))?;
-    let world = scenario.compile(base).map_err(fail)?;
+    let world = scenario.compile_with(files).map_err(fail)?;
     let warnings = if world.warnings.is_empty() {
         Vec::new()
     } else {
@@ -64,9 +76,11 @@ pub fn load_text(path: &Path, text: String, base: &Path) -> Result<Loaded, Vec<S
     })
 }
 
-pub fn load_file(path: &Path) -> Result<Loaded, Vec<String>> {
+/// Loads a scenario file; with `strict_paths` (`--strict-paths`) the files it references must
+/// be inside its directory.
+pub fn load_file(path: &Path, strict_paths: bool) -> Result<Loaded, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
     let base = path.parent().unwrap_or(Path::new("."));
-    load_text(path, text, base)
+    load_text(path, text, base, strict_paths)
 }

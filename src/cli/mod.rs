@@ -31,6 +31,10 @@ enum Command {
         /// Scenario files.
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
+        /// Refuse referenced files outside each scenario's directory (absolute paths, `..`,
+        /// symbolic links leading out).
+        #[arg(long)]
+        strict_paths: bool,
     },
     /// Print a JSON Schema of the scenario format (for editor completion and validation).
     Schema,
@@ -48,7 +52,10 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         None => run::demo(),
         Some(Command::Run(args)) => run::run(&args),
-        Some(Command::Validate { scenarios }) => validate::validate(&scenarios),
+        Some(Command::Validate {
+            scenarios,
+            strict_paths,
+        }) => validate::validate(&scenarios, strict_paths),
         Some(Command::Gate(args)) => gate::gate(&args),
         Some(Command::Baseline(cmd)) => baseline::baseline(&cmd),
         Some(Command::Schema) => {

@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Refuse referenced files (policy `file`, `trace`, `csv`) outside the scenario's
+    /// directory: absolute paths, `..`, symbolic links leading out (for untrusted scenarios).
+    #[arg(long)]
+    pub strict_paths: bool,
     #[command(flatten)]
     pub experiment: ExperimentArgs,
 }
@@ -59,6 +63,7 @@ pub fn demo() -> u8 {
         Path::new("<built-in demo>"),
         DEMO.to_owned(),
         Path::new("."),
+        false,
     ) {
         Ok(loaded) => execute(&loaded, &args),
         Err(problems) => {
@@ -71,7 +76,7 @@ pub fn demo() -> u8 {
 }
 
 pub fn run(args: &RunArgs) -> u8 {
-    match load_file(&args.scenario) {
+    match load_file(&args.scenario, args.strict_paths) {
         Ok(loaded) => execute(&loaded, args),
         Err(problems) => {
             for p in problems {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use super::exit;
 use super::load::load_file;
 
-pub fn validate(paths: &[PathBuf]) -> u8 {
+pub fn validate(paths: &[PathBuf], strict_paths: bool) -> u8 {
     let mut code = exit::OK;
     for path in paths {
-        match load_file(path) {
+        match load_file(path, strict_paths) {
             Ok(l) => {
                 for w in &l.warnings {
                     eprintln!("{w}");
