@@ -139,6 +139,13 @@ pub(crate) fn control_character_message(c: char) -> Option<String> {
     })
 }
 
+/// 1-based line and column where `path` is written in the TOML `text` (the deepest part of
+/// it that exists), if the text parses.
+pub(crate) fn position_of(text: &str, path: &FieldPath) -> Option<(usize, usize)> {
+    let doc = ImDocument::parse(text).ok()?;
+    locate(doc.as_table(), path).map(|s| line_col(text, s.start))
+}
+
 enum Node<'a> {
     Item(&'a Item),
     Value(&'a Value),

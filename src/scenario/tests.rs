@@ -566,7 +566,7 @@ fn each_validation_error_names_its_field() {
     check(
         |s| s.policies.0[2].policy.max_attempts = 0,
         "policies.shared.max_attempts",
-        "(in policies/shared.toml)",
+        "(in ",
     );
     check(
         |s| s.policies.0[1].policy.compliance[0].deny[0] = "sinch-lik".into(),
@@ -816,6 +816,17 @@ fn policy_file_errors_point_at_the_file() {
         "{p}"
     );
     assert!(!p.message.contains("fastest"), "{p}");
+
+    // A policy file that parses but does not validate: located in the file too.
+    std::fs::write(
+        dir.join("policies/shared.toml"),
+        "strategy = \"thompson\"\n\n[ejection]\nbase = \"1m\"\n[trip]\nfailure_rate = 0.0\n",
+    )
+    .unwrap();
+    let err = Scenario::from_toml_str(EXAMPLE, &dir).unwrap_err();
+    let p = &err.problems()[0];
+    assert_eq!(p.path.to_string(), "policies.shared.trip.failure_rate");
+    assert!(p.message.ends_with("policies/shared.toml:6:16)"), "{p}");
 }
 
 #[test]

@@ -18,6 +18,7 @@ use super::compiled::entity_key;
 use super::compiled::*;
 use super::fault::{FaultKind, LatencyEffect, TargetEntity};
 use super::files::{FileKind, FileRules, csv_error, csv_field_at};
+use super::locate::position_of;
 use super::path::{FieldPath, Problems, unknown_name};
 use super::{FORMAT_VERSION, Scenario};
 use crate::scenario::distribution::{Distribution, DistributionSpec};
@@ -521,27 +522,25 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
              documented defaults)",
         );
     }
+    let files = cx.files;
     for p in s.policies.iter() {
         let at = root.key("policies").key(&p.name);
-        let origin = p
-            .file
-            .as_ref()
-            .map(|f| format!(" (in {})", f.display()))
-            .unwrap_or_default();
+        // Where a problem of a policy loaded from a file is written in that file.
+        let origin = |field: &FieldPath| match &p.file {
+            Some(file) => policy_origin(files, file, field),
+            None => String::new(),
+        };
         if p.name.trim().is_empty() {
             cx.push(at.clone(), "policy name is empty");
         }
         if let Err(e) = p.policy.validate() {
-            cx.push(
-                at.join(&FieldPath::parse(&e.field)),
-                format!("{}{origin}", e.message),
-            );
+            let field = FieldPath::parse(&e.field);
+            cx.push(at.join(&field), format!("{}{}", e.message, origin(&field)));
         }
         for w in p.policy.warnings() {
-            cx.warnings.push(
-                at.join(&FieldPath::parse(&w.field)),
-                format!("{}{origin}", w.message),
-            );
+            let field = FieldPath::parse(&w.field);
+            cx.warnings
+                .push(at.join(&field), format!("{}{}", w.message, origin(&field)));
         }
         for (j, rule) in p.policy.compliance.iter().enumerate() {
             for (list, names) in [("allow", &rule.allow), ("deny", &rule.deny)] {
@@ -553,10 +552,12 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                             provider_names.iter().copied(),
                             "[[providers]]",
                         );
-                        cx.push(
-                            at.key("compliance").index(j).key(list).index(k),
-                            format!("{msg}{origin}"),
-                        );
+                        let field = FieldPath::root()
+                            .key("compliance")
+                            .index(j)
+                            .key(list)
+                            .index(k);
+                        cx.push(at.join(&field), format!("{msg}{}", origin(&field)));
                     }
                 }
             }
@@ -994,6 +995,18 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         experiment,
         warnings: cx.warnings,
     })
+}
+
+/// ` (in <file>:<line>:<col>)`: where `field` of a policy loaded from `file` is written. The
+/// file is read again by the same rules; without a position if that fails.
+fn policy_origin(files: FileRules<'_>, file: &Path, field: &FieldPath) -> String {
+    match files.read_text(FileKind::Policy, file) {
+        Ok((path, text)) => match position_of(&text, field) {
+            Some((line, col)) => format!(" (in {}:{line}:{col})", path.display()),
+            None => format!(" (in {})", path.display()),
+        },
+        Err(_) => format!(" (in {})", file.display()),
+    }
 }
 
 /// Reads a trace from `text` (the contents of `path`): header
