@@ -412,13 +412,18 @@ fn read_csv_seconds(path: &Path, text: &str) -> Result<Vec<f64>, String> {
     let mut values = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(path, text, &e))?;
-        let (line, col) = csv_field_at(text, record.position().map_or(0, |p| p.byte()), 0);
+        // Only for an error: counting lines is linear in the text.
+        let at = || {
+            let (line, col) = csv_field_at(text, record.position().map_or(0, |p| p.byte()), 0);
+            format!("{shown}:{line}:{col}")
+        };
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
         if record.len() != 1 {
             return Err(format!(
-                "{shown}:{line}:{col}: expected one column of seconds, found {} columns",
+                "{}: expected one column of seconds, found {} columns",
+                at(),
                 record.len()
             ));
         }
@@ -426,14 +431,13 @@ fn read_csv_seconds(path: &Path, text: &str) -> Result<Vec<f64>, String> {
             Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
             Ok(_) => {
                 return Err(format!(
-                    "{shown}:{line}:{col}: not a duration in seconds (must be finite and >= 0)"
+                    "{}: not a duration in seconds (must be finite and >= 0)",
+                    at()
                 ));
             }
             // A header line.
             Err(_) if i == 0 => {}
-            Err(_) => {
-                return Err(format!("{shown}:{line}:{col}: not a number of seconds"));
-            }
+            Err(_) => return Err(format!("{}: not a number of seconds", at())),
         }
     }
     if values.is_empty() {

@@ -438,6 +438,7 @@ mod tests {
         assert_eq!(size_text(MAX_CSV_FILE_BYTES), "64 MiB");
     }
 
+    #[cfg(unix)]
     #[test]
     fn only_regular_files_are_read_within_the_limit() {
         let d = dir("regular");
@@ -515,6 +516,7 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn strict_paths_stay_inside_the_scenario_directory() {
         let d = dir("strict");

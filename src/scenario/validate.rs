@@ -1043,6 +1043,7 @@ fn read_trace(
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, text, &e))?;
         let start = record.position().map_or(0, |p| p.byte());
+        // Only for an error: counting lines is linear in the text.
         let at = |i: usize| {
             let (line, col) = csv_field_at(text, start, i);
             format!("{shown}:{line}:{col}")

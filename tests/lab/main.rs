@@ -8,6 +8,7 @@ mod conservation;
 mod determinism;
 mod failover;
 mod fidelity;
+#[cfg(unix)]
 mod files;
 mod gate;
 mod report;
