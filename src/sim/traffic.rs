@@ -346,6 +346,11 @@ impl Traffic {
         });
     }
 
+    /// Verifications whose pending attempts the router still watches.
+    pub(crate) fn stragglers(&self) -> usize {
+        self.router.stragglers()
+    }
+
     /// `verify` answered: the user converts later, or the verification is over.
     #[inline]
     fn verified(&self, converts: bool, think: Duration, outcome: VerificationOutcome) {
