@@ -11,7 +11,7 @@ use failover_lab::report::json_export::baseline_json;
 
 use super::exit;
 use super::gate::{baseline_path, load_all, run_all, seeds_for, write_file};
-use super::load::Loaded;
+use super::load::{Loaded, check_work};
 
 #[derive(Subcommand, Debug)]
 pub enum BaselineCommand {
@@ -37,6 +37,9 @@ pub struct SaveArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run even when the estimated work is above the documented limits (README, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
 }
 
 pub fn baseline(cmd: &BaselineCommand) -> u8 {
@@ -59,6 +62,18 @@ fn save(args: &SaveArgs) -> u8 {
         .iter()
         .map(|l| seeds_for(l, args.seeds, None))
         .collect();
+    let mut refused = false;
+    for (l, s) in loaded.iter().zip(&seeds) {
+        if let Err(reasons) = check_work(l, s.len() * l.world.policies.len(), args.allow_large) {
+            for r in reasons {
+                eprintln!("{r}");
+            }
+            refused = true;
+        }
+    }
+    if refused {
+        return exit::INVALID_INPUT;
+    }
     let jobs: Vec<(&Loaded, &[u64], f64)> = loaded
         .iter()
         .zip(&seeds)

@@ -26,7 +26,7 @@ use failover_lab::report::{gate as gate_report, junit, markdown};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
-use super::load::{Loaded, load_file};
+use super::load::{Loaded, check_work, load_file};
 use super::run::safe_name;
 
 #[derive(Args, Debug)]
@@ -68,6 +68,9 @@ pub struct GateArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run even when the estimated work is above the documented limits (README, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
 }
 
 /// One scenario, ready to run.
@@ -246,6 +249,13 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
             baseline_file = Some(path);
         }
         let seeds = seeds_for(&loaded, args.seeds, baseline.as_ref());
+        let runs = seeds.len() * loaded.world.policies.len();
+        if let Err(reasons) = check_work(&loaded, runs, args.allow_large) {
+            for r in reasons {
+                eprintln!("{r}");
+            }
+            ok = false;
+        }
         if seeds.len() < 2 && baseline.is_some() {
             warnings.push(
                 "one seed: regressions need two or more paired seeds (--seeds 2 or more)".into(),

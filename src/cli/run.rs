@@ -21,7 +21,7 @@ use failover_lab::scenario::did_you_mean;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
-use super::load::{Loaded, load_file, load_text};
+use super::load::{Loaded, check_work, load_file, load_text};
 use super::replicated::{self, ExperimentArgs};
 
 /// The demo scenario, embedded so a fresh clone can run `cargo run --release` with no arguments.
@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run even when the estimated work is above the documented limits (README, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
     #[command(flatten)]
     pub experiment: ExperimentArgs,
 }
@@ -149,6 +152,13 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
             return exit::INVALID_INPUT;
         }
     };
+    let runs = policies.len() * experiment.batch.max(1) as usize;
+    if let Err(reasons) = check_work(loaded, runs, args.allow_large) {
+        for r in reasons {
+            eprintln!("{r}");
+        }
+        return exit::INVALID_INPUT;
+    }
     let seed = args.seed.unwrap_or(loaded.world.seed);
     let plan: Vec<RunSpec> = policies
         .iter()

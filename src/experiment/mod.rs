@@ -9,6 +9,7 @@
 //! the same arrivals, destinations, users, and per-attempt provider and carrier draws (common
 //! random numbers), so their differences are the policies', not the dice's.
 
+pub mod estimate;
 pub mod gate;
 pub mod replicate;
 mod summary;

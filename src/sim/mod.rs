@@ -23,6 +23,6 @@ mod world;
 
 pub use adapter::SimAdapter;
 pub use message::SimTag;
-pub use traffic::TrafficCounts;
+pub use traffic::{CONVERSION_HORIZON, TrafficCounts};
 pub use trap::Panicked;
 pub use world::{SimError, SimOutcome, simulate};

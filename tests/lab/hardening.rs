@@ -132,3 +132,94 @@ fn numbers_that_would_overflow_are_refused_with_their_limit() {
         }
     }
 }
+
+#[test]
+fn the_work_estimate_refuses_blow_ups_at_once_and_allow_large_lifts_it() {
+    let dir = temp_dir("estimate");
+    // 3.6e9 buckets allocated up front, and 3.6e12 verifications: refused in well under a
+    // second of work (the test allows 10 s for a loaded machine).
+    let huge = scenario("1h", "1000000/s", POLICY).replace("bucket = \"10s\"", "bucket = \"1us\"");
+    std::fs::write(dir.join("huge.toml"), huge).unwrap();
+    for cmd in [
+        vec!["run", "huge.toml", "-q"],
+        vec!["gate", "huge.toml", "-q"],
+        vec!["baseline", "save", "huge.toml", "-q", "--dir", "b"],
+    ] {
+        let o = run_with_limit(&cmd, &dir, Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(err.contains("3.600e9 time-series buckets"), "{err}");
+        assert!(err.contains("verifications"), "{err}");
+        assert!(err.contains("--allow-large"), "{err}");
+    }
+    // Just over the bucket limit: refused, then run with --allow-large.
+    let over = scenario("101s", "5/s", POLICY).replace("bucket = \"10s\"", "bucket = \"1ms\"");
+    std::fs::write(dir.join("over.toml"), over).unwrap();
+    let o = run_with_limit(&["run", "over.toml", "-q"], &dir, Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(2));
+    let o = run_with_limit(
+        &["run", "over.toml", "-q", "--allow-large", "--out", "r"],
+        &dir,
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn every_library_scenario_is_within_the_limits() {
+    for entry in std::fs::read_dir("scenarios")
+        .unwrap()
+        .chain(std::fs::read_dir("scenarios/ci").unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let s = failover_lab::scenario::Scenario::from_file(&path).unwrap();
+        let world = s.compile(path.parent().unwrap()).unwrap();
+        let work = failover_lab::experiment::estimate::Work::of(&world);
+        assert!(
+            work.over_limits(1).is_empty(),
+            "{}: {work:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_heavy_tailed_think_time_does_not_stretch_the_run() {
+    // Pareto with shape 0.5 has no mean: before the horizon, its far draws scheduled
+    // conversions years after the run and the time series grew to millions of rows.
+    let text = scenario("2m", "20/s", POLICY).replace(
+        "think_time = { kind = \"exponential\", mean = \"15s\" }",
+        "think_time = { kind = \"pareto\", scale = \"10s\", shape = 0.5 }",
+    );
+    assert!(text.contains("pareto"));
+    let dir = temp_dir("think");
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+    let o = run_with_limit(
+        &["run", "s.toml", "-q", "--out", "r"],
+        &dir,
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r/summary.json")).unwrap()).unwrap();
+    let rows = summary["policies"][0]["timeseries"]
+        .as_array()
+        .unwrap()
+        .len();
+    // 2 minutes, the one-hour conversion horizon and the drain after it (the late-delivery
+    // grace, 2 minutes at most here), in 10 s buckets. Without the horizon: millions of rows.
+    assert!(rows <= (120 + 3600 + 120) / 10 + 1, "{rows} rows");
+}
