@@ -9,5 +9,6 @@ mod determinism;
 mod failover;
 mod fidelity;
 mod gate;
+mod output;
 mod report;
 mod world;
