@@ -10,7 +10,7 @@ use failover_lab::metrics::baseline::Baseline;
 use failover_lab::report::json_export::baseline_json;
 
 use super::exit;
-use super::gate::{baseline_path, load_all, run_all, seeds_for, write_file};
+use super::gate::{baseline_path, check_writable, load_all, run_all, seeds_for, write_file};
 use super::load::{Loaded, check_work};
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +79,12 @@ fn save(args: &SaveArgs) -> u8 {
         .zip(&seeds)
         .map(|(l, s)| (l, s.as_slice(), l.world.experiment.confidence))
         .collect();
+    for l in &loaded {
+        if let Err(e) = check_writable(&baseline_path(&args.dir, &l.world.name)) {
+            eprintln!("{e}");
+            return exit::HARNESS_FAILURE;
+        }
+    }
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let results = match run_all(&jobs, threads, args.quiet) {
         Ok(r) => r,

@@ -10,5 +10,6 @@ mod failover;
 mod fidelity;
 mod gate;
 mod hardening;
+mod output;
 mod report;
 mod world;
