@@ -10,8 +10,8 @@ use failover_lab::metrics::baseline::Baseline;
 use failover_lab::report::json_export::baseline_json;
 
 use super::exit;
-use super::gate::{baseline_path, load_all, run_all, seeds_for, write_file};
-use super::load::Loaded;
+use super::gate::{baseline_path, check_writable, load_all, run_all, seeds_for, write_file};
+use super::load::{Loaded, check_work};
 
 #[derive(Subcommand, Debug)]
 pub enum BaselineCommand {
@@ -37,6 +37,9 @@ pub struct SaveArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run even when the estimated work is above the documented limits (README, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
     /// Refuse referenced files outside each scenario's directory (absolute paths, `..`,
     /// symbolic links leading out).
     #[arg(long)]
@@ -63,11 +66,29 @@ fn save(args: &SaveArgs) -> u8 {
         .iter()
         .map(|l| seeds_for(l, args.seeds, None))
         .collect();
+    let mut refused = false;
+    for (l, s) in loaded.iter().zip(&seeds) {
+        if let Err(reasons) = check_work(l, s.len() * l.world.policies.len(), args.allow_large) {
+            for r in reasons {
+                eprintln!("{r}");
+            }
+            refused = true;
+        }
+    }
+    if refused {
+        return exit::INVALID_INPUT;
+    }
     let jobs: Vec<(&Loaded, &[u64], f64)> = loaded
         .iter()
         .zip(&seeds)
         .map(|(l, s)| (l, s.as_slice(), l.world.experiment.confidence))
         .collect();
+    for l in &loaded {
+        if let Err(e) = check_writable(&baseline_path(&args.dir, &l.world.name)) {
+            eprintln!("{e}");
+            return exit::HARNESS_FAILURE;
+        }
+    }
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let results = match run_all(&jobs, threads, args.quiet) {
         Ok(r) => r,

@@ -4,7 +4,8 @@
 //! Every input is checked before anything runs (scenarios, baselines, flags), so a typo costs
 //! seconds, not a simulation; then each scenario runs, its checks are evaluated
 //! (`experiment::gate`, `metrics::gate`) and the results are rendered by `report/` and written
-//! atomically.
+//! atomically (`report::output::AtomicFile`; the files' directories are checked before anything
+//! runs).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,12 +22,13 @@ use failover_lab::metrics::baseline::Baseline;
 use failover_lab::metrics::compare::PolicyReplications;
 use failover_lab::metrics::gate::{BaselineState, GateReport, ScenarioGate};
 use failover_lab::metrics::metric_path::{MetricPath, Tolerance};
-use failover_lab::report::output::OutputDir;
+use failover_lab::report::output::AtomicFile;
 use failover_lab::report::{gate as gate_report, junit, markdown};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
-use super::load::{Loaded, load_file};
+use super::interrupt;
+use super::load::{Loaded, check_work, load_file};
 use super::run::safe_name;
 
 #[derive(Args, Debug)]
@@ -72,6 +74,9 @@ pub struct GateArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run even when the estimated work is above the documented limits (README, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
 }
 
 /// One scenario, ready to run.
@@ -251,6 +256,13 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
             baseline_file = Some(path);
         }
         let seeds = seeds_for(&loaded, args.seeds, baseline.as_ref());
+        let runs = seeds.len() * loaded.world.policies.len();
+        if let Err(reasons) = check_work(&loaded, runs, args.allow_large) {
+            for r in reasons {
+                eprintln!("{r}");
+            }
+            ok = false;
+        }
         if seeds.len() < 2 && baseline.is_some() {
             warnings.push(
                 "one seed: regressions need two or more paired seeds (--seeds 2 or more)".into(),
@@ -316,26 +328,44 @@ pub fn run_all(
     Ok(out)
 }
 
-/// Writes `bytes` to `path` atomically (its directory is created if needed).
+/// Writes `bytes` to `path` atomically (its directory is created if needed): through a
+/// temporary created exclusively beside it and renamed over it, removed if a signal stops the
+/// process first.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    OutputDir::create(dir)
-        .and_then(|out| out.write(name, bytes))
+    let mut file = temporary(path)?;
+    file.write_all(bytes)
+        .map_err(|e| format!("cannot write {e}"))?;
+    file.finish(AtomicFile::commit)
         .map(|_| ())
         .map_err(|e| format!("cannot write {e}"))
+}
+
+fn temporary(path: &Path) -> Result<interrupt::Guarded<AtomicFile>, String> {
+    interrupt::guard(|| AtomicFile::create(path), |f| f.temp_path().to_owned()).map_err(|e| {
+        if e.path == path {
+            format!("cannot write {}: {}", path.display(), e.source)
+        } else {
+            format!("cannot write {}: {e}", path.display())
+        }
+    })
+}
+
+/// Checks, before anything runs, that `path` can be written: its directory exists or is
+/// created and takes a new file, and `path` is not a directory.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    temporary(path).map(drop)
 }
 
 pub fn gate(args: &GateArgs) -> u8 {
     let Ok(planned) = plan(args) else {
         return exit::INVALID_INPUT;
     };
+    for path in [&args.junit, &args.markdown].into_iter().flatten() {
+        if let Err(e) = check_writable(path) {
+            eprintln!("{e}");
+            return exit::HARNESS_FAILURE;
+        }
+    }
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let jobs: Vec<(&Loaded, &[u64], f64)> = planned
         .iter()

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use failover_lab::experiment::estimate::Work;
 use failover_lab::experiment::gate::GateChecks;
 use failover_lab::scenario::{
     CompiledScenario, FileRules, Problems, Scenario, ScenarioError, diagnose,
@@ -83,4 +84,26 @@ pub fn load_file(path: &Path, strict_paths: bool) -> Result<Loaded, Vec<String>>
         .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
     let base = path.parent().unwrap_or(Path::new("."));
     load_text(path, text, base, strict_paths)
+}
+
+/// Refuses a scenario whose estimated work is above the documented limits (README, "Limits"),
+/// unless `--allow-large`: one line per reason, naming the file. `runs` is how many runs the
+/// command will make.
+pub fn check_work(loaded: &Loaded, runs: usize, allow_large: bool) -> Result<(), Vec<String>> {
+    if allow_large {
+        return Ok(());
+    }
+    let over = Work::of(&loaded.world).over_limits(runs);
+    if over.is_empty() {
+        return Ok(());
+    }
+    Err(over
+        .into_iter()
+        .map(|why| {
+            format!(
+                "{}: refused: {why}; pass --allow-large to run it anyway",
+                loaded.path.display()
+            )
+        })
+        .collect())
 }

@@ -1,9 +1,10 @@
-//! The command line: parsing, dispatch, progress and exit codes. The only module that knows about
-//! the terminal and flags; everything it does is a call into the library.
+//! The command line: parsing, dispatch, progress, signals and exit codes. The only module that
+//! knows about the terminal and flags; everything it does is a call into the library.
 
 mod baseline;
 mod exit;
 mod gate;
+mod interrupt;
 mod load;
 mod replicated;
 mod run;
@@ -49,6 +50,7 @@ enum Command {
 /// Parses the command line, runs the command, maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    interrupt::install();
     let code = match cli.command {
         None => run::demo(),
         Some(Command::Run(args)) => run::run(&args),

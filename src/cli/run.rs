@@ -21,7 +21,8 @@ use failover_lab::scenario::did_you_mean;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
-use super::load::{Loaded, load_file, load_text};
+use super::interrupt::{self, Guarded};
+use super::load::{Loaded, check_work, load_file, load_text};
 use super::replicated::{self, ExperimentArgs};
 
 /// The demo scenario, embedded so a fresh clone can run `cargo run --release` with no arguments.
@@ -49,6 +50,9 @@ pub struct RunArgs {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run even when the estimated work is above the documented limits (README, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
     /// Refuse referenced files (policy `file`, `trace`, `csv`) outside the scenario's
     /// directory: absolute paths, `..`, symbolic links leading out (for untrusted scenarios).
     #[arg(long)]
@@ -154,6 +158,13 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
             return exit::INVALID_INPUT;
         }
     };
+    let runs = policies.len() * experiment.batch.max(1) as usize;
+    if let Err(reasons) = check_work(loaded, runs, args.allow_large) {
+        for r in reasons {
+            eprintln!("{r}");
+        }
+        return exit::INVALID_INPUT;
+    }
     let seed = args.seed.unwrap_or(loaded.world.seed);
     let plan: Vec<RunSpec> = policies
         .iter()
@@ -163,10 +174,16 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&loaded.world.name));
-    let out = match OutputDir::create(&out_path) {
+    // Before anything is simulated: a report that cannot be written is known in milliseconds.
+    let out = match interrupt::guard(|| OutputDir::stage(&out_path), |o| o.staging().to_owned()) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("cannot create the output directory {e}");
+            let why = if e.path == out_path {
+                e.source.to_string()
+            } else {
+                e.to_string()
+            };
+            eprintln!("cannot write the report to {}: {why}", out_path.display());
             return exit::HARNESS_FAILURE;
         }
     };
@@ -177,8 +194,8 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
     let mut audits = Vec::new();
     if args.audit {
         for (i, spec) in plan.iter().enumerate() {
-            let part = out.temp_path(&format!("audit.{i}.jsonl"));
-            match File::create(&part) {
+            let part = format!(".audit.{i}.jsonl");
+            match out.create(&part) {
                 Ok(f) => audits.push((
                     part,
                     Arc::new(AuditWriter::new(
@@ -187,7 +204,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
                     )),
                 )),
                 Err(e) => {
-                    eprintln!("{}: {e}", part.display());
+                    eprintln!("cannot write the report: {e}");
                     return exit::HARNESS_FAILURE;
                 }
             }
@@ -257,14 +274,18 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
         summarize(info, seed, ok, threads, wall)
     };
 
-    if let Err(e) = write_outputs(&out, &summary, audits) {
-        eprintln!("cannot write the report: {e}");
-        return exit::HARNESS_FAILURE;
-    }
+    let published = write_outputs(&out, &summary, audits).and_then(|()| publish(out));
+    let dest = match published {
+        Ok(dest) => dest,
+        Err(e) => {
+            eprintln!("cannot write the report: {e}");
+            return exit::HARNESS_FAILURE;
+        }
+    };
     if !args.quiet {
         print_tables(&summary);
     }
-    println!("report: {}", out.path().join("index.html").display());
+    println!("report: {}", dest.join("index.html").display());
     exit::OK
 }
 
@@ -312,10 +333,20 @@ fn with_progress<T: Send>(
     })
 }
 
+/// Swaps the finished report in for the previous one; a signal is handled before or after the
+/// swap, never during it.
+fn publish(out: Guarded<OutputDir>) -> Result<PathBuf, OutputError> {
+    // Flushing to disk may take a while: not while signals are held off.
+    out.sync()?;
+    out.finish(OutputDir::publish)
+}
+
+/// Writes every file of the report into its private directory (nothing is visible at `--out`
+/// until [`publish`]). `audits` are the per-run audit parts, by name, in plan order.
 fn write_outputs(
     out: &OutputDir,
     summary: &RunSummary,
-    audits: Vec<(PathBuf, Arc<AuditWriter<BufWriter<File>>>)>,
+    audits: Vec<(String, Arc<AuditWriter<BufWriter<File>>>)>,
 ) -> Result<(), OutputError> {
     out.write("summary.json", &json_export::summary_json(summary))?;
     out.write("summary.csv", &csv_export::summary_csv(summary))?;
@@ -341,22 +372,19 @@ fn write_outputs(
     }
     if !audits.is_empty() {
         // Concatenate the per-run parts in plan order: deterministic whatever the threads did.
-        let temp = out.temp_path("audit.jsonl");
-        let err = |path: &Path| {
-            let path = path.to_owned();
+        let err = |name: &str| {
+            let path = out.staging().join(name);
             move |source| OutputError { path, source }
         };
-        let mut all = BufWriter::new(File::create(&temp).map_err(err(&temp))?);
+        let mut all = BufWriter::new(out.create("audit.jsonl")?);
         for (part, writer) in audits {
             writer.flush().map_err(err(&part))?;
             drop(writer);
-            let mut f = File::open(&part).map_err(err(&part))?;
-            std::io::copy(&mut f, &mut all).map_err(err(&temp))?;
-            std::fs::remove_file(&part).map_err(err(&part))?;
+            let mut f = out.open(&part)?;
+            std::io::copy(&mut f, &mut all).map_err(err("audit.jsonl"))?;
+            out.remove(&part)?;
         }
-        all.flush().map_err(err(&temp))?;
-        drop(all);
-        out.commit(&temp, "audit.jsonl")?;
+        all.flush().map_err(err("audit.jsonl"))?;
     }
     let mut files = vec![
         "summary.json",
@@ -368,10 +396,10 @@ fn write_outputs(
     if replicated {
         files.extend(["comparison.csv", "replications.csv"]);
     }
-    if out.path().join("audit.jsonl").is_file() {
+    if out.contains("audit.jsonl") {
         files.push("audit.jsonl");
     }
-    // Last, so a report page never links files that are not there yet.
+    // Links only what this run wrote: the directory holds nothing else.
     out.write("index.html", html::render(summary, &files).as_bytes())?;
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! the same arrivals, destinations, users, and per-attempt provider and carrier draws (common
 //! random numbers), so their differences are the policies', not the dice's.
 
+pub mod estimate;
 pub mod gate;
 pub mod replicate;
 mod summary;
@@ -20,9 +21,9 @@ use std::time::Duration;
 
 use failover_router::{EventSink, RouterEvent, RoutingTable, TableError};
 
-use crate::metrics::{ConfigError, PolicyRun, Recorder, RecorderConfig};
+use crate::metrics::{ConfigError, Ledger, PolicyRun, Recorder, RecorderConfig};
 use crate::scenario::CompiledScenario;
-use crate::sim::{SimError, TrafficCounts, simulate};
+use crate::sim::{SimError, SimOutcome, TrafficCounts, simulate};
 
 pub use summary::{
     ReplicationOutcome, scenario_info, summarize, summarize_replications, text_hash,
@@ -66,6 +67,37 @@ pub enum ExperimentError {
     NoSuchPolicy(usize),
     #[error("time-to-verify histograms: {0}")]
     Histogram(#[from] crate::metrics::HistogramError),
+    #[error(
+        "policy {policy:?}, seed {seed}: the run broke its conservation law ({law}); the run \
+         is void, no result is reported: this is a bug in the lab, please report it"
+    )]
+    Conservation {
+        policy: String,
+        seed: u64,
+        law: String,
+    },
+}
+
+/// The run's conservation law, checked before anything is reported: every generated
+/// verification ended exactly once; every launched attempt was judged exactly once, or
+/// dropped unjudged by a full watcher table (`evicted`), or is still watched at the end.
+fn check_conservation(outcome: &SimOutcome, ledger: &Ledger) -> Result<(), String> {
+    let traffic = &outcome.traffic;
+    let generated = traffic.legitimate + traffic.fraudulent;
+    if ledger.finished != generated {
+        return Err(format!(
+            "{generated} verifications were generated but {} ended",
+            ledger.finished
+        ));
+    }
+    let unjudged_allowed = outcome.stragglers > 0 || ledger.evicted > 0;
+    if ledger.judged > ledger.launched || (ledger.judged < ledger.launched && !unjudged_allowed) {
+        return Err(format!(
+            "{} attempts were launched but {} were judged",
+            ledger.launched, ledger.judged
+        ));
+    }
+    Ok(())
 }
 
 /// Every policy of the scenario (or those named by index) with one seed: the usual comparison.
@@ -158,6 +190,13 @@ pub fn run_one_with(
             }
         })?;
     let wall = started.elapsed();
+    check_conservation(&outcome, &recorder.ledger()).map_err(|law| {
+        ExperimentError::Conservation {
+            policy: named.name.clone(),
+            seed: spec.seed,
+            law,
+        }
+    })?;
     Ok(RunResult {
         spec,
         policy: named.name.clone(),
@@ -226,4 +265,53 @@ pub fn execute_each(
 /// The number of threads to use by default: every core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(generated: u64, stragglers: usize) -> SimOutcome {
+        SimOutcome {
+            traffic: TrafficCounts {
+                legitimate: generated,
+                ..TrafficCounts::default()
+            },
+            end: Duration::ZERO,
+            stragglers,
+        }
+    }
+
+    #[test]
+    fn the_conservation_law_refuses_lost_or_invented_outcomes() {
+        let ledger = |finished, launched, judged, evicted| Ledger {
+            finished,
+            launched,
+            judged,
+            evicted,
+        };
+        assert_eq!(
+            check_conservation(&outcome(10, 0), &ledger(10, 12, 12, 0)),
+            Ok(())
+        );
+        // A verification that never ended (a vanished task), or one that ended twice.
+        let e = check_conservation(&outcome(10, 0), &ledger(9, 12, 12, 0)).unwrap_err();
+        assert!(
+            e.contains("10 verifications were generated but 9 ended"),
+            "{e}"
+        );
+        assert!(check_conservation(&outcome(10, 0), &ledger(11, 12, 12, 0)).is_err());
+        // An attempt judged twice, or one never judged with nothing left to judge it.
+        assert!(check_conservation(&outcome(10, 0), &ledger(10, 12, 13, 0)).is_err());
+        assert!(check_conservation(&outcome(10, 0), &ledger(10, 12, 11, 0)).is_err());
+        // Unjudged attempts are allowed only while watched or after an eviction.
+        assert_eq!(
+            check_conservation(&outcome(10, 1), &ledger(10, 12, 11, 0)),
+            Ok(())
+        );
+        assert_eq!(
+            check_conservation(&outcome(10, 0), &ledger(10, 12, 11, 1)),
+            Ok(())
+        );
+    }
 }

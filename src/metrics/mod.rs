@@ -151,7 +151,7 @@ use std::time::Duration;
 use failover_router::{Country, NumberType, RouteId, RoutingTable};
 
 pub use histogram::{HistogramError, SerializedHistogram};
-pub use recorder::Recorder;
+pub use recorder::{Ledger, Recorder};
 pub use run_summary::{
     ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
     SUMMARY_FORMAT_VERSION, ScenarioInfo,

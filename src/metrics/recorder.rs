@@ -58,6 +58,7 @@ struct State {
     ttv_bins: Vec<u32>,
 
     faults: Vec<FaultTracker>,
+    ledger: Ledger,
     /// The smallest [`FaultTracker::due`] of `faults` when last advanced: events before it
     /// cannot move any tracker, so most events skip them altogether.
     faults_due: Duration,
@@ -162,6 +163,7 @@ impl Recorder {
             status: [0; STATUSES],
             failovers: 0,
             totals: Totals::default(),
+            ledger: Ledger::default(),
             cost_total: 0.0,
             late_deliveries: 0,
             duplicate_deliveries: 0,
@@ -233,9 +235,49 @@ impl Recorder {
                 .sum::<usize>()
     }
 
+    /// What the run's conservation law is checked on: every verification and attempt, measured
+    /// or not.
+    pub fn ledger(&self) -> Ledger {
+        self.lock().ledger
+    }
+
     /// Number of time-series rows allocated so far (bounded by the latest event time / bucket).
     pub fn timeseries_len(&self) -> usize {
         self.lock().rows.len()
+    }
+}
+
+/// Counts over every event of a run, warmup and drain included: the run's conservation law
+/// (every arrival ends exactly once, every launched attempt is judged exactly once) is checked
+/// on them before any result is reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// `Finished` events.
+    pub finished: u64,
+    /// Sum of `Finished::attempts`: attempts launched.
+    pub launched: u64,
+    /// `Attempt` events: attempts judged.
+    pub judged: u64,
+    /// `Abandoned` events for a full watcher table or no runtime: attempts the router may have
+    /// stopped watching before judging them (a `grace_expired` one was judged already).
+    pub evicted: u64,
+}
+
+impl Ledger {
+    #[inline]
+    fn count(&mut self, event: &RouterEvent<'_>) {
+        match event {
+            RouterEvent::Finished(e) => {
+                self.finished += 1;
+                self.launched += u64::from(e.attempts);
+            }
+            RouterEvent::Attempt(_) => self.judged += 1,
+            RouterEvent::Abandoned(e) => {
+                self.evicted +=
+                    u64::from(e.reason != failover_router::event::AbandonReason::GraceExpired);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -263,6 +305,7 @@ impl EventSink for Recorder {
             st.advance_faults(at);
         }
         let cfg = &self.config;
+        st.ledger.count(event);
         match event {
             RouterEvent::Decision(e) => st.decision(cfg, e),
             RouterEvent::Attempt(e) => st.attempt(cfg, e),

@@ -549,7 +549,7 @@ impl Distribution {
     /// Draws one value as a [`Duration`].
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        Duration::from_secs_f64(self.sample_secs(rng))
+        duration_from_secs(self.sample_secs(rng))
     }
 
     /// The mean in seconds, if finite (Pareto with shape <= 1 has none). Ignores the
@@ -746,6 +746,15 @@ impl Distribution {
         }
         hi
     }
+}
+
+/// Seconds as a [`Duration`], clamped to `[0, MAX_SAMPLE_SECS]` (NaN gives the cap): the one
+/// conversion the simulation uses for computed delays (a sample times fault factors plus added
+/// latency), so no combination of valid inputs can overflow a `Duration` or the agenda's
+/// nanosecond clock.
+#[inline]
+pub fn duration_from_secs(x: f64) -> Duration {
+    Duration::from_secs_f64(clamp_sample(x))
 }
 
 #[inline]

@@ -29,6 +29,18 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// one file can make the lab do.
 pub(crate) const MAX_REPLICATIONS: u32 = 10_000;
 
+/// Largest rate anywhere (traffic, fraud, rate limits), per second: a million verifications a
+/// second is far beyond any real verification service.
+pub const MAX_RATE_PER_SECOND: f64 = 1e6;
+
+/// Largest factor on a rate or a latency (diurnal points, bursts, latency multipliers): three
+/// orders of magnitude already describe a different world, and the bound keeps every product
+/// of factors and samples finite.
+pub const MAX_FACTOR: f64 = 1000.0;
+
+/// Largest route cost per attempt: costs are summed over millions of attempts.
+pub const MAX_COST: f64 = 1e6;
+
 struct Cx<'a> {
     files: FileRules<'a>,
     problems: Problems,
@@ -64,9 +76,22 @@ impl Cx<'_> {
         v
     }
 
-    fn non_negative(&mut self, at: FieldPath, v: f64) -> f64 {
+    /// A finite number in `(0, max]`, the bound named in the error.
+    fn positive_at_most(&mut self, at: FieldPath, v: f64, max: f64, why: &str) -> f64 {
+        if !(v.is_finite() && v > 0.0) {
+            self.push(at, format!("{v} must be a finite number > 0"));
+        } else if v > max {
+            self.push(at, format!("{v} is above the limit of {max} ({why})"));
+        }
+        v
+    }
+
+    /// A finite number in `[0, max]`, the bound named in the error.
+    fn non_negative_at_most(&mut self, at: FieldPath, v: f64, max: f64, why: &str) -> f64 {
         if !(v.is_finite() && v >= 0.0) {
             self.push(at, format!("{v} must be a finite number >= 0"));
+        } else if v > max {
+            self.push(at, format!("{v} is above the limit of {max} ({why})"));
         }
         v
     }
@@ -402,9 +427,14 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             .map_or(RegionId(0), |k| RegionId(k as u32));
         let api_latency = cx.dist(&at.key("api_latency"), &p.api_latency);
         let error_rate = cx.probability(at.key("error_rate"), p.error_rate);
-        let rate_limit = p
-            .rate_limit
-            .map(|r| cx.positive(at.key("rate_limit"), r.as_per_second()));
+        let rate_limit = p.rate_limit.map(|r| {
+            cx.positive_at_most(
+                at.key("rate_limit"),
+                r.as_per_second(),
+                MAX_RATE_PER_SECOND,
+                "per second",
+            )
+        });
         let inventory = p.inventory.as_ref().map(|inv| {
             let at_inv = at.key("inventory");
             if inv.numbers == 0 {
@@ -499,7 +529,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             "[[providers]]",
         );
         served.insert((r.country, r.number_type));
-        cx.non_negative(at.key("cost"), r.cost);
+        cx.non_negative_at_most(at.key("cost"), r.cost, MAX_COST, "per attempt");
         cx.positive(at.key("weight"), r.weight);
         if let Some(j) = s.router.routes[..i].iter().position(|q| {
             q.provider == r.provider && q.country == r.country && q.number_type == r.number_type
@@ -627,7 +657,12 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             Arrivals::Trace(Box::new([]))
         }
         (Some(rate), None) => {
-            let base = cx.positive(at_t.key("rate"), rate.as_per_second());
+            let base = cx.positive_at_most(
+                at_t.key("rate"),
+                rate.as_per_second(),
+                MAX_RATE_PER_SECOND,
+                "per second",
+            );
             let diurnal = t.diurnal.as_ref().map(|d| {
                 let at_d = at_t.key("diurnal");
                 if d.start >= DAY {
@@ -654,7 +689,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                             ),
                         );
                     }
-                    cx.non_negative(at_p.key("factor"), pt.factor);
+                    cx.non_negative_at_most(at_p.key("factor"), pt.factor, MAX_FACTOR, "a factor");
                 }
                 if !d.points.is_empty() && d.points.iter().all(|p| p.factor == 0.0) {
                     cx.push(
@@ -668,7 +703,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             for (j, b) in t.bursts.iter().enumerate() {
                 let at_b = at_t.key("bursts").index(j);
                 cx.window(&at_b, b.start, b.duration, s.duration);
-                cx.non_negative(at_b.key("factor"), b.factor);
+                cx.non_negative_at_most(at_b.key("factor"), b.factor, MAX_FACTOR, "a factor");
                 bursts.push(BurstModel {
                     start: b.start,
                     end: b.start + b.duration,
@@ -722,7 +757,12 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     for (j, f) in t.fraud.iter().enumerate() {
         let at_f = at_t.key("fraud").index(j);
         cx.window(&at_f, f.start, f.duration, s.duration);
-        let rate = cx.positive(at_f.key("extra_rate"), f.extra_rate.as_per_second());
+        let rate = cx.positive_at_most(
+            at_f.key("extra_rate"),
+            f.extra_rate.as_per_second(),
+            MAX_RATE_PER_SECOND,
+            "per second",
+        );
         let destination = match dests.resolve(f.country, f.number_type, f.use_case.as_deref()) {
             Ok(d) => d,
             Err((field, msg)) => {
@@ -851,9 +891,9 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                 error_rate: cx.probability(at.key("error_rate"), *error_rate),
                 loss: cx.probability(at.key("loss"), *loss),
             },
-            FaultKind::Latency(LatencyEffect::Multiply(m)) => {
-                FaultEffect::LatencyMultiply(cx.positive(at.key("multiplier"), *m))
-            }
+            FaultKind::Latency(LatencyEffect::Multiply(m)) => FaultEffect::LatencyMultiply(
+                cx.positive_at_most(at.key("multiplier"), *m, MAX_FACTOR, "a factor"),
+            ),
             FaultKind::Latency(LatencyEffect::Add(d)) => {
                 FaultEffect::LatencyAdd(cx.dist(&at.key("add"), d))
             }

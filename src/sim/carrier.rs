@@ -3,7 +3,6 @@
 //! here, so a carrier fault hits all providers' routes to its subscribers at once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Actor, Addr, Context, Handler, Message};
 use failover_router::{AttemptOutcome, FailureKind};
@@ -15,6 +14,8 @@ use super::effects::{compose_at, relevant_faults};
 use super::message::{Handoff, Release};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
+use super::trap::{self, Entity};
+use crate::scenario::distribution::duration_from_secs;
 use crate::scenario::{CarrierId, CompiledScenario, OutageMode, TargetRef};
 
 pub(crate) struct CarrierActor {
@@ -62,6 +63,7 @@ impl Handler<KnowProviders> for CarrierActor {
     type Result = ();
 
     fn handle(&mut self, msg: KnowProviders, _: &mut Self::Context) {
+        let _running = trap::enter(Entity::Carrier(self.id));
         self.providers = msg.0;
     }
 }
@@ -70,6 +72,7 @@ impl Handler<Handoff> for CarrierActor {
     type Result = ();
 
     fn handle(&mut self, msg: Handoff, _: &mut Self::Context) {
+        let _running = trap::enter(Entity::Carrier(self.id));
         let now = Instant::now();
         let carrier = self.world.carrier(self.id);
         let env = msg.env;
@@ -89,7 +92,7 @@ impl Handler<Handoff> for CarrierActor {
             + eff.added_secs
             + msg.added_secs;
         let delivered_draw = rng.random::<f64>();
-        let at = msg.handoff + Duration::from_secs_f64(latency);
+        let at = msg.handoff + duration_from_secs(latency);
         let release_to = msg.release.then_some(env.provider);
         let deliver_p =
             msg.path_quality * (1.0 - carrier.loss) * (1.0 - eff.loss) * (1.0 - eff.error);

@@ -18,9 +18,11 @@ mod provider;
 mod region;
 pub mod rng;
 mod traffic;
+mod trap;
 mod world;
 
 pub use adapter::SimAdapter;
 pub use message::SimTag;
-pub use traffic::TrafficCounts;
+pub use traffic::{CONVERSION_HORIZON, TrafficCounts};
+pub use trap::Panicked;
 pub use world::{SimError, SimOutcome, simulate};

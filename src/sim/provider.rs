@@ -5,7 +5,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Actor, Addr, Context, Handler};
 use failover_router::{AttemptOutcome, FailureKind, ProviderId};
@@ -17,6 +16,8 @@ use super::clock::{Event, SharedAgenda};
 use super::effects::{compose_at, relevant_faults};
 use super::message::{Arrive, Handoff, Release, Reply};
 use super::rng::{Purpose, Streams};
+use super::trap::{self, Entity};
+use crate::scenario::distribution::duration_from_secs;
 use crate::scenario::{CompiledScenario, OutageMode, TargetRef};
 
 pub(crate) struct ProviderActor {
@@ -109,6 +110,7 @@ impl Handler<Release> for ProviderActor {
     type Result = ();
 
     fn handle(&mut self, _: Release, _: &mut Self::Context) {
+        let _running = trap::enter(Entity::Provider(self.id));
         self.in_use = self.in_use.saturating_sub(1);
     }
 }
@@ -117,6 +119,7 @@ impl Handler<Arrive> for ProviderActor {
     type Result = ();
 
     fn handle(&mut self, msg: Arrive, _: &mut Self::Context) {
+        let _running = trap::enter(Entity::Provider(self.id));
         let now = Instant::now();
         let model = self.world.provider(self.id);
         let env = msg.env;
@@ -144,7 +147,7 @@ impl Handler<Arrive> for ProviderActor {
             .extra_latency
             .as_ref()
             .map_or(0.0, |d| d.sample_secs(&mut rng));
-        let at = msg.arrives + Duration::from_secs_f64(api);
+        let at = msg.arrives + duration_from_secs(api);
 
         match eff.down {
             Some(OutageMode::BlackHole) => return,

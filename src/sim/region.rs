@@ -4,7 +4,6 @@
 //! there at once, which is exactly the correlated failure a failover policy must survive.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Actor, Addr, Context, Handler};
 use failover_router::{AttemptOutcome, FailureKind};
@@ -16,6 +15,8 @@ use super::effects::{compose_at, relevant_faults};
 use super::message::{Arrive, Reply, Submit};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
+use super::trap::{self, Entity};
+use crate::scenario::distribution::duration_from_secs;
 use crate::scenario::{CompiledScenario, OutageMode, RegionId, TargetRef};
 
 pub(crate) struct RegionActor {
@@ -60,6 +61,7 @@ impl Handler<Submit> for RegionActor {
     type Result = ();
 
     fn handle(&mut self, msg: Submit, _: &mut Self::Context) {
+        let _running = trap::enter(Entity::Region(self.id));
         let now = Instant::now();
         let region = self.world.region(self.id);
         let env = msg.env;
@@ -74,7 +76,7 @@ impl Handler<Submit> for RegionActor {
             &mut rng,
         );
         let net = region.latency.sample_secs(&mut rng) * eff.latency_factor + eff.added_secs;
-        let arrives = now + Duration::from_secs_f64(net);
+        let arrives = now + duration_from_secs(net);
         let failed = rng.random::<f64>() < eff.error;
         match eff.down {
             // Swallowed: dropping the reply leaves the attempt pending forever.

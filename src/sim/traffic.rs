@@ -40,6 +40,9 @@ pub struct TrafficCounts {
     pub caller_gave_up: u64,
 }
 
+/// How long after the end of the run a user may still enter a code (README, "Metrics").
+pub const CONVERSION_HORIZON: Duration = Duration::from_secs(3600);
+
 pub(crate) struct Traffic {
     world: Arc<CompiledScenario>,
     router: Router,
@@ -346,12 +349,22 @@ impl Traffic {
         });
     }
 
-    /// `verify` answered: the user converts later, or the verification is over.
+    /// Verifications whose pending attempts the router still watches.
+    pub(crate) fn stragglers(&self) -> usize {
+        self.router.stragglers()
+    }
+
+    /// `verify` answered: the user converts later, or the verification is over. A user who
+    /// would enter the code later than [`CONVERSION_HORIZON`] after the end of the run never
+    /// does: a heavy-tailed think time must not stretch the run (and its time series) to its
+    /// farthest draw.
     #[inline]
     fn verified(&self, converts: bool, think: Duration, outcome: VerificationOutcome) {
-        match (converts, outcome.receipt) {
+        let at = Instant::now() + think;
+        let in_horizon = at <= self.epoch + self.world.duration + CONVERSION_HORIZON;
+        match (converts && in_horizon, outcome.receipt) {
             (true, Some(receipt)) => self.agenda.borrow_mut().schedule(
-                Instant::now() + think,
+                at,
                 Event::Conversion {
                     verification: receipt.verification,
                     route: receipt.route,

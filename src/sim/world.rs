@@ -8,6 +8,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Actor;
 use failover_router::{
@@ -23,6 +24,7 @@ use super::provider::ProviderActor;
 use super::region::RegionActor;
 use super::rng::{GLOBAL, Purpose, stream_key};
 use super::traffic::{Traffic, TrafficCounts};
+use super::trap::{self, Panicked};
 use crate::scenario::{CarrierId, CompiledScenario, RegionId};
 
 /// What a run produced besides the events it sent to the sink.
@@ -31,6 +33,8 @@ pub struct SimOutcome {
     pub traffic: TrafficCounts,
     /// Virtual time when the last verification finished.
     pub end: std::time::Duration,
+    /// Verifications whose attempts the router was still watching when the run ended.
+    pub stragglers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,8 @@ pub enum SimError {
     Router(#[from] BuildError),
     #[error("could not start the simulation runtime: {0}")]
     Runtime(#[from] std::io::Error),
+    #[error("{0}")]
+    Panicked(Panicked),
 }
 
 /// Runs `world` under `policy` with `seed`, sending every router event to `sink`.
@@ -57,8 +63,36 @@ pub fn simulate(
     let system = actix::System::with_tokio_rt(|| runtime);
     let policy = policy.clone();
     let grace = policy.late_delivery_grace;
-    let outcome = system.block_on(async move {
+    let trapped_world = Arc::clone(&world);
+    // The driver below is the only code of the run not inside a task: a panic there unwinds out
+    // of `block_on`, and is caught here so that it too ends as a void run, not a crashed thread.
+    let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        system.block_on(drive(world, policy, seed, sink, grace))
+    }));
+    let panicked = trap::release(&trapped_world);
+    match (driven, panicked) {
+        (_, Some(p)) => Err(SimError::Panicked(p)),
+        (Ok(outcome), None) => outcome,
+        (Err(_), None) => Err(SimError::Panicked(Panicked {
+            entity: "the simulation driver".into(),
+            at: Duration::ZERO,
+            message: "a panic outside the trap".into(),
+            location: "unknown location".into(),
+        })),
+    }
+}
+
+/// Assembles the world and runs it to its end, or until anything in it panics.
+async fn drive(
+    world: Arc<CompiledScenario>,
+    policy: Policy,
+    seed: u64,
+    sink: Arc<dyn EventSink>,
+    grace: Duration,
+) -> Result<SimOutcome, SimError> {
+    {
         let epoch = Instant::now();
+        let panicked = trap::arm(epoch);
         let agenda = Agenda::shared(epoch);
         let carriers: Vec<_> = (0..world.carriers.len())
             .map(|i| {
@@ -142,14 +176,29 @@ pub fn simulate(
                 providers,
             },
         ));
-        let _ = done_rx.await;
+        // `biased`: the world's end is checked first, so a run that finished is never
+        // reported as stopped by a later panic of its drain (that one is still reported).
+        let stopped = async {
+            panicked.notified().await;
+            Err(SimError::Panicked(Panicked::pending()))
+        };
+        tokio::pin!(stopped);
+        tokio::select! {
+            biased;
+            _ = done_rx => {}
+            e = &mut stopped => return e,
+        }
         // Drain: attempts still pending when their verification ended are watched by the
         // router for `late_delivery_grace`; let their late deliveries be recorded.
-        tokio::time::sleep(grace).await;
+        tokio::select! {
+            biased;
+            _ = tokio::time::sleep(grace) => {}
+            e = &mut stopped => return e,
+        }
         Ok::<_, SimError>(SimOutcome {
             traffic: traffic.counts(),
             end: Instant::now() - epoch,
+            stragglers: traffic.stragglers(),
         })
-    })?;
-    Ok(outcome)
+    }
 }

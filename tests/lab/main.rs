@@ -11,5 +11,7 @@ mod fidelity;
 #[cfg(unix)]
 mod files;
 mod gate;
+mod hardening;
+mod output;
 mod report;
 mod world;

@@ -163,7 +163,13 @@ impl Shared {
         }
         rt.window
             .latency_quantile(a.quantile)
-            .map(|q| q.mul_f64(a.factor).clamp(a.min, a.max))
+            // Saturating: a policy built without `validate` must not panic a verification.
+            .map(|q| {
+                Duration::try_from_secs_f64(q.as_secs_f64() * a.factor)
+                    .unwrap_or(a.max)
+                    .max(a.min)
+                    .min(a.max)
+            })
             .unwrap_or(plan.attempt_timeout)
     }
 }

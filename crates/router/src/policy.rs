@@ -499,6 +499,10 @@ fn check_positive(field: &str, d: Duration) -> Result<(), PolicyError> {
     }
 }
 
+/// Largest `adaptive_timeout.factor`: a timeout a hundred times the observed quantile is
+/// already no adaptation; the bound keeps `quantile x factor` far from `Duration`'s range.
+pub const MAX_ADAPTIVE_FACTOR: f64 = 100.0;
+
 impl Policy {
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), PolicyError> {
@@ -517,10 +521,10 @@ impl Policy {
                     format!("{} must be in (0, 1)", a.quantile),
                 ));
             }
-            if !(a.factor.is_finite() && a.factor >= 1.0) {
+            if !(a.factor.is_finite() && (1.0..=MAX_ADAPTIVE_FACTOR).contains(&a.factor)) {
                 return Err(err(
                     "adaptive_timeout.factor",
-                    format!("{} must be >= 1", a.factor),
+                    format!("{} must be in [1, {MAX_ADAPTIVE_FACTOR}]", a.factor),
                 ));
             }
             check_positive("adaptive_timeout.min", a.min)?;
