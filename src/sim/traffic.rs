@@ -47,6 +47,9 @@ pub(crate) struct Traffic {
     world: Arc<CompiledScenario>,
     router: Router,
     epoch: Instant,
+    /// The last instant a user may still convert: the end of the run plus
+    /// [`CONVERSION_HORIZON`] (computed once: instant arithmetic is not free per verification).
+    last_conversion: Instant,
     agenda: SharedAgenda,
     /// One synthetic (never real) number per country: `+DE0000000000`.
     numbers: Vec<Destination>,
@@ -134,6 +137,7 @@ impl Traffic {
             });
         }
         Rc::new(Traffic {
+            last_conversion: epoch + world.duration + CONVERSION_HORIZON,
             world,
             router,
             epoch,
@@ -361,7 +365,7 @@ impl Traffic {
     #[inline]
     fn verified(&self, converts: bool, think: Duration, outcome: VerificationOutcome) {
         let at = Instant::now() + think;
-        let in_horizon = at <= self.epoch + self.world.duration + CONVERSION_HORIZON;
+        let in_horizon = at <= self.last_conversion;
         match (converts && in_horizon, outcome.receipt) {
             (true, Some(receipt)) => self.agenda.borrow_mut().schedule(
                 at,
