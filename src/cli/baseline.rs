@@ -10,7 +10,9 @@ use failover_lab::metrics::baseline::Baseline;
 use failover_lab::report::json_export::baseline_json;
 
 use super::exit;
-use super::gate::{baseline_path, check_writable, load_all, run_all, seeds_for, write_file};
+use super::gate::{
+    Execution, baseline_path, check_writable, load_all, run_all, seeds_for, write_file,
+};
 use super::load::{Loaded, check_work};
 
 #[derive(Subcommand, Debug)]
@@ -31,15 +33,8 @@ pub struct SaveArgs {
     /// with these seeds.
     #[arg(long, value_name = "N")]
     pub seeds: Option<u32>,
-    /// Worker threads [default: all cores]. Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Run even when the estimated work is above the documented limits (README, "Limits").
-    #[arg(long)]
-    pub allow_large: bool,
+    #[command(flatten)]
+    pub execution: Execution,
     /// Refuse referenced files outside each scenario's directory (absolute paths, `..`,
     /// symbolic links leading out).
     #[arg(long)]
@@ -68,7 +63,11 @@ fn save(args: &SaveArgs) -> u8 {
         .collect();
     let mut refused = false;
     for (l, s) in loaded.iter().zip(&seeds) {
-        if let Err(reasons) = check_work(l, s.len() * l.world.policies.len(), args.allow_large) {
+        if let Err(reasons) = check_work(
+            l,
+            s.len() * l.world.policies.len(),
+            args.execution.allow_large,
+        ) {
             for r in reasons {
                 eprintln!("{r}");
             }
@@ -89,8 +88,12 @@ fn save(args: &SaveArgs) -> u8 {
             return exit::HARNESS_FAILURE;
         }
     }
-    let threads = args.threads.unwrap_or_else(default_threads).max(1);
-    let results = match run_all(&jobs, threads, args.quiet) {
+    let threads = args
+        .execution
+        .threads
+        .unwrap_or_else(default_threads)
+        .max(1);
+    let results = match run_all(&jobs, threads, args.execution.quiet) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");

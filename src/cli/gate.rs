@@ -68,6 +68,13 @@ pub struct GateArgs {
     /// 0.95].
     #[arg(long)]
     pub confidence: Option<f64>,
+    #[command(flatten)]
+    pub execution: Execution,
+}
+
+/// How `gate` and `baseline save` execute their runs.
+#[derive(Args, Debug)]
+pub struct Execution {
     /// Worker threads [default: all cores]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -257,7 +264,7 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
         }
         let seeds = seeds_for(&loaded, args.seeds, baseline.as_ref());
         let runs = seeds.len() * loaded.world.policies.len();
-        if let Err(reasons) = check_work(&loaded, runs, args.allow_large) {
+        if let Err(reasons) = check_work(&loaded, runs, args.execution.allow_large) {
             for r in reasons {
                 eprintln!("{r}");
             }
@@ -366,12 +373,16 @@ pub fn gate(args: &GateArgs) -> u8 {
             return exit::HARNESS_FAILURE;
         }
     }
-    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let threads = args
+        .execution
+        .threads
+        .unwrap_or_else(default_threads)
+        .max(1);
     let jobs: Vec<(&Loaded, &[u64], f64)> = planned
         .iter()
         .map(|p| (&p.loaded, p.seeds.as_slice(), p.confidence))
         .collect();
-    let results = match run_all(&jobs, threads, args.quiet) {
+    let results = match run_all(&jobs, threads, args.execution.quiet) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
