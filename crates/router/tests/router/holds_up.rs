@@ -1417,3 +1417,29 @@ async fn fast_failures_do_not_eject_a_healthy_route_at_2500_per_second() {
 async fn fast_failures_do_not_eject_a_healthy_route_at_5000_per_second() {
     fast_failures_do_not_eject_a_healthy_route(5000).await;
 }
+
+/// `adaptive_timeout.factor = 1e300` used to pass validation and then panic every
+/// verification (`Duration::mul_f64` overflowing). It is refused now, with its bound; the
+/// largest factor allowed adapts the timeout (clamped at `max`) and every verification ends.
+#[tokio::test(start_paused = true)]
+async fn an_adaptive_timeout_factor_that_would_overflow_is_refused() {
+    let mut p = priority_policy();
+    p.adaptive_timeout = Some(failover_router::policy::AdaptiveTimeout {
+        quantile: 0.95,
+        factor: 1e300,
+        min: secs(1),
+        max: secs(30),
+    });
+    let e = p.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("adaptive_timeout.factor") && e.contains("100"),
+        "{e}"
+    );
+    p.adaptive_timeout.as_mut().unwrap().factor = 100.0;
+    p.validate().unwrap();
+    let w = world(&a_then_b(), vec![healthy(), healthy()], p, 1);
+    for i in 0..100 {
+        let out = w.router.verify(request(i)).await;
+        assert!(out.receipt.is_some(), "verification {i} not delivered");
+    }
+}
