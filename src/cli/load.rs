@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use failover_lab::experiment::estimate::Work;
 use failover_lab::experiment::gate::GateChecks;
+use failover_lab::report::terminal::printable;
 use failover_lab::scenario::{
     CompiledScenario, FileRules, MAX_SHOWN_PROBLEMS, Problems, Scenario, ScenarioError, diagnose,
     more_problems, read_scenario_file,
@@ -83,7 +84,7 @@ pub fn load_text(
 
 /// The lines that report `err` (from loading `text`, the contents of `path`): at most
 /// [`MAX_SHOWN_PROBLEMS`] located diagnostics, then how many more there are. Only those printed
-/// are located.
+/// are located, and each is made printable (names from the file may hold escape sequences).
 fn printed(path: &Path, text: &str, err: ScenarioError) -> Vec<String> {
     let (err, hidden) = match err {
         ScenarioError::Invalid(mut problems) if problems.len() > MAX_SHOWN_PROBLEMS => {
@@ -95,7 +96,7 @@ fn printed(path: &Path, text: &str, err: ScenarioError) -> Vec<String> {
     };
     let mut lines: Vec<String> = diagnose(path, text, &err)
         .into_iter()
-        .map(|d| d.to_string())
+        .map(|d| printable(&d.to_string()).into_owned())
         .collect();
     if hidden > 0 {
         lines.push(more_problems(hidden));
@@ -108,7 +109,7 @@ fn printed(path: &Path, text: &str, err: ScenarioError) -> Vec<String> {
 pub fn load_file(path: &Path, strict_paths: bool) -> Result<Loaded, Vec<String>> {
     // Read as referenced files are: a FIFO or a device given as the scenario is refused, not
     // waited on, and text that is not UTF-8 is located.
-    let text = read_scenario_file(path).map_err(|e| vec![e])?;
+    let text = read_scenario_file(path).map_err(|e| vec![printable(&e).into_owned()])?;
     let base = path.parent().unwrap_or(Path::new("."));
     load_text(path, text, base, strict_paths)
 }

@@ -547,3 +547,100 @@ fn terminal_tables_match_the_snapshot() {
         "terminal output changed; see the doc comment to update"
     );
 }
+
+/// Bytes a terminal would act on: ESC, CR, BEL, the C1 CSI (U+009B) and a right-to-left
+/// override (U+202E), as UTF-8.
+const TERMINAL_CONTROLS: [&[u8]; 5] = [b"\x1b", b"\r", b"\x07", b"\xc2\x9b", b"\xe2\x80\xae"];
+
+fn assert_no_terminal_controls(what: &str, o: &Output) {
+    for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        for c in TERMINAL_CONTROLS {
+            assert!(
+                !bytes.windows(c.len()).any(|w| w == c),
+                "{what}: {stream} holds {c:?}:\n{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+}
+
+/// Every name and the description of a scenario holding escape sequences and controls.
+fn hostile_names_scenario(extra: &str) -> String {
+    const P: &str = r#"
+[policies."score\u001b[31m\r"]
+attempt_timeout = "10s"
+[policies."static\u009b1m\u202e"]
+strategy = "priority"
+[[faults]]
+name = "down\u001b]0;owned\u0007"
+kind = "outage"
+start = "20s"
+duration = "20s"
+[faults.target]
+provider = "a\u001b[1m"
+"#;
+    scenario("1m", "5/s", &format!("{P}\n{extra}"))
+        .replacen(
+            "name = \"test\"",
+            "name = \"evil\\u001b[2J\\r\"\ndescription = \"d\\u001b[31m\\r\"",
+            1,
+        )
+        .replacen("name = \"a\"", "name = \"a\\u001b[1m\"", 1)
+        .replacen("provider = \"a\"", "provider = \"a\\u001b[1m\"", 1)
+}
+
+/// Names come from scenario files; none may recolour, retitle or rewrite a terminal or a CI
+/// log: every command prints them with their controls escaped.
+#[test]
+fn names_print_without_control_or_escape_sequences() {
+    let dir = temp_dir("hostile");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, hostile_names_scenario("")).unwrap();
+    let o = bin().arg("validate").arg(&good).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_no_terminal_controls("validate", &o);
+
+    let o = bin()
+        .arg("run")
+        .arg(&good)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .args(["--threads", "1"])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("score\\u{1b}[31m\\r"), "{out}");
+    assert_no_terminal_controls("run", &o);
+
+    let o = bin()
+        .arg("run")
+        .arg(&good)
+        .args(["--policy", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert_no_terminal_controls("run --policy", &o);
+
+    let o = bin()
+        .args(["gate", "--quiet", "--seeds", "2"])
+        .arg(&good)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_no_terminal_controls("gate", &o);
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        hostile_names_scenario("[experiment]\nbaseline = \"nope\\u001b[31m\"\n").replacen(
+            "provider = \"b\"",
+            "provider = \"b\\u001b[5m\\r\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let o = bin().arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert_no_terminal_controls("validate (invalid)", &o);
+}
