@@ -39,7 +39,7 @@ pub struct RunArgs {
     /// Seed, instead of the scenario's.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run only this policy (repeatable).
+    /// Run only this policy (repeatable; in the order named, a policy named twice runs once).
     #[arg(long = "policy", value_name = "NAME")]
     pub policies: Vec<String>,
     /// Also write audit.jsonl: every router event, destinations masked.
@@ -116,6 +116,9 @@ pub fn safe_name(name: &str) -> String {
     }
 }
 
+/// The policies `--policy` names, by index, in the order first named: a policy named twice
+/// runs once, as `cargo build -p x -p x` builds `x` once (a second run of the same policy and
+/// seed would only repeat identical numbers under a second column).
 fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, String> {
     let all: Vec<&str> = loaded
         .world
@@ -123,7 +126,8 @@ fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, Stri
         .iter()
         .map(|p| p.name.as_str())
         .collect();
-    names
+    let mut named = vec![false; all.len()];
+    let selected: Vec<usize> = names
         .iter()
         .map(|n| {
             all.iter().position(|p| p == n).ok_or_else(|| {
@@ -137,7 +141,11 @@ fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, Stri
                 )
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(selected
+        .into_iter()
+        .filter(|&i| !std::mem::replace(&mut named[i], true))
+        .collect())
 }
 
 fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {

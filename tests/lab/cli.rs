@@ -644,3 +644,25 @@ fn names_print_without_control_or_escape_sequences() {
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
     assert_no_terminal_controls("validate (invalid)", &o);
 }
+
+/// `--policy X --policy X` runs X once, as cargo's `-p X -p X` builds X once.
+#[test]
+fn a_repeated_policy_runs_once() {
+    let dir = temp_dir("policy-twice");
+    let o = run(
+        &dir,
+        &[
+            "--policy", "static", "--policy", "score", "--policy", "static",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let s = json(&dir.join("out/summary.json"));
+    let names: Vec<&str> = s["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["static", "score"], "{out}");
+}
