@@ -131,3 +131,63 @@ fn poisson_arrival_counts_have_the_right_mean_and_variance() {
     assert!((mean / 5.0 - 1.0).abs() < 0.03, "mean {mean}");
     assert!((var / 5.0 - 1.0).abs() < 0.12, "variance {var}");
 }
+
+/// A world where every message takes 8 s to reach the handset, seen by a policy that gives up
+/// on an attempt after 2 s, with a pool of 10 sender numbers and no `hold`: each number is held
+/// until the attempt completes from the router's view, here its 2 s timeout.
+fn held_until_timeout(carrier_extra: &str) -> String {
+    single_path(
+        r#"{ kind = "constant", value = "8s" }"#,
+        r#"[providers.inventory]
+numbers = 10"#,
+        "4/s",
+        "20m",
+        "1m",
+    )
+    .replace(r#"attempt_timeout = "10m""#, r#"attempt_timeout = "2s""#)
+        + carrier_extra
+}
+
+fn blocking_of(scenario: &str) -> (f64, u64) {
+    let r = run(&compile(scenario), 0, 7);
+    let route = &r.run.routes[0];
+    (
+        route.failures.no_inventory as f64 / route.attempts as f64,
+        route.attempts,
+    )
+}
+
+#[test]
+fn a_number_without_hold_is_freed_when_its_attempt_times_out_not_at_the_late_receipt() {
+    // 4/s x 2 s = 8 Erlangs on 10 numbers (held 8 s, until the receipt, it would be 32 Erlangs:
+    // blocking 0.69).
+    let (blocked, attempts) = blocking_of(&held_until_timeout(""));
+    let expect = erlang_b(10, 8.0);
+    assert!(attempts > 4_000, "{attempts}");
+    assert!(
+        (blocked / expect - 1.0).abs() < 0.12,
+        "blocking {blocked:.4}, Erlang-B with the 2 s timeout as hold {expect:.4}"
+    );
+}
+
+#[test]
+fn a_black_holed_carrier_holds_a_number_until_the_attempt_times_out() {
+    // The carrier swallows every message: no receipt ever comes, so the router's 2 s timeout
+    // is when the attempt completes (freed at hand-off, blocking would be zero).
+    let (blocked, _) = blocking_of(&held_until_timeout(
+        r#"
+[[faults]]
+name = "swallowed"
+kind = "outage"
+mode = "black_hole"
+target = { carrier = "tde" }
+start = "0s"
+duration = "20m"
+"#,
+    ));
+    let expect = erlang_b(10, 8.0);
+    assert!(
+        (blocked / expect - 1.0).abs() < 0.12,
+        "blocking {blocked:.4}, Erlang-B with the 2 s timeout as hold {expect:.4}"
+    );
+}
