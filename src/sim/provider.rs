@@ -134,7 +134,7 @@ impl Handler<Arrive> for ProviderActor {
         );
         // Draw every random number up front, whatever the outcome: the same attempt consumes
         // the same draws under every policy.
-        let api = model.api_latency.sample_secs(&mut rng) * eff.latency_factor;
+        let api = model.api_latency.sample_secs(&mut rng) * eff.latency_factor + eff.added_secs;
         let error_draw = rng.random::<f64>();
         let hold = model
             .inventory
@@ -190,8 +190,8 @@ impl Handler<Arrive> for ProviderActor {
             env,
             handoff: at,
             path_quality: path.quality * (1.0 - eff.loss),
-            latency_factor: eff.latency_factor,
-            added_secs: eff.added_secs + extra,
+            latency_factor: eff.delivery_factor,
+            added_secs: eff.delivery_added_secs + extra,
             held_until_judged,
             reply: msg.reply,
         });

@@ -191,3 +191,42 @@ duration = "20m"
         "blocking {blocked:.4}, Erlang-B with the 2 s timeout as hold {expect:.4}"
     );
 }
+
+/// Median time to verify with a provider latency fault `x10` (written after `kind`) over the
+/// whole run: 1 ms network, 1 ms API, 4 s handset delivery.
+fn median_ttv_with_provider_latency_fault(fault: &str) -> f64 {
+    let scenario = single_path(
+        r#"{ kind = "constant", value = "4s" }"#,
+        "",
+        "5/s",
+        "2m",
+        "1m",
+    ) + &format!(
+        r#"
+[[faults]]
+name = "slow-a"
+kind = "latency"
+{fault}
+start = "0s"
+target = {{ provider = "a" }}
+"#
+    );
+    let r = run(&compile(&scenario), 0, 3);
+    r.run.metrics.time_to_verify.p50.unwrap()
+}
+
+#[test]
+fn a_provider_latency_fault_slows_its_api_unless_told_to_slow_delivery() {
+    let api = median_ttv_with_provider_latency_fault("multiplier = 10.0");
+    let delivery = median_ttv_with_provider_latency_fault("multiplier = 10.0\nleg = \"delivery\"");
+    let both = median_ttv_with_provider_latency_fault("multiplier = 10.0\nleg = \"both\"");
+    // API only: 1 ms + 10 ms + 4 s. Delivery: 1 ms + 1 ms + 40 s. Both: 1 ms + 10 ms + 40 s.
+    // Within the histogram's resolution (3 significant digits).
+    let close = |got: f64, want: f64| (got / want - 1.0).abs() < 1e-3;
+    assert!(close(api, 4.011), "api leg: {api}");
+    assert!(close(delivery, 40.002), "delivery leg: {delivery}");
+    assert!(close(both, 40.011) && both > delivery, "both legs: {both}");
+    let added =
+        median_ttv_with_provider_latency_fault("add = { kind = \"constant\", value = \"3s\" }");
+    assert!(close(added, 7.002), "3 s added to the API: {added}");
+}
