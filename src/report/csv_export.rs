@@ -6,21 +6,9 @@
 
 use crate::metrics::RunSummary;
 use crate::metrics::compare::Better;
-use crate::metrics::metric_path::{Unit, unit_of_key};
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |x| format!("{x}"))
-}
-
-/// Decimal places of every cost in the CSVs: millionths of the routing table's currency unit,
-/// finer than any SMS price, and coarse enough that a sum of thousands of prices prints as the
-/// money it is (`2371.98`, not `2371.980000001545`).
-pub const COST_DECIMALS: i32 = 6;
-
-fn cost(x: f64) -> String {
-    let scale = 10f64.powi(COST_DECIMALS);
-    // The shortest decimal that reads back as the rounded value: no trailing zeros.
-    ((x * scale).round() / scale).to_string()
 }
 
 fn finish(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
@@ -67,8 +55,8 @@ pub fn summary_csv(s: &RunSummary) -> Vec<u8> {
             opt(t.max),
             m.attempts_per_verification.to_string(),
             m.failover_rate.to_string(),
-            cost(m.cost_total),
-            m.cost_per_success.map_or_else(String::new, cost),
+            m.cost_total.to_string(),
+            opt(m.cost_per_success),
             m.duplicate_deliveries.to_string(),
             m.late_deliveries.to_string(),
             m.ejections.to_string(),
@@ -117,7 +105,7 @@ pub fn timeseries_csv(s: &RunSummary) -> Vec<u8> {
                 b.failovers.to_string(),
                 b.conversions.to_string(),
                 b.attempts.to_string(),
-                cost(b.cost),
+                b.cost.to_string(),
                 b.ejections.to_string(),
                 opt(b.ttv_p50),
                 opt(b.ttv_p99),
@@ -180,7 +168,7 @@ pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
                 f.undelivered.to_string(),
                 f.invalid_destination.to_string(),
                 r.late_deliveries.to_string(),
-                cost(r.cost),
+                r.cost.to_string(),
                 r.ejections.to_string(),
                 r.flaps.to_string(),
                 r.time_ejected.to_string(),
@@ -284,11 +272,7 @@ pub fn replications_csv(s: &RunSummary) -> Vec<u8> {
                     r.policy.clone(),
                     seed.seed.to_string(),
                     metric.clone(),
-                    if unit_of_key(metric) == Unit::Cost {
-                        cost(*value)
-                    } else {
-                        value.to_string()
-                    },
+                    value.to_string(),
                 ])
                 .expect("in memory");
             }
@@ -315,25 +299,6 @@ mod tests {
             .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
             .collect();
         (header, rows)
-    }
-
-    #[test]
-    fn costs_are_rounded_to_millionths_not_printed_with_summation_noise() {
-        let mut s = fixture::summary().clone();
-        let p = &mut s.policies[0].result;
-        p.metrics.cost_total = 2371.980000001545;
-        p.metrics.cost_per_success = Some(0.070_000_000_000_1);
-        p.timeseries[0].cost = 12.340_000_000_7;
-        p.routes[0].cost = 0.1 + 0.2;
-        let cell = |csv: Vec<u8>, column: &str| {
-            let (header, rows) = parse(&csv);
-            let i = header.iter().position(|h| h == column).unwrap();
-            rows[0][i].clone()
-        };
-        assert_eq!(cell(summary_csv(&s), "cost_total"), "2371.98");
-        assert_eq!(cell(summary_csv(&s), "cost_per_success"), "0.07");
-        assert_eq!(cell(timeseries_csv(&s), "cost"), "12.34");
-        assert_eq!(cell(routes_csv(&s), "cost"), "0.3");
     }
 
     #[test]
@@ -416,16 +381,14 @@ mod tests {
             for seed in &r.seeds {
                 for (metric, value) in &seed.metrics {
                     assert_eq!(
-                        rows[i][..3],
-                        [r.policy.clone(), seed.seed.to_string(), metric.clone()]
+                        rows[i],
+                        [
+                            r.policy.clone(),
+                            seed.seed.to_string(),
+                            metric.clone(),
+                            value.to_string()
+                        ]
                     );
-                    // Costs are rounded to millionths; everything else is written exactly.
-                    let written: f64 = rows[i][3].parse().unwrap();
-                    if unit_of_key(metric) == Unit::Cost {
-                        assert!((written - value).abs() <= 0.5e-6, "{metric}");
-                    } else {
-                        assert_eq!(written, *value, "{metric}");
-                    }
                     i += 1;
                 }
             }
