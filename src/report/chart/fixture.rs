@@ -448,6 +448,45 @@ pub(crate) fn hostile() -> &'static RunSummary {
     })
 }
 
+/// The fixture's run with a large routing table: `providers` providers (`p0000`, ...) and
+/// `routes` routes per policy, four to each (country, number type) group (countries `AA`, `AB`,
+/// ...), each route a copy of one of the fixture's routes (its counts and state timeline) with
+/// its own time out of service, so the worst routes are well defined.
+pub(crate) fn large(routes: usize, providers: usize) -> RunSummary {
+    use failover_router::{Country, NumberType};
+    let mut s = summary().clone();
+    let names: Vec<String> = (0..providers).map(|i| format!("p{i:04}")).collect();
+    s.scenario.providers = names.clone();
+    for p in &mut s.policies {
+        let base = std::mem::take(&mut p.result.routes);
+        p.result.routes = (0..routes)
+            .map(|i| {
+                let mut r = base[i % base.len()].clone();
+                let group = i / 4;
+                let letters = [
+                    b'A' + (group / 5 / 26 % 26) as u8,
+                    b'A' + (group / 5 % 26) as u8,
+                ];
+                r.route = i as u32;
+                r.provider = names[i % providers].clone();
+                r.country = Country::new(std::str::from_utf8(&letters).unwrap()).unwrap();
+                r.number_type = NumberType::ALL[group % 5];
+                r.label = format!("{}/{}/{}", r.provider, r.country, r.number_type);
+                // Distinct and deterministic, neither monotone in the index nor in the label.
+                r.time_ejected = ((i * 7919) % routes) as f64 / 10.0;
+                r
+            })
+            .collect();
+        let old = std::mem::replace(&mut p.result.providers, names.clone());
+        for b in &mut p.result.timeseries {
+            let per = std::mem::take(&mut b.provider_attempts);
+            b.provider_attempts = (0..providers).map(|j| per[j % old.len()]).collect();
+        }
+    }
+    s.scenario.routes = route_labels(&s);
+    s
+}
+
 /// The first policy's route labels, as `scenario.routes` lists them.
 fn route_labels(s: &RunSummary) -> Vec<String> {
     s.policies[0]
