@@ -1,5 +1,6 @@
-//! CSV exports: one row per policy, per (policy, bucket), per (policy, route), per (policy, fault);
-//! for a replicated run also per comparison and per (policy, seed, metric).
+//! CSV exports: one row per policy, per (policy, bucket), per (policy, route), per (policy, route,
+//! stretch of one state), per (policy, fault); for a replicated run also per comparison and per
+//! (policy, seed, metric).
 //!
 //! Column names match the JSON keys (DESIGN.md section 5), so a metric means the same thing in
 //! every file. Empty cells are values that do not exist (e.g. TTV with no delivery).
@@ -10,8 +11,9 @@
 //! them) goes through [`text`], which puts a `'` before one that starts like a formula. Numbers
 //! are written as numbers and never pass through it, so `-0.5` stays `-0.5`.
 
-use crate::metrics::RunSummary;
 use crate::metrics::compare::Better;
+use crate::metrics::{RouteStats, RunSummary, TimelineState};
+use crate::report::chart::route_spans;
 
 /// The characters a spreadsheet reads as the start of a formula when they begin a cell
 /// (OWASP, "CSV Injection"): `=`, `+`, `-`, `@`, tab and carriage return.
@@ -146,15 +148,24 @@ pub fn timeseries_csv(s: &RunSummary) -> Vec<u8> {
     finish(w)
 }
 
+/// The columns that name a policy's route, first in `routes.csv` and `route_states.csv`.
+const ROUTE_KEY: [&str; 5] = ["policy", "route", "provider", "country", "number_type"];
+
+/// The [`ROUTE_KEY`] cells of `policy`'s route `r`.
+fn route_key(policy: &str, r: &RouteStats) -> [String; 5] {
+    [
+        text(policy),
+        text(&r.label),
+        text(&r.provider),
+        r.country.to_string(),
+        r.number_type.to_string(),
+    ]
+}
+
 /// `routes.csv`: one row per (policy, route).
 pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "policy",
-        "route",
-        "provider",
-        "country",
-        "number_type",
+    w.write_record(ROUTE_KEY.into_iter().chain([
         "attempts",
         "deliveries",
         "unavailable",
@@ -169,17 +180,12 @@ pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
         "ejections",
         "flaps",
         "time_ejected",
-    ])
+    ]))
     .expect("in memory");
     for p in &s.policies {
         for r in &p.result.routes {
             let f = &r.failures;
-            w.write_record([
-                text(&p.name),
-                text(&r.label),
-                text(&r.provider),
-                r.country.to_string(),
-                r.number_type.to_string(),
+            w.write_record(route_key(&p.name, r).into_iter().chain([
                 r.attempts.to_string(),
                 r.deliveries.to_string(),
                 f.unavailable.to_string(),
@@ -194,8 +200,36 @@ pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
                 r.ejections.to_string(),
                 r.flaps.to_string(),
                 r.time_ejected.to_string(),
-            ])
+            ]))
             .expect("in memory");
+        }
+    }
+    finish(w)
+}
+
+/// `route_states.csv`: one row per (policy, route, stretch of one state): every route's states
+/// over the run (healthy from 0, then as its transitions say), `start` and `end` in seconds from
+/// the run's start, routes in summary order. What the route-states chart draws, for every route
+/// even when the chart summarises a large table.
+pub fn route_states_csv(s: &RunSummary) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(ROUTE_KEY.into_iter().chain(["start", "end", "state"]))
+        .expect("in memory");
+    for p in &s.policies {
+        for r in &p.result.routes {
+            for (start, end, state) in route_spans(r, s.scenario.duration) {
+                let state = match state {
+                    TimelineState::Healthy => "healthy",
+                    TimelineState::Probing => "probing",
+                    TimelineState::Ejected => "ejected",
+                };
+                w.write_record(route_key(&p.name, r).into_iter().chain([
+                    start.to_string(),
+                    end.to_string(),
+                    state.to_owned(),
+                ]))
+                .expect("in memory");
+            }
         }
     }
     finish(w)
@@ -423,6 +457,7 @@ mod tests {
             ("summary.csv", summary_csv(s)),
             ("timeseries.csv", timeseries_csv(s)),
             ("routes.csv", routes_csv(s)),
+            ("route_states.csv", route_states_csv(s)),
             ("faults.csv", faults_csv(s)),
             ("comparison.csv", comparison_csv(s)),
             ("replications.csv", replications_csv(s)),
@@ -489,6 +524,50 @@ mod tests {
             assert_eq!(row[i], c.mean_difference.to_string());
             assert_eq!(row[i].parse::<f64>().unwrap(), c.mean_difference);
         }
+    }
+
+    #[test]
+    fn route_states_hold_every_route_of_a_large_table_over_the_whole_run() {
+        let s = fixture::large(1000, 10);
+        let (header, rows) = parse(&route_states_csv(&s));
+        assert_eq!(
+            header,
+            [
+                "policy",
+                "route",
+                "provider",
+                "country",
+                "number_type",
+                "start",
+                "end",
+                "state"
+            ]
+        );
+        for p in &s.policies {
+            for r in &p.result.routes {
+                let spans: Vec<&Vec<String>> = rows
+                    .iter()
+                    .filter(|row| row[0] == p.name && row[1] == r.label)
+                    .collect();
+                assert!(!spans.is_empty(), "{} {} has no row", p.name, r.label);
+                // From 0 to the run's end without a gap.
+                assert_eq!(spans[0][5], "0");
+                assert_eq!(spans.last().unwrap()[6], s.scenario.duration.to_string());
+                for w in spans.windows(2) {
+                    assert_eq!(w[0][6], w[1][5]);
+                }
+            }
+        }
+        let routes: std::collections::BTreeSet<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r[0].as_str(), r[1].as_str()))
+            .collect();
+        assert_eq!(routes.len(), 1000 * s.policies.len());
+        let states: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[7].as_str()).collect();
+        assert!(
+            states.contains("ejected") && states.contains("healthy"),
+            "{states:?}"
+        );
     }
 
     #[test]

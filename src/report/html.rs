@@ -958,6 +958,7 @@ fn describe(file: &str) -> &'static str {
         "summary.csv" => "one row per policy: the headline metrics",
         "timeseries.csv" => "one row per policy and time bucket",
         "routes.csv" => "one row per policy and route: traffic, failures, cost, ejections",
+        "route_states.csv" => "one row per policy, route and stretch of one state over time",
         "faults.csv" => "one row per policy and fault: detection, recovery, failures",
         "comparison.csv" => {
             "one row per policy and metric: the paired difference from the baseline over seeds, \
@@ -1245,6 +1246,8 @@ mod tests {
             provenance.contains("<td class=\"name\">1000</td>"),
             "the route count"
         );
+        // The whole page, charts inlined, stays small.
+        assert!(html.len() < 2 << 20, "{} bytes", html.len());
         assert!(!html.contains("class=\"error\""), "a chart failed");
     }
 
