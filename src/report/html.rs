@@ -735,7 +735,11 @@ fn fault_rows(summary: &RunSummary, fi: usize, f: &crate::metrics::FaultInfo) ->
             rows.iter()
                 .map(|r| {
                     let v = r.and_then(|r| r.recovery_delay);
-                    cell(v, secs(v))
+                    match r {
+                        // Not an instant recovery: nothing to recover from.
+                        Some(r) if !r.reacted => cell(None, "no reaction".into()),
+                        _ => cell(v, secs(v)),
+                    }
                 })
                 .collect(),
         ),
@@ -1057,6 +1061,24 @@ mod tests {
         assert!(html.contains("<th>Success rate</th><th>Caller gave up</th><th>Conversion</th>"));
         assert!(html.contains("<td>4321</td>"));
         assert!(html.contains("<code>caller_timeout</code>"));
+    }
+
+    #[test]
+    fn a_fault_nobody_reacted_to_shows_no_reaction_not_a_recovery_time() {
+        let mut s = fixture::summary().clone();
+        for p in &mut s.policies {
+            for f in &mut p.result.faults {
+                f.reacted = true;
+                f.recovery_delay = Some(30.0);
+            }
+        }
+        let reacted = render(&s, &FILES);
+        assert!(!reacted.contains("no reaction"));
+        let f = &mut s.policies[0].result.faults[0];
+        f.reacted = false;
+        f.recovery_delay = None;
+        let ignored = render(&s, &FILES);
+        assert_eq!(ignored.matches("no reaction").count(), 1);
     }
 
     #[test]
