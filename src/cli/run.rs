@@ -361,6 +361,7 @@ fn write_outputs(
     out.write("summary.csv", &csv_export::summary_csv(summary))?;
     out.write("timeseries.csv", &csv_export::timeseries_csv(summary))?;
     out.write("routes.csv", &csv_export::routes_csv(summary))?;
+    out.write("route_states.csv", &csv_export::route_states_csv(summary))?;
     out.write("faults.csv", &csv_export::faults_csv(summary))?;
     let replicated = !summary.replications.is_empty();
     if replicated {
@@ -400,6 +401,7 @@ fn write_outputs(
         "summary.csv",
         "timeseries.csv",
         "routes.csv",
+        "route_states.csv",
         "faults.csv",
     ];
     if replicated {

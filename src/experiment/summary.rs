@@ -4,7 +4,9 @@ use crate::metrics::{
     ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
     SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
-use crate::scenario::{CompiledScenario, FaultEffect, OutageMode, TargetRef, entity_key};
+use crate::scenario::{
+    CompiledScenario, FaultEffect, LatencyLeg, OutageMode, TargetRef, entity_key,
+};
 
 use super::RunResult;
 use super::replicate::{Replications, comparisons};
@@ -24,8 +26,8 @@ fn kind(effect: &FaultEffect) -> String {
         FaultEffect::Brownout { error_rate, loss } => {
             format!("brownout (errors {error_rate}, loss {loss})")
         }
-        FaultEffect::LatencyMultiply(x) => format!("latency x{x}"),
-        FaultEffect::LatencyAdd(_) => "added latency".into(),
+        FaultEffect::LatencyMultiply(x, leg) => format!("latency x{x}{}", leg_label(*leg)),
+        FaultEffect::LatencyAdd(_, leg) => format!("added latency{}", leg_label(*leg)),
         FaultEffect::Flapping {
             period,
             duty,
@@ -40,6 +42,15 @@ fn kind(effect: &FaultEffect) -> String {
         FaultEffect::InventoryShock { remaining } => format!("inventory shock ({remaining} left)"),
         FaultEffect::NumberTypeBlock => "number type blocked".into(),
         FaultEffect::CapacityCut { factor } => format!("capacity cut (x{factor})"),
+    }
+}
+
+/// A provider latency fault's leg when it is not the default (the API).
+fn leg_label(leg: LatencyLeg) -> &'static str {
+    match leg {
+        LatencyLeg::Api => "",
+        LatencyLeg::Delivery => " on delivery",
+        LatencyLeg::Both => " on API and delivery",
     }
 }
 

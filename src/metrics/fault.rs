@@ -49,6 +49,9 @@ pub(crate) struct FaultTracker {
     down: u32,
     detection: Option<(Duration, DetectedBy)>,
     shifted: bool,
+    /// The policy reacted: an affected route was out of service at some point since `start`
+    /// (already before it, or taken out after), or traffic shifted away.
+    reacted: bool,
     traffic_back: bool,
     recovery: Option<Duration>,
     verifications: u64,
@@ -96,6 +99,7 @@ impl FaultTracker {
             down: 0,
             detection: None,
             shifted: false,
+            reacted: false,
             traffic_back: false,
             recovery: None,
             verifications: 0,
@@ -125,6 +129,7 @@ impl FaultTracker {
                     }
                     self.pre_share = (self.pre_total > 0 && self.pre_affected > 0)
                         .then(|| self.pre_affected as f64 / self.pre_total as f64);
+                    self.reacted = self.down > 0;
                     if self.end <= self.start {
                         self.enter_after();
                     } else {
@@ -142,6 +147,7 @@ impl FaultTracker {
                         && share < SHIFT_FACTOR * pre
                     {
                         self.shifted = true;
+                        self.reacted = true;
                         if self.detection.is_none() {
                             self.detection = Some((self.span_end, DetectedBy::TrafficShift));
                         }
@@ -231,7 +237,11 @@ impl FaultTracker {
             return;
         }
         match (was_in_service, in_service) {
-            (true, false) => self.down += 1,
+            (true, false) => {
+                self.down += 1;
+                // After recovery was found (`Done`), a new outage is no reaction to this fault.
+                self.reacted |= matches!(self.phase, Phase::During | Phase::After);
+            }
             (false, true) => self.down = self.down.saturating_sub(1),
             _ => {}
         }
@@ -271,9 +281,10 @@ impl FaultTracker {
             detection_delay: t.detection.map(|(at, _)| (at - t.start).as_secs_f64()),
             detected_by: t.detection.map(|(_, by)| by),
             traffic_shifted: t.shifted,
+            reacted: t.reacted,
             recovery_delay: t
                 .recovery
-                .filter(|r| *r <= end)
+                .filter(|r| t.reacted && *r <= end)
                 .map(|r| (r - t.end).as_secs_f64()),
             verifications_during_fault: t.verifications,
             failed_during_fault: t.failed,

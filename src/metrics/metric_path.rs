@@ -107,6 +107,18 @@ fn headline_unit(key: &str) -> Unit {
     }
 }
 
+/// The unit of a [`seed_metrics`](super::compare::seed_metrics) key (`ttv_p99`,
+/// `<fault>.detection_delay`).
+pub fn unit_of_key(key: &str) -> Unit {
+    match key.rsplit_once('.') {
+        Some((_, m)) => FAULT
+            .iter()
+            .find(|(name, _)| *name == m)
+            .map_or(Unit::Number, |(_, u)| *u),
+        None => headline_unit(key),
+    }
+}
+
 /// A metric of DESIGN section 5, resolved against a scenario's faults.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MetricPath {
@@ -172,13 +184,7 @@ impl MetricPath {
     }
 
     pub fn unit(&self) -> Unit {
-        match self.key.rsplit_once('.') {
-            Some((_, m)) => FAULT
-                .iter()
-                .find(|(name, _)| *name == m)
-                .map_or(Unit::Number, |(_, u)| *u),
-            None => headline_unit(&self.key),
-        }
+        unit_of_key(&self.key)
     }
 
     /// Which way the metric improves.

@@ -122,7 +122,10 @@
 //!   affected route is in service (healthy) and, if traffic had shifted away, at least one 10 s
 //!   span after the fault (aligned on `end`) has ended with an affected share of at least half
 //!   the pre-fault share. `null` if that never happens before the run ends. A route that was
-//!   already out of service before the fault still has to come back.
+//!   already out of service before the fault still has to come back. `null` too when the
+//!   policy never *reacted* (`reacted = false`: no affected route was out of service at any
+//!   point from `start` on and traffic never shifted away): a policy that ignored the fault did
+//!   not recover from it in no time, it had nothing to recover from.
 //! - `verifications_during_fault` / `failed_during_fault`: measured verifications of the fault's
 //!   scope that started in `[start, end)`, and those of them that did not end `delivered`.
 //!
@@ -157,9 +160,9 @@ pub use run_summary::{
     SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 pub use summary::{
-    BucketRow, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics, PanicInterval,
-    PolicyRun, Quantiles, RouteStats, RunWindow, StateTransition, StatusCounts, TimelineState,
-    Totals,
+    BucketRow, COST_DECIMALS, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics,
+    PanicInterval, PolicyRun, Quantiles, RouteStats, RunWindow, StateTransition, StatusCounts,
+    TimelineState, Totals, round_cost,
 };
 
 /// One route as the recorder needs to know it, indexed by [`RouteId`].

@@ -16,6 +16,7 @@ use hdrhistogram::Histogram;
 
 use super::fault::FaultTracker;
 use super::histogram::{SerializedHistogram, latency_histogram, log_bins, micros, quantiles};
+use super::summary::round_cost;
 use super::summary::{
     BucketRow, FORMAT_VERSION, FailureCounts, Metrics, PanicInterval, PolicyRun, RouteStats,
     RunWindow, StateTransition, StatusCounts, Totals,
@@ -547,7 +548,7 @@ impl State {
                         invalid_destination: f[6],
                     },
                     late_deliveries: acc.late_deliveries,
-                    cost: acc.cost,
+                    cost: round_cost(acc.cost),
                     ejections: acc.ejections,
                     shadow_ejections: acc.shadow_ejections,
                     flaps: acc.flaps,
@@ -603,8 +604,9 @@ impl State {
             time_to_verify: quantiles(&self.ttv),
             attempts_per_verification: ratio(self.totals.attempts_launched as f64, n),
             failover_rate: ratio(self.failovers as f64, n),
-            cost_total: self.cost_total,
-            cost_per_success: (delivered > 0).then(|| self.cost_total / delivered as f64),
+            cost_total: round_cost(self.cost_total),
+            cost_per_success: (delivered > 0)
+                .then(|| round_cost(self.cost_total / delivered as f64)),
             duplicate_deliveries: self.duplicate_deliveries,
             ejections: self.routes.iter().map(|r| r.ejections).sum(),
             flaps: self.routes.iter().map(|r| r.flaps).sum(),
@@ -644,7 +646,7 @@ impl State {
                     failovers: row.failovers,
                     conversions: row.conversions,
                     attempts: row.attempts,
-                    cost: row.cost,
+                    cost: round_cost(row.cost),
                     ejections: row.ejections,
                     ttv_p50: q(0.5),
                     ttv_p99: q(0.99),

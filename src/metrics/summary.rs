@@ -12,6 +12,19 @@ use super::histogram::SerializedHistogram;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Everything one simulation run of one policy measured.
+/// Decimal places of every reported cost (totals, per success, per route, per bucket):
+/// millionths of the routing table's currency unit, finer than any SMS price, and coarse enough
+/// that a sum of thousands of prices reads as the money it is (`2371.98`, not the
+/// `2371.980000001545` floating-point addition leaves).
+pub const COST_DECIMALS: i32 = 6;
+
+/// `x` rounded to [`COST_DECIMALS`] places.
+pub fn round_cost(x: f64) -> f64 {
+    let scale = 10f64.powi(COST_DECIMALS);
+    // Dividing the rounded integer gives the double nearest the decimal, which prints as it.
+    (x * scale).round() / scale
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicyRun {
     pub format_version: u32,
@@ -227,6 +240,11 @@ pub struct FaultImpact {
     pub detected_by: Option<DetectedBy>,
     /// Some 10 s span during the fault had its affected share below half the pre-fault share.
     pub traffic_shifted: bool,
+    /// The policy reacted to the fault: an affected route was out of service at some point
+    /// from the fault's start, or traffic shifted away. Without a reaction there is nothing to
+    /// recover from, and `recovery_delay` is `None` rather than an instant recovery.
+    #[serde(default)]
+    pub reacted: bool,
     pub recovery_delay: Option<f64>,
     pub verifications_during_fault: u64,
     pub failed_during_fault: u64,

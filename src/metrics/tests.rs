@@ -278,6 +278,24 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
 
+#[test]
+fn reported_costs_are_money_not_summation_noise() {
+    // A thousand deliveries at 0.1 add up to 99.9999999999986 in floating point.
+    let scripts: Vec<Script> = (0..1_000)
+        .map(|i| script(f64::from(i) * 0.1, &[(0, Delivered, 0.1)], St::Delivered))
+        .collect();
+    let run = record(config(0.0, 1_000.0, 10.0), &events_of(&scripts), 1_000.0);
+    assert_ne!((0..1_000).map(|_| 0.1).sum::<f64>(), 100.0);
+    assert_eq!(run.metrics.cost_total.to_string(), "100");
+    assert_eq!(run.metrics.cost_per_success.unwrap().to_string(), "0.1");
+    assert_eq!(run.routes[0].cost.to_string(), "100");
+    // Attempts resolving in [0, 10 s): 90 of them.
+    assert_eq!(run.timeseries[0].cost.to_string(), "9");
+    assert_eq!(round_cost(2371.980000001545).to_string(), "2371.98");
+    assert_eq!(round_cost(0.000_000_4), 0.0);
+    assert_eq!(COST_DECIMALS, 6);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conservation
 
@@ -364,7 +382,8 @@ fn every_finished_counted_once_and_costs_add_up() {
     let expect = 0.05 + 0.12 + 0.07 + 0.05 + 0.01;
     assert!(close(run.totals.finished_cost, expect));
     assert!(close(m.cost_total, expect + 0.07));
-    assert!(close(m.cost_per_success.unwrap(), (expect + 0.07) / 3.0));
+    // Reported to millionths (COST_DECIMALS).
+    assert_eq!(m.cost_per_success, Some(round_cost((expect + 0.07) / 3.0)));
     let by_route: f64 = run.routes.iter().map(|r| r.cost).sum();
     assert!(close(by_route, m.cost_total));
     let attempts: u64 = run.routes.iter().map(|r| r.attempts).sum();
@@ -791,6 +810,7 @@ fn detection_and_recovery_delays_of_scripted_faults() {
         detection: Option<f64>,
         by: Option<DetectedBy>,
         shifted: bool,
+        reacted: bool,
         recovery: Option<f64>,
     }
     let cases = [
@@ -804,6 +824,7 @@ fn detection_and_recovery_delays_of_scripted_faults() {
             detection: Some(12.0),
             by: Some(DetectedBy::Ejection),
             shifted: true,
+            reacted: true,
             recovery: Some(30.0),
         },
         Case {
@@ -820,6 +841,7 @@ fn detection_and_recovery_delays_of_scripted_faults() {
             detection: Some(10.0),
             by: Some(DetectedBy::TrafficShift),
             shifted: true,
+            reacted: true,
             recovery: Some(10.0),
         },
         Case {
@@ -831,25 +853,30 @@ fn detection_and_recovery_delays_of_scripted_faults() {
             detection: Some(50.0),
             by: Some(DetectedBy::TrafficShift),
             shifted: true,
+            reacted: true,
             recovery: Some(10.0),
         },
         Case {
-            name: "never noticed: recovered as soon as it ends",
+            // Nothing to recover from: no recovery delay, not an instant recovery.
+            name: "never noticed: no reaction, no recovery delay",
             traffic: alternate,
             transitions: &[],
             detection: None,
             by: None,
             shifted: false,
-            recovery: Some(0.0),
+            reacted: false,
+            recovery: None,
         },
         Case {
-            name: "ejected after the fault ended: no detection, recovery when healthy",
+            // In service when the fault ended: the later ejection is no reaction to it.
+            name: "ejected after the fault ended: no reaction",
             traffic: alternate,
             transitions: &[(203.0, E), (233.0, P), (240.0, H)],
             detection: None,
             by: None,
             shifted: false,
-            recovery: Some(0.0),
+            reacted: false,
+            recovery: None,
         },
         Case {
             name: "never back in service",
@@ -858,6 +885,7 @@ fn detection_and_recovery_delays_of_scripted_faults() {
             detection: Some(5.0),
             by: Some(DetectedBy::Ejection),
             shifted: true,
+            reacted: true,
             recovery: None,
         },
         Case {
@@ -869,6 +897,7 @@ fn detection_and_recovery_delays_of_scripted_faults() {
             detection: Some(10.0),
             by: Some(DetectedBy::Ejection),
             shifted: true,
+            reacted: true,
             recovery: Some(70.0),
         },
         Case {
@@ -887,6 +916,7 @@ fn detection_and_recovery_delays_of_scripted_faults() {
             detection: Some(50.0),
             by: Some(DetectedBy::Ejection),
             shifted: false,
+            reacted: true,
             recovery: Some(36.5),
         },
     ];
@@ -898,9 +928,10 @@ fn detection_and_recovery_delays_of_scripted_faults() {
                 f.detection_delay,
                 f.detected_by,
                 f.traffic_shifted,
+                f.reacted,
                 f.recovery_delay
             ),
-            (c.detection, c.by, c.shifted, c.recovery),
+            (c.detection, c.by, c.shifted, c.reacted, c.recovery),
             "{}",
             c.name
         );

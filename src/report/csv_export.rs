@@ -1,11 +1,34 @@
-//! CSV exports: one row per policy, per (policy, bucket), per (policy, route), per (policy, fault);
-//! for a replicated run also per comparison and per (policy, seed, metric).
+//! CSV exports: one row per policy, per (policy, bucket), per (policy, route), per (policy, route,
+//! stretch of one state), per (policy, fault); for a replicated run also per comparison and per
+//! (policy, seed, metric).
 //!
 //! Column names match the JSON keys (DESIGN.md section 5), so a metric means the same thing in
 //! every file. Empty cells are values that do not exist (e.g. TTV with no delivery).
+//!
+//! **Formula injection.** A CSV is opened in spreadsheets, and a scenario is input: a policy
+//! named `=HYPERLINK("http://x","y")` would be a live formula in the cell. Every cell of
+//! scenario-supplied text (policy, provider, route and fault names, metric names built from
+//! them) goes through [`text`], which puts a `'` before one that starts like a formula. Numbers
+//! are written as numbers and never pass through it, so `-0.5` stays `-0.5`.
 
-use crate::metrics::RunSummary;
 use crate::metrics::compare::Better;
+use crate::metrics::{RouteStats, RunSummary, TimelineState};
+use crate::report::chart::route_spans;
+
+/// The characters a spreadsheet reads as the start of a formula when they begin a cell
+/// (OWASP, "CSV Injection"): `=`, `+`, `-`, `@`, tab and carriage return.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell of scenario-supplied text, safe to open in a spreadsheet: prefixed with `'` when it
+/// starts with one of [`FORMULA_STARTS`] (spreadsheets take the quote as "this is text" and do
+/// not show it), otherwise as it is. Only for text: numbers are never prefixed.
+pub fn text(s: &str) -> String {
+    if s.starts_with(FORMULA_STARTS) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |x| format!("{x}"))
@@ -44,7 +67,7 @@ pub fn summary_csv(s: &RunSummary) -> Vec<u8> {
         let m = &p.result.metrics;
         let t = &m.time_to_verify;
         w.write_record([
-            p.name.clone(),
+            text(&p.name),
             m.verifications.to_string(),
             m.success_rate.to_string(),
             m.conversion_rate.to_string(),
@@ -91,12 +114,13 @@ pub fn timeseries_csv(s: &RunSummary) -> Vec<u8> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // `share_` first: a provider's name never starts the cell.
     header.extend(s.scenario.providers.iter().map(|p| format!("share_{p}")));
     w.write_record(&header).expect("in memory");
     for p in &s.policies {
         for b in &p.result.timeseries {
             let mut row = vec![
-                p.name.clone(),
+                text(&p.name),
                 b.start.to_string(),
                 b.measured.to_string(),
                 b.verifications.to_string(),
@@ -124,15 +148,24 @@ pub fn timeseries_csv(s: &RunSummary) -> Vec<u8> {
     finish(w)
 }
 
+/// The columns that name a policy's route, first in `routes.csv` and `route_states.csv`.
+const ROUTE_KEY: [&str; 5] = ["policy", "route", "provider", "country", "number_type"];
+
+/// The [`ROUTE_KEY`] cells of `policy`'s route `r`.
+fn route_key(policy: &str, r: &RouteStats) -> [String; 5] {
+    [
+        text(policy),
+        text(&r.label),
+        text(&r.provider),
+        r.country.to_string(),
+        r.number_type.to_string(),
+    ]
+}
+
 /// `routes.csv`: one row per (policy, route).
 pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "policy",
-        "route",
-        "provider",
-        "country",
-        "number_type",
+    w.write_record(ROUTE_KEY.into_iter().chain([
         "attempts",
         "deliveries",
         "unavailable",
@@ -147,17 +180,12 @@ pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
         "ejections",
         "flaps",
         "time_ejected",
-    ])
+    ]))
     .expect("in memory");
     for p in &s.policies {
         for r in &p.result.routes {
             let f = &r.failures;
-            w.write_record([
-                p.name.clone(),
-                r.label.clone(),
-                r.provider.clone(),
-                r.country.to_string(),
-                r.number_type.to_string(),
+            w.write_record(route_key(&p.name, r).into_iter().chain([
                 r.attempts.to_string(),
                 r.deliveries.to_string(),
                 f.unavailable.to_string(),
@@ -172,8 +200,36 @@ pub fn routes_csv(s: &RunSummary) -> Vec<u8> {
                 r.ejections.to_string(),
                 r.flaps.to_string(),
                 r.time_ejected.to_string(),
-            ])
+            ]))
             .expect("in memory");
+        }
+    }
+    finish(w)
+}
+
+/// `route_states.csv`: one row per (policy, route, stretch of one state): every route's states
+/// over the run (healthy from 0, then as its transitions say), `start` and `end` in seconds from
+/// the run's start, routes in summary order. What the route-states chart draws, for every route
+/// even when the chart summarises a large table.
+pub fn route_states_csv(s: &RunSummary) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(ROUTE_KEY.into_iter().chain(["start", "end", "state"]))
+        .expect("in memory");
+    for p in &s.policies {
+        for r in &p.result.routes {
+            for (start, end, state) in route_spans(r, s.scenario.duration) {
+                let state = match state {
+                    TimelineState::Healthy => "healthy",
+                    TimelineState::Probing => "probing",
+                    TimelineState::Ejected => "ejected",
+                };
+                w.write_record(route_key(&p.name, r).into_iter().chain([
+                    start.to_string(),
+                    end.to_string(),
+                    state.to_owned(),
+                ]))
+                .expect("in memory");
+            }
         }
     }
     finish(w)
@@ -196,8 +252,8 @@ pub fn faults_csv(s: &RunSummary) -> Vec<u8> {
     for p in &s.policies {
         for f in &p.result.faults {
             w.write_record([
-                p.name.clone(),
-                f.name.clone(),
+                text(&p.name),
+                text(&f.name),
                 f.start.to_string(),
                 f.end.to_string(),
                 opt(f.detection_delay),
@@ -239,9 +295,9 @@ pub fn comparison_csv(s: &RunSummary) -> Vec<u8> {
             Better::Lower => "lower",
         };
         w.write_record([
-            c.policy.clone(),
-            c.baseline.clone(),
-            c.metric.clone(),
+            text(&c.policy),
+            text(&c.baseline),
+            text(&c.metric),
             better.to_string(),
             c.n.to_string(),
             c.mean_difference.to_string(),
@@ -269,9 +325,9 @@ pub fn replications_csv(s: &RunSummary) -> Vec<u8> {
         for seed in &r.seeds {
             for (metric, value) in &seed.metrics {
                 w.write_record([
-                    r.policy.clone(),
+                    text(&r.policy),
                     seed.seed.to_string(),
-                    metric.clone(),
+                    text(metric),
                     value.to_string(),
                 ])
                 .expect("in memory");
@@ -393,6 +449,125 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every CSV the report writes, by file name.
+    fn every_csv(s: &RunSummary) -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            ("summary.csv", summary_csv(s)),
+            ("timeseries.csv", timeseries_csv(s)),
+            ("routes.csv", routes_csv(s)),
+            ("route_states.csv", route_states_csv(s)),
+            ("faults.csv", faults_csv(s)),
+            ("comparison.csv", comparison_csv(s)),
+            ("replications.csv", replications_csv(s)),
+        ]
+    }
+
+    #[test]
+    fn no_cell_of_a_hostile_scenario_starts_a_formula() {
+        let s = fixture::hostile();
+        for (file, bytes) in every_csv(s) {
+            let (header, rows) = parse(&bytes);
+            assert!(!rows.is_empty(), "{file} has no rows to check");
+            for cell in header.iter().chain(rows.iter().flatten()) {
+                // Numbers are written as numbers (a negative difference starts with `-`).
+                if cell.parse::<f64>().is_ok() {
+                    continue;
+                }
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{file}: {cell:?} would be read as a formula"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_names_keep_their_text_behind_a_quote() {
+        let s = fixture::hostile();
+        let cells =
+            |bytes: Vec<u8>| -> Vec<String> { parse(&bytes).1.into_iter().flatten().collect() };
+        let summary = cells(summary_csv(s));
+        for name in fixture::HOSTILE_POLICIES {
+            assert!(summary.contains(&format!("'{name}")), "{name:?}");
+        }
+        let routes = cells(routes_csv(s));
+        for name in fixture::HOSTILE_PROVIDERS {
+            assert!(routes.contains(&format!("'{name}")), "{name:?}");
+            assert!(
+                routes.iter().any(|c| c.starts_with(&format!("'{name}/"))),
+                "{name:?} label"
+            );
+        }
+        let faults = cells(faults_csv(s));
+        for name in fixture::HOSTILE_FAULTS {
+            assert!(faults.contains(&format!("'{name}")), "{name:?}");
+        }
+        let replications = cells(replications_csv(s));
+        let fault = fixture::HOSTILE_FAULTS[0];
+        assert!(replications.contains(&format!("'{fault}.detection_delay")));
+        // A text cell that starts harmlessly is left as it is.
+        let mut plain = s.clone();
+        plain.policies[0].name = "a=b".to_owned();
+        assert!(cells(summary_csv(&plain)).contains(&"a=b".to_owned()));
+    }
+
+    #[test]
+    fn numbers_are_never_quoted_even_when_negative() {
+        let s = fixture::hostile();
+        let (header, rows) = parse(&comparison_csv(s));
+        let i = header.iter().position(|h| h == "mean_difference").unwrap();
+        let negative: Vec<&Vec<String>> = rows.iter().filter(|r| r[i].starts_with('-')).collect();
+        assert!(!negative.is_empty(), "the fixture has negative differences");
+        for (row, c) in rows.iter().zip(&s.comparisons) {
+            assert_eq!(row[i], c.mean_difference.to_string());
+            assert_eq!(row[i].parse::<f64>().unwrap(), c.mean_difference);
+        }
+    }
+
+    #[test]
+    fn route_states_hold_every_route_of_a_large_table_over_the_whole_run() {
+        let s = fixture::large(1000, 10);
+        let (header, rows) = parse(&route_states_csv(&s));
+        assert_eq!(
+            header,
+            [
+                "policy",
+                "route",
+                "provider",
+                "country",
+                "number_type",
+                "start",
+                "end",
+                "state"
+            ]
+        );
+        for p in &s.policies {
+            for r in &p.result.routes {
+                let spans: Vec<&Vec<String>> = rows
+                    .iter()
+                    .filter(|row| row[0] == p.name && row[1] == r.label)
+                    .collect();
+                assert!(!spans.is_empty(), "{} {} has no row", p.name, r.label);
+                // From 0 to the run's end without a gap.
+                assert_eq!(spans[0][5], "0");
+                assert_eq!(spans.last().unwrap()[6], s.scenario.duration.to_string());
+                for w in spans.windows(2) {
+                    assert_eq!(w[0][6], w[1][5]);
+                }
+            }
+        }
+        let routes: std::collections::BTreeSet<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r[0].as_str(), r[1].as_str()))
+            .collect();
+        assert_eq!(routes.len(), 1000 * s.policies.len());
+        let states: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[7].as_str()).collect();
+        assert!(
+            states.contains("ejected") && states.contains("healthy"),
+            "{states:?}"
+        );
     }
 
     #[test]

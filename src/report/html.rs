@@ -18,15 +18,18 @@
 //! with their intervals and verdicts (verdict cells coloured), the forest plot and the per-seed
 //! spread, and how to read an interval and a verdict. (A single policy over several seeds has
 //! replications but nothing to compare: the means and the spread only.) Its styles, its link in
-//! the navigation and its note are written only then: a single-seed page is byte for byte what
-//! it was. Every number in it is one `summary.json` carries (`replications`, `comparisons`),
-//! only formatted.
+//! the navigation and its note are written only then. Every number in it is one `summary.json`
+//! carries (`replications`, `comparisons`), only formatted.
 //!
 //! # Rules
 //!
-//! - **Every name from a scenario file is escaped** with [`escape`]: scenario name and
-//!   description, policy, provider, route and fault names, fault kinds and targets, file names.
-//!   A scenario is input, and a report is opened in a browser.
+//! - **HTML by construction.** The page is a [maud](https://maud.lambda.xyz) template: every
+//!   value interpolated into it, text or attribute, is HTML-escaped unless it is wrapped in
+//!   `PreEscaped`, so a scenario's names and description (input, opened in a browser) can only
+//!   ever be text, and a new section cannot forget to escape. `PreEscaped` is used for exactly
+//!   two things: the page's constant style sheet, and the charts' SVG, which plotters escapes
+//!   itself and which [`inline_svg`] checks before it is inlined (only the elements plotters
+//!   draws, no event handler or link attribute).
 //! - **Numbers look the same everywhere**: percentages with two decimals (`99.12 %`), seconds
 //!   with two (`3.40 s`), costs with four (`0.0712`), ratios with three (`1.042`), counts as
 //!   integers; a missing value (`null` in the summary: no success, never detected) is `–`.
@@ -36,11 +39,17 @@
 //!   fault table). The "caller gave up" column appears only when some policy has any. Values
 //!   are compared as displayed, so two policies that print the same number are both marked.
 //!   Nothing is marked when only one policy ran.
+//! - **Bounded for large tables**: the per-country table shows at most [`MAX_COUNTRIES`]
+//!   countries (those with the most attempts) and provenance names at most [`MAX_PROVIDERS`]
+//!   providers; each says how many more there are and that `routes.csv` has them all.
 //! - **Deterministic**: the same summary gives the same bytes (no timestamps; wall-clock facts
 //!   appear only if the summary carries them in `run`).
 
+mod inline_svg;
+
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart::{self, CHARTS, Chart, Format};
 use super::palette;
@@ -48,22 +57,11 @@ use super::replicated::{self, Style};
 use crate::metrics::compare::Verdict;
 use crate::metrics::{PolicySummary, RunSummary};
 
-/// `s` with the five HTML special characters replaced by entities: safe in text and in quoted
-/// attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The per-country table shows at most this many countries, those with the most attempts.
+pub const MAX_COUNTRIES: usize = 40;
+
+/// Provenance names at most this many providers, in the scenario's order.
+pub const MAX_PROVIDERS: usize = 40;
 
 /// A share as a percentage with two decimals: `0.99123` -> `99.12 %`.
 fn pct(share: f64) -> String {
@@ -95,7 +93,8 @@ enum Best {
     None,
 }
 
-/// One table cell: what it shows and, for comparison, the number it shows.
+/// One table cell: what it shows (text, escaped when rendered) and, for comparison, the number
+/// it shows.
 struct Cell {
     text: String,
     value: Option<f64>,
@@ -142,15 +141,31 @@ fn best_rows(cells: &[&Cell], best: Best) -> Vec<bool> {
     shown.iter().map(|v| *v == Some(pick)).collect()
 }
 
-/// A colour swatch and the escaped name of policy `i`.
-fn policy_name(i: usize, p: &PolicySummary) -> String {
-    format!(
-        r#"<span class="swatch" style="background:{}"></span>{}"#,
-        palette::policy(i).hex(),
-        escape(&p.name)
-    )
+/// A colour swatch, then `name`.
+fn swatched(colour: palette::Rgb, name: &str) -> Markup {
+    html! {
+        span.swatch style={ "background:" (colour.hex()) } {}
+        (name)
+    }
 }
 
+/// A colour swatch and the name of policy `i`.
+fn policy_name(i: usize, p: &PolicySummary) -> Markup {
+    swatched(palette::policy(i), &p.name)
+}
+
+/// A section of the page: its id (the navigation's anchor), heading and content.
+fn section(id: &str, heading: &str, content: Markup) -> Markup {
+    html! { section id=(id) { h2 { (heading) } (content) } }
+}
+
+/// A table that scrolls sideways when it is wider than the page: its header cells and rows.
+fn table(head: Markup, rows: Markup) -> Markup {
+    html! { div.scroll { table { thead { tr { (head) } } tbody { (rows) } } } }
+}
+
+/// The page's style sheet: a constant of this file, never data, so it is inlined as it is
+/// (escaping would turn its quotes into entities, which a style element does not decode).
 const CSS: &str = r#"
 :root { --ink: #222; --muted: #666; --rule: #ddd; --best: #e3f4dc; --bestink: #1d5e12; }
 * { box-sizing: border-box; }
@@ -198,90 +213,97 @@ div.explain p { max-width: 60em; }
 /// the caller next to the page).
 pub fn render(summary: &RunSummary, files: &[&str]) -> String {
     let s = &summary.scenario;
-    let mut h = String::with_capacity(256 * 1024);
-    let name = escape(&s.name);
     // Two or more seeds: only then do the section over seeds, its styles, link and notes appear.
     let replicated = !summary.comparisons.is_empty() || !summary.replications.is_empty();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{name} · failover-lab report</title>\n<style>{CSS}{}</style>\n</head>\n<body>\n",
-        if replicated { SEEDS_CSS } else { "" }
-    );
-    let _ = writeln!(h, "<header>\n<h1>Scenario {name}</h1>");
-    if let Some(d) = &s.description {
-        let _ = writeln!(h, "<p class=\"description\">{}</p>", escape(d));
-    }
-    let _ = write!(
-        h,
-        "<p class=\"meta\">{} policies · duration {} · warmup {} · buckets of {} · seed {}",
-        summary.policies.len(),
-        secs(Some(s.duration)),
-        secs(Some(s.warmup)),
-        secs(Some(s.bucket)),
-        summary.seed
-    );
-    if replicated {
-        let _ = write!(h, " (first of {} seeds)", replicated::seed_count(summary));
-    }
-    h.push_str("</p>\n");
-    h.push_str("<nav><a href=\"#faults\">Faults</a><a href=\"#comparison\">Policy comparison</a>");
-    if replicated {
-        h.push_str("<a href=\"#seeds\">Comparison over seeds</a>");
-    }
-    h.push_str(
-        "\
-         <a href=\"#impact\">Fault impact</a><a href=\"#countries\">Countries</a>\
-         <a href=\"#charts\">Charts</a><a href=\"#data\">Data files</a>\
-         <a href=\"#provenance\">Provenance</a></nav>\n</header>\n<main>\n",
-    );
-
-    faults(&mut h, summary);
-    comparison(&mut h, summary);
-    if replicated {
-        over_seeds(&mut h, summary);
-    }
-    impact(&mut h, summary);
-    countries(&mut h, summary);
-    charts(&mut h, summary);
-    data_files(&mut h, files);
-    provenance(&mut h, summary);
-    h.push_str("</main>\n</body>\n</html>\n");
-    h
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (s.name) " · failover-lab report" }
+                style {
+                    (PreEscaped(CSS))
+                    @if replicated { (PreEscaped(SEEDS_CSS)) }
+                }
+            }
+            body {
+                header {
+                    h1 { "Scenario " (s.name) }
+                    @if let Some(d) = &s.description {
+                        p.description { (d) }
+                    }
+                    p.meta {
+                        (summary.policies.len()) " policies · duration " (secs(Some(s.duration)))
+                        " · warmup " (secs(Some(s.warmup))) " · buckets of " (secs(Some(s.bucket)))
+                        " · seed " (summary.seed)
+                        @if replicated {
+                            " (first of " (replicated::seed_count(summary)) " seeds)"
+                        }
+                    }
+                    nav {
+                        a href="#faults" { "Faults" }
+                        a href="#comparison" { "Policy comparison" }
+                        @if replicated {
+                            a href="#seeds" { "Comparison over seeds" }
+                        }
+                        a href="#impact" { "Fault impact" }
+                        a href="#countries" { "Countries" }
+                        a href="#charts" { "Charts" }
+                        a href="#data" { "Data files" }
+                        a href="#provenance" { "Provenance" }
+                    }
+                }
+                main {
+                    (faults(summary))
+                    (comparison(summary))
+                    @if replicated { (over_seeds(summary)) }
+                    (impact(summary))
+                    (countries(summary))
+                    (charts(summary))
+                    (data_files(files))
+                    (provenance(summary))
+                }
+            }
+        }
+    };
+    let mut page = page.into_string();
+    page.push('\n');
+    page
 }
 
-fn faults(h: &mut String, summary: &RunSummary) {
+fn faults(summary: &RunSummary) -> Markup {
     let s = &summary.scenario;
-    h.push_str("<section id=\"faults\">\n<h2>Fault timeline</h2>\n");
     if s.faults.is_empty() {
-        h.push_str("<p class=\"note\">No faults are injected in this scenario.</p>\n</section>\n");
-        return;
+        let none = html! { p.note { "No faults are injected in this scenario." } };
+        return section("faults", "Fault timeline", none);
     }
-    timeline_svg(h, summary);
-    h.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Fault</th><th class=\"name\">Kind</th>\
-         <th class=\"name\">Target</th><th>Start</th><th>End</th><th>Duration</th></tr></thead>\n<tbody>\n",
-    );
-    for f in &s.faults {
-        let _ = writeln!(
-            h,
-            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"name\">{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&f.name),
-            escape(&f.kind),
-            escape(&f.target),
-            secs(Some(f.start)),
-            secs(Some(f.end)),
-            secs(Some(f.end - f.start))
-        );
-    }
-    h.push_str("</tbody>\n</table></div>\n</section>\n");
+    let head = html! {
+        th.name { "Fault" } th.name { "Kind" } th.name { "Target" }
+        th { "Start" } th { "End" } th { "Duration" }
+    };
+    let rows = html! {
+        @for f in &s.faults {
+            tr {
+                td.name { (f.name) } td.name { (f.kind) } td.name { (f.target) }
+                td { (secs(Some(f.start))) } td { (secs(Some(f.end))) }
+                td { (secs(Some(f.end - f.start))) }
+            }
+        }
+    };
+    let content = html! { (timeline_svg(summary)) (table(head, rows)) };
+    section("faults", "Fault timeline", content)
 }
 
-/// A small hand-written SVG: one row per fault over the run, the warmup shaded, time ticks
-/// under the axis.
-fn timeline_svg(h: &mut String, summary: &RunSummary) {
+/// A coordinate with one decimal.
+fn px(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// A small SVG of our own: one row per fault over the run, the warmup shaded, time ticks under
+/// the axis. Written with maud like the rest of the page, so its labels are escaped; every SVG
+/// element gets a closing tag (inside HTML an SVG element is closed only by `/>` or its tag).
+fn timeline_svg(summary: &RunSummary) -> Markup {
     let s = &summary.scenario;
     let (w, left, right, row, top) = (1000.0, 190.0, 24.0, 24.0, 22.0);
     let rows_end = top + row * s.faults.len() as f64;
@@ -289,66 +311,39 @@ fn timeline_svg(h: &mut String, summary: &RunSummary) {
     let height = axis_y + 22.0;
     let span = s.duration.max(f64::MIN_POSITIVE);
     let x = |t: f64| left + (w - left - right) * (t / span).clamp(0.0, 1.0);
-    let _ = writeln!(
-        h,
-        "<svg class=\"timeline\" viewBox=\"0 0 {w} {height}\" xmlns=\"http://www.w3.org/2000/svg\" \
-         role=\"img\" aria-label=\"fault timeline\" font-family=\"sans-serif\" font-size=\"13\">"
-    );
-    if s.warmup > 0.0 {
-        let _ = writeln!(
-            h,
-            "<rect x=\"{:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#000\" fill-opacity=\"0.06\"/>\
-             <text x=\"{:.1}\" y=\"15\" fill=\"#666\">warmup (not measured)</text>",
-            x(0.0),
-            x(s.warmup) - x(0.0),
-            axis_y - top,
-            x(0.0) + 2.0
-        );
+    html! {
+        svg.timeline viewBox={ "0 0 " (w) " " (height) } xmlns="http://www.w3.org/2000/svg"
+            role="img" aria-label="fault timeline" font-family="sans-serif" font-size="13" {
+            @if s.warmup > 0.0 {
+                rect x=(px(x(0.0))) y=(top) width=(px(x(s.warmup) - x(0.0)))
+                    height=(px(axis_y - top)) fill="#000" fill-opacity="0.06" {}
+                text x=(px(x(0.0) + 2.0)) y="15" fill="#666" { "warmup (not measured)" }
+            }
+            line x1=(px(x(0.0))) y1=(axis_y) x2=(px(x(s.duration))) y2=(axis_y) stroke="#999" {}
+            @for i in 0..=4 {
+                @let t = s.duration * f64::from(i) / 4.0;
+                @let anchor = match i { 0 => "start", 4 => "end", _ => "middle" };
+                line x1=(px(x(t))) y1=(top) x2=(px(x(t))) y2=(axis_y + 4.0) stroke="#e4e4e4" {}
+                text x=(px(x(t))) y=(axis_y + 18.0) text-anchor=(anchor) fill="#666" {
+                    (format!("{t:.0} s"))
+                }
+            }
+            @for (i, f) in s.faults.iter().enumerate() {
+                @let y = top + row * i as f64;
+                @let (x0, x1) = (x(f.start), x(f.end).max(x(f.start) + 2.0));
+                text x=(px(left - 8.0)) y=(px(y + row * 0.62)) text-anchor="end" fill="#222" {
+                    (truncate(&f.name, 26))
+                }
+                rect x=(px(x0)) y=(px(y + 4.0)) width=(px(x1 - x0)) height=(px(row - 8.0))
+                    fill="#555" fill-opacity="0.55" rx="2" {
+                    title {
+                        (f.name) " (" (f.kind) "): " (secs(Some(f.start))) " to "
+                        (secs(Some(f.end)))
+                    }
+                }
+            }
+        }
     }
-    let _ = writeln!(
-        h,
-        "<line x1=\"{:.1}\" y1=\"{axis_y}\" x2=\"{:.1}\" y2=\"{axis_y}\" stroke=\"#999\"/>",
-        x(0.0),
-        x(s.duration)
-    );
-    for i in 0..=4 {
-        let t = s.duration * f64::from(i) / 4.0;
-        let anchor = match i {
-            0 => "start",
-            4 => "end",
-            _ => "middle",
-        };
-        let _ = writeln!(
-            h,
-            "<line x1=\"{0:.1}\" y1=\"{top}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#e4e4e4\"/>\
-             <text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"{anchor}\" fill=\"#666\">{3:.0} s</text>",
-            x(t),
-            axis_y + 4.0,
-            axis_y + 18.0,
-            t
-        );
-    }
-    for (i, f) in s.faults.iter().enumerate() {
-        let y = top + row * i as f64;
-        let (x0, x1) = (x(f.start), x(f.end).max(x(f.start) + 2.0));
-        let _ = writeln!(
-            h,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#222\">{}</text>\
-             <rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#555\" fill-opacity=\"0.55\" rx=\"2\">\
-             <title>{} ({}): {} to {}</title></rect>",
-            left - 8.0,
-            y + row * 0.62,
-            escape(&truncate(&f.name, 26)),
-            y + 4.0,
-            x1 - x0,
-            row - 8.0,
-            escape(&f.name),
-            escape(&f.kind),
-            secs(Some(f.start)),
-            secs(Some(f.end)),
-        );
-    }
-    h.push_str("</svg>\n");
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -361,52 +356,36 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Writes a table body row per policy with `best` marking per column.
-fn table_rows(h: &mut String, names: &[String], columns: &[(Best, Vec<Cell>)], group_start: bool) {
+/// A table body row per policy, its leading cells `names[row]`, with `best` marking per column.
+fn table_rows(names: &[Markup], columns: &[(Best, Vec<Cell>)], group_start: bool) -> Markup {
     let marks: Vec<Vec<bool>> = columns
         .iter()
         .map(|(best, cells)| best_rows(&cells.iter().collect::<Vec<_>>(), *best))
         .collect();
-    for (row, name) in names.iter().enumerate() {
-        let class = if group_start && row == 0 {
-            " class=\"group\""
-        } else {
-            ""
-        };
-        let _ = write!(h, "<tr{class}>{name}");
-        for (c, (_, cells)) in columns.iter().enumerate() {
-            let best = if marks[c][row] {
-                " class=\"best\" title=\"best\""
-            } else {
-                ""
-            };
-            let _ = write!(h, "<td{best}>{}</td>", cells[row].text);
+    html! {
+        @for (row, name) in names.iter().enumerate() {
+            tr class=[(group_start && row == 0).then_some("group")] {
+                (name)
+                @for (c, (_, cells)) in columns.iter().enumerate() {
+                    @let best = marks[c][row].then_some("best");
+                    td class=[best] title=[best] { (cells[row].text) }
+                }
+            }
         }
-        h.push_str("</tr>\n");
     }
 }
 
-fn comparison(h: &mut String, summary: &RunSummary) {
-    h.push_str("<section id=\"comparison\">\n<h2>Policy comparison</h2>\n");
-    if summary.policies.is_empty() {
-        h.push_str("<p class=\"note\">No policy ran.</p>\n</section>\n");
-        return;
-    }
+fn comparison(summary: &RunSummary) -> Markup {
     let ps = &summary.policies;
+    if ps.is_empty() {
+        return section(
+            "comparison",
+            "Policy comparison",
+            html! { p.note { "No policy ran." } },
+        );
+    }
     // Verifications whose caller gave up waiting: a column only when some policy has any.
     let abandoned = ps.iter().any(|p| p.result.metrics.caller_abandoned > 0);
-    h.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th><th>Verifications</th>\
-         <th>Success rate</th>",
-    );
-    if abandoned {
-        h.push_str("<th>Caller gave up</th>");
-    }
-    h.push_str(
-        "<th>Conversion</th><th>TTV p50</th><th>TTV p99</th>\
-         <th>Attempts / verification</th><th>Cost per success</th><th>Duplicates</th>\
-         <th>Ejections</th><th>Flaps</th></tr></thead>\n<tbody>\n",
-    );
     let col = |best: Best, f: &dyn Fn(&PolicySummary) -> Cell| -> (Best, Vec<Cell>) {
         (best, ps.iter().map(f).collect())
     };
@@ -450,44 +429,49 @@ fn comparison(h: &mut String, summary: &RunSummary) {
         col(Best::Lower, &|p| count(p.result.metrics.ejections)),
         col(Best::Lower, &|p| count(p.result.metrics.flaps)),
     ]);
-    let names: Vec<String> = ps
+    let names: Vec<Markup> = ps
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("<td class=\"name\">{}</td>", policy_name(i, p)))
+        .map(|(i, p)| html! { td.name { (policy_name(i, p)) } })
         .collect();
-    table_rows(h, &names, &columns, false);
-    h.push_str("</tbody>\n</table></div>\n");
-    if ps.len() > 1 {
-        h.push_str(
-            "<p class=\"note\">Highlighted: the best value of each column (highest success and \
-             conversion rates, lowest of the others). TTV: time to verify, request start to \
-             first delivery, successes only. Cost per success counts every billed attempt, \
-             duplicates included.</p>\n",
-        );
-    }
-    if abandoned {
-        h.push_str(
-            "<p class=\"note\">Caller gave up: verifications whose caller stopped waiting \
-             (the scenario's <code>caller_timeout</code>) and dropped them unfinished; they count \
-             in verifications and never as successes.</p>\n",
-        );
-    }
-    if !summary.comparisons.is_empty() || !summary.replications.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p class=\"note\">This table, the fault impact, the per-country breakdown and the \
-             five charts show the first seed's run (seed {}). The means over all {} seeds{} are \
-             under <a href=\"#seeds\">Comparison over seeds</a>.</p>",
-            summary.seed,
-            replicated::seed_count(summary),
-            if summary.comparisons.is_empty() {
-                ""
-            } else {
-                " and each policy's differences from the baseline"
+    let replicated = !summary.comparisons.is_empty() || !summary.replications.is_empty();
+    let head = html! {
+        th.name { "Policy" } th { "Verifications" } th { "Success rate" }
+        @if abandoned { th { "Caller gave up" } }
+        th { "Conversion" } th { "TTV p50" } th { "TTV p99" }
+        th { "Attempts / verification" } th { "Cost per success" } th { "Duplicates" }
+        th { "Ejections" } th { "Flaps" }
+    };
+    let content = html! {
+        (table(head, table_rows(&names, &columns, false)))
+        @if ps.len() > 1 {
+            p.note {
+                "Highlighted: the best value of each column (highest success and conversion \
+                 rates, lowest of the others). TTV: time to verify, request start to first \
+                 delivery, successes only. Cost per success counts every billed attempt, \
+                 duplicates included."
             }
-        );
-    }
-    h.push_str("</section>\n");
+        }
+        @if abandoned {
+            p.note {
+                "Caller gave up: verifications whose caller stopped waiting (the scenario's "
+                code { "caller_timeout" } ") and dropped them unfinished; they count in \
+                 verifications and never as successes."
+            }
+        }
+        @if replicated {
+            p.note {
+                "This table, the fault impact, the per-country breakdown and the five charts \
+                 show the first seed's run (seed " (summary.seed) "). The means over all "
+                (replicated::seed_count(summary)) " seeds"
+                @if !summary.comparisons.is_empty() {
+                    " and each policy's differences from the baseline"
+                }
+                " are under " a href="#seeds" { "Comparison over seeds" } "."
+            }
+        }
+    };
+    section("comparison", "Policy comparison", content)
 }
 
 /// The headline metrics of the means table: (column heading, metric).
@@ -504,10 +488,10 @@ const MEAN_COLUMNS: [(&str, &str); 9] = [
 ];
 
 /// A policy's name with its colour swatch (its index in `summary.policies`, if it is there).
-fn named_policy(summary: &RunSummary, name: &str) -> String {
+fn named_policy(summary: &RunSummary, name: &str) -> Markup {
     match summary.policies.iter().position(|p| p.name == name) {
         Some(i) => policy_name(i, &summary.policies[i]),
-        None => escape(name),
+        None => html! { (name) },
     }
 }
 
@@ -524,7 +508,7 @@ fn verdict_class(v: Verdict) -> &'static str {
 /// experiment, the means, the differences, the forest plot and the spread, and how to read them.
 /// With replications but no comparisons (one policy over several seeds) there is no baseline to
 /// compare with: the means and the spread only.
-fn over_seeds(h: &mut String, summary: &RunSummary) {
+fn over_seeds(summary: &RunSummary) -> Markup {
     let n = replicated::seed_count(summary);
     let baseline = replicated::baseline(summary).unwrap_or_default();
     let confidence = replicated::run_confidence(summary);
@@ -532,294 +516,285 @@ fn over_seeds(h: &mut String, summary: &RunSummary) {
         || "the stated".to_owned(),
         |c| replicated::confidence(c, Style::Html),
     );
-    h.push_str("<section id=\"seeds\">\n<h2>Comparison over seeds</h2>\n");
 
     // The experiment.
-    let mut parts = vec![format!("{n} seeds")];
+    let mut parts = vec![html! { (n) " seeds" }];
     if let Some(e) = &summary.experiment {
         const SHOWN: usize = 12;
         let mut seeds: Vec<String> = e.seeds.iter().take(SHOWN).map(u64::to_string).collect();
         if e.seeds.len() > SHOWN {
             seeds.push(format!("… {} more in summary.json", e.seeds.len() - SHOWN));
         }
-        parts[0] = format!("{n} seeds ({})", seeds.join(", "));
+        parts[0] = html! { (n) " seeds (" (seeds.join(", ")) ")" };
     }
     if let Some(c) = confidence {
-        parts.push(format!(
-            "{} confidence",
-            replicated::confidence(c, Style::Html)
-        ));
+        parts.push(html! { (replicated::confidence(c, Style::Html)) " confidence" });
     }
-    parts.push(format!("baseline {}", named_policy(summary, baseline)));
+    parts.push(html! { "baseline " (named_policy(summary, baseline)) });
     match summary
         .experiment
         .as_ref()
         .and_then(|e| replicated::precision(e, Style::Html))
     {
-        Some(p) => parts.push(format!("precision mode: {}", escape(&p))),
-        None => parts.push("a fixed number of seeds".to_owned()),
+        Some(p) => parts.push(html! { "precision mode: " (p) }),
+        None => parts.push(html! { "a fixed number of seeds" }),
     }
-    let _ = writeln!(h, "<p class=\"meta\">{}</p>", parts.join(" · "));
 
-    // Means over seeds.
-    if !summary.replications.is_empty() {
-        let _ = writeln!(
-            h,
-            "<h3>Each policy over {n} seeds: mean ± half-width of its {level} interval</h3>"
-        );
-        h.push_str("<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th>");
-        for (heading, _) in MEAN_COLUMNS {
-            let _ = write!(h, "<th>{heading}</th>");
-        }
-        h.push_str("</tr></thead>\n<tbody>\n");
-        for r in &summary.replications {
-            let mark = if r.policy == baseline {
-                " <span class=\"muted\">(baseline)</span>"
-            } else {
-                ""
-            };
-            let _ = write!(
-                h,
-                "<tr><td class=\"name\">{}{mark}</td>",
-                named_policy(summary, &r.policy)
-            );
-            for (_, metric) in MEAN_COLUMNS {
-                let _ = write!(
-                    h,
-                    "<td>{}</td>",
-                    replicated::mean_pm(metric, r.estimate(metric), Style::Html)
-                );
+    let head = html! {
+        th.name { "Policy" }
+        @for (heading, _) in MEAN_COLUMNS { th { (heading) } }
+    };
+    let means = html! {
+        @for r in &summary.replications {
+            tr {
+                td.name {
+                    (named_policy(summary, &r.policy))
+                    @if r.policy == baseline { " " span.muted { "(baseline)" } }
+                }
+                @for (_, metric) in MEAN_COLUMNS {
+                    td { (replicated::mean_pm(metric, r.estimate(metric), Style::Html)) }
+                }
             }
-            h.push_str("</tr>\n");
         }
-        h.push_str(
-            "</tbody>\n</table></div>\n<p class=\"note\">Rates in percent, their half-widths in \
-             percentage points; times in seconds; counts per run. Each policy's own interval: \
-             whether two policies differ is judged on their paired differences below.</p>\n",
-        );
-    }
-
-    if summary.comparisons.is_empty() {
-        h.push_str(
-            "<p class=\"note\">No policy was compared with a baseline: it takes two or more \
-             policies.</p>\n",
-        );
-    } else {
-        differences(h, summary, baseline);
-    }
-
-    for c in [chart::FOREST, chart::SPREAD] {
-        if chart::charts_for(summary).contains(&c) {
-            figure(h, summary, c);
+    };
+    let content = html! {
+        p.meta {
+            @for (i, part) in parts.iter().enumerate() {
+                @if i > 0 { " · " }
+                (part)
+            }
         }
-    }
-    if !summary.comparisons.is_empty() {
-        reading(h, n, &level);
-    }
-    h.push_str("</section>\n");
+        @if !summary.replications.is_empty() {
+            h3 { "Each policy over " (n) " seeds: mean ± half-width of its " (level) " interval" }
+            (table(head, means))
+            p.note {
+                "Rates in percent, their half-widths in percentage points; times in seconds; \
+                 counts per run. Each policy's own interval: whether two policies differ is \
+                 judged on their paired differences below."
+            }
+        }
+        @if summary.comparisons.is_empty() {
+            p.note { "No policy was compared with a baseline: it takes two or more policies." }
+        } @else {
+            (differences(summary, baseline))
+        }
+        @for c in [chart::FOREST, chart::SPREAD] {
+            @if chart::charts_for(summary).contains(&c) { (figure(summary, c)) }
+        }
+        @if !summary.comparisons.is_empty() { (reading(n, &level)) }
+    };
+    section("seeds", "Comparison over seeds", content)
 }
 
 /// The differences table: one row per headline comparison, grouped by policy.
-fn differences(h: &mut String, summary: &RunSummary, baseline: &str) {
+fn differences(summary: &RunSummary, baseline: &str) -> Markup {
     let rows = replicated::headline_comparisons(summary);
-    let _ = writeln!(
-        h,
-        "<h3>Differences from the baseline {}: policy − baseline, paired by seed</h3>",
-        escape(baseline)
-    );
-    h.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Policy</th>\
-         <th class=\"name\">Metric</th><th>Difference</th><th>Interval</th>\
-         <th class=\"name\">Verdict</th><th>Variance reduction</th><th>Pairs</th></tr></thead>\n<tbody>\n",
-    );
-    for (i, c) in rows.iter().enumerate() {
-        let first = i == 0 || rows[i - 1].policy != c.policy;
-        let group = if first && i > 0 {
-            " class=\"group\""
-        } else {
-            ""
-        };
-        let policy = if first {
-            let span = rows[i..]
-                .iter()
-                .take_while(|x| x.policy == c.policy)
-                .count();
-            format!(
-                "<td class=\"name\" rowspan=\"{span}\">{}</td>",
-                named_policy(summary, &c.policy)
-            )
-        } else {
-            String::new()
-        };
-        let (difference, interval) = replicated::difference(c, Style::Html);
-        let _ = writeln!(
-            h,
-            "<tr{group}>{policy}<td class=\"name\">{}</td><td>{difference}</td><td>{interval}</td>\
-             <td class=\"verdict {}\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
-             <td>{}</td><td>{}</td></tr>",
-            escape(&c.metric),
-            verdict_class(c.verdict),
-            palette::verdict(c.verdict).hex(),
-            c.verdict.as_str(),
-            replicated::reduction(c.variance_reduction, Style::Html),
-            c.n
-        );
+    let head = html! {
+        th.name { "Policy" } th.name { "Metric" } th { "Difference" } th { "Interval" }
+        th.name { "Verdict" } th { "Variance reduction" } th { "Pairs" }
+    };
+    let body = html! {
+        @for (i, c) in rows.iter().enumerate() {
+            @let first = i == 0 || rows[i - 1].policy != c.policy;
+            @let (difference, interval) = replicated::difference(c, Style::Html);
+            tr class=[(first && i > 0).then_some("group")] {
+                @if first {
+                    @let span = rows[i..].iter().take_while(|x| x.policy == c.policy).count();
+                    td.name rowspan=(span) { (named_policy(summary, &c.policy)) }
+                }
+                td.name { (c.metric) } td { (difference) } td { (interval) }
+                td class={ "verdict " (verdict_class(c.verdict)) } {
+                    (swatched(palette::verdict(c.verdict), c.verdict.as_str()))
+                }
+                td { (replicated::reduction(c.variance_reduction, Style::Html)) }
+                td { (c.n) }
+            }
+        }
+        @if rows.is_empty() {
+            tr { td.name colspan="7" { "No headline metric was compared." } }
+        }
+    };
+    html! {
+        h3 { "Differences from the baseline " (baseline) ": policy − baseline, paired by seed" }
+        (table(head, body))
+        p.note {
+            "Differences of rates in percentage points. Every metric of every policy, headline or \
+             not, is compared in " code { "summary.json" } " and " code { "comparison.csv" }
+            "; each seed's values are in " code { "replications.csv" } "."
+        }
     }
-    if rows.is_empty() {
-        h.push_str(
-            "<tr><td class=\"name\" colspan=\"7\">No headline metric was compared.</td></tr>\n",
-        );
-    }
-    h.push_str(
-        "</tbody>\n</table></div>\n<p class=\"note\">Differences of rates in percentage points. \
-         Every metric of every policy, headline or not, is compared in <code>summary.json</code> \
-         and <code>comparison.csv</code>; each seed's values are in \
-         <code>replications.csv</code>.</p>\n",
-    );
 }
 
 /// How to read the section, after its tables and charts.
-fn reading(h: &mut String, n: usize, level: &str) {
-    let _ = writeln!(
-        h,
-        "<div class=\"explain\">\n<p><strong>Reading an interval.</strong> Every policy ran on the \
-         same {n} seeds, and a seed fixes the world: the same arrivals, destinations, users and \
-         provider and carrier draws (common random numbers). A difference is the policy's value \
-         minus the baseline's on each seed, averaged over the seeds; its interval is where the \
-         true mean difference lies with {level} confidence, given these seeds (true for this \
-         scenario's model of the world, not a promise about production). Pairing by seed \
-         cancels the luck both policies shared: the variance reduction says how many times \
-         wider the interval would have been had the policies been compared on independent seeds \
-         (x3: an unpaired comparison would have needed roughly nine times as many seeds for the \
-         same width).</p>\n<p><strong>Reading a verdict.</strong> <em>better</em> or \
-         <em>worse</em> means the whole interval lies on that side of zero, in the metric's one \
-         direction (higher success and conversion rates, lower everything else). <em>No \
-         detectable difference</em> means the interval reaches across zero: these seeds cannot \
-         tell the two policies apart on that metric, which is not the same as no difference; a \
-         real difference as large as the interval's ends may still hide in it, and more seeds \
-         narrow it. Each interval misses its true difference with a small probability (one minus \
-         the confidence), so among many metrics an isolated verdict may be luck. In precision \
-         mode, where seeds are added until the intervals are narrow enough, the number of seeds \
-         depends on the results themselves, so the stated confidence is approximate.</p>\n</div>"
-    );
+fn reading(n: usize, level: &str) -> Markup {
+    html! {
+        div.explain {
+            p {
+                strong { "Reading an interval." }
+                " Every policy ran on the same " (n) " seeds, and a seed fixes the world: the \
+                 same arrivals, destinations, users and provider and carrier draws (common random \
+                 numbers). A difference is the policy's value minus the baseline's on each seed, \
+                 averaged over the seeds; its interval is where the true mean difference lies \
+                 with " (level) " confidence, given these seeds (true for this scenario's model of \
+                 the world, not a promise about production). Pairing by seed cancels the luck both \
+                 policies shared: the variance reduction says how many times wider the interval \
+                 would have been had the policies been compared on independent seeds (x3: an \
+                 unpaired comparison would have needed roughly nine times as many seeds for the \
+                 same width)."
+            }
+            p {
+                strong { "Reading a verdict." }
+                " " em { "better" } " or " em { "worse" } " means the whole interval lies on that \
+                 side of zero, in the metric's one direction (higher success and conversion rates, \
+                 lower everything else). " em { "No detectable difference" } " means the interval \
+                 reaches across zero: these seeds cannot tell the two policies apart on that \
+                 metric, which is not the same as no difference; a real difference as large as the \
+                 interval's ends may still hide in it, and more seeds narrow it. Each interval \
+                 misses its true difference with a small probability (one minus the confidence), \
+                 so among many metrics an isolated verdict may be luck. In precision mode, where \
+                 seeds are added until the intervals are narrow enough, the number of seeds \
+                 depends on the results themselves, so the stated confidence is approximate."
+            }
+        }
+    }
 }
 
-fn impact(h: &mut String, summary: &RunSummary) {
-    h.push_str("<section id=\"impact\">\n<h2>Fault impact</h2>\n");
+fn impact(summary: &RunSummary) -> Markup {
     let faults = &summary.scenario.faults;
     if faults.is_empty() || summary.policies.is_empty() {
-        h.push_str("<p class=\"note\">No faults, or no policy ran.</p>\n</section>\n");
-        return;
+        let none = html! { p.note { "No faults, or no policy ran." } };
+        return section("impact", "Fault impact", none);
     }
-    h.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Fault</th><th class=\"name\">Policy</th>\
-         <th>Detection delay</th><th class=\"name\">Detected by</th><th>Recovery delay</th>\
-         <th>Verifications during fault</th><th>Failed during fault</th><th>Failed share</th>\
-         </tr></thead>\n<tbody>\n",
-    );
-    for (fi, f) in faults.iter().enumerate() {
-        // Each policy's impact of this fault: by position, falling back to the name.
-        let rows: Vec<_> = summary
-            .policies
-            .iter()
-            .map(|p| {
-                p.result
-                    .faults
-                    .get(fi)
-                    .filter(|x| x.name == f.name)
-                    .or_else(|| p.result.faults.iter().find(|x| x.name == f.name))
-            })
-            .collect();
-        let cell = |v: Option<f64>, text: String| Cell::new(text, v);
-        let count = |v: Option<u64>| {
-            cell(
-                v.map(|v| v as f64),
-                v.map_or(DASH.into(), |v| v.to_string()),
-            )
-        };
-        let columns = vec![
-            (
-                Best::Lower,
-                rows.iter()
-                    .map(|r| {
-                        let v = r.and_then(|r| r.detection_delay);
-                        cell(v, secs(v))
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            (
-                Best::None,
-                rows.iter()
-                    .map(|r| {
-                        let by = r.and_then(|r| r.detected_by).map_or(DASH, |d| match d {
-                            crate::metrics::DetectedBy::Ejection => "ejection",
-                            crate::metrics::DetectedBy::TrafficShift => "traffic shift",
-                        });
-                        Cell::new(format!("<span class=\"name\">{by}</span>"), None)
-                    })
-                    .collect(),
-            ),
-            (
-                Best::Lower,
-                rows.iter()
-                    .map(|r| {
-                        let v = r.and_then(|r| r.recovery_delay);
-                        cell(v, secs(v))
-                    })
-                    .collect(),
-            ),
-            (
-                Best::None,
-                rows.iter()
-                    .map(|r| count(r.map(|r| r.verifications_during_fault)))
-                    .collect(),
-            ),
-            (
-                Best::Lower,
-                rows.iter()
-                    .map(|r| count(r.map(|r| r.failed_during_fault)))
-                    .collect(),
-            ),
-            (
-                Best::Lower,
-                rows.iter()
-                    .map(|r| {
-                        let v = r.filter(|r| r.verifications_during_fault > 0).map(|r| {
-                            r.failed_during_fault as f64 / r.verifications_during_fault as f64
-                        });
-                        cell(v, v.map_or(DASH.into(), pct))
-                    })
-                    .collect(),
-            ),
-        ];
-        let n = summary.policies.len();
-        let names: Vec<String> = summary
-            .policies
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let fault = if i == 0 {
-                    format!(
-                        "<td class=\"name wrap\" rowspan=\"{n}\"><strong>{}</strong><br><small>{} – {}</small></td>",
-                        escape(&f.name),
-                        secs(Some(f.start)),
-                        secs(Some(f.end))
-                    )
-                } else {
-                    String::new()
-                };
-                format!("{fault}<td class=\"name\">{}</td>", policy_name(i, p))
-            })
-            .collect();
-        table_rows(h, &names, &columns, true);
-    }
-    h.push_str(
-        "</tbody>\n</table></div>\n<p class=\"note\">Detection delay: fault start to the first ejection of, \
-         or traffic shift away from, an affected route. Recovery delay: fault end to every affected \
-         route back in service. Failed during fault: verifications of the fault's countries and \
-         number types that started during it and were not delivered. Highlighted: the lowest per \
-         fault.</p>\n</section>\n",
-    );
+    let head = html! {
+        th.name { "Fault" } th.name { "Policy" } th { "Detection delay" }
+        th.name { "Detected by" } th { "Recovery delay" }
+        th { "Verifications during fault" } th { "Failed during fault" }
+        th { "Failed share" }
+    };
+    let rows = html! {
+        @for (fi, f) in faults.iter().enumerate() { (fault_rows(summary, fi, f)) }
+    };
+    let content = html! {
+        (table(head, rows))
+        p.note {
+            "Detection delay: fault start to the first ejection of, or traffic shift away \
+             from, an affected route. Recovery delay: fault end to every affected route back \
+             in service. Failed during fault: verifications of the fault's countries and \
+             number types that started during it and were not delivered. Highlighted: the \
+             lowest per fault."
+        }
+    };
+    section("impact", "Fault impact", content)
+}
+
+/// The fault table's rows of fault `fi`: one per policy.
+fn fault_rows(summary: &RunSummary, fi: usize, f: &crate::metrics::FaultInfo) -> Markup {
+    // Each policy's impact of this fault: by position, falling back to the name.
+    let rows: Vec<_> = summary
+        .policies
+        .iter()
+        .map(|p| {
+            p.result
+                .faults
+                .get(fi)
+                .filter(|x| x.name == f.name)
+                .or_else(|| p.result.faults.iter().find(|x| x.name == f.name))
+        })
+        .collect();
+    let cell = |v: Option<f64>, text: String| Cell::new(text, v);
+    let count = |v: Option<u64>| {
+        cell(
+            v.map(|v| v as f64),
+            v.map_or(DASH.into(), |v| v.to_string()),
+        )
+    };
+    let columns = vec![
+        (
+            Best::Lower,
+            rows.iter()
+                .map(|r| {
+                    let v = r.and_then(|r| r.detection_delay);
+                    cell(v, secs(v))
+                })
+                .collect::<Vec<_>>(),
+        ),
+        (
+            Best::None,
+            rows.iter()
+                .map(|r| {
+                    let by = r.and_then(|r| r.detected_by).map_or(DASH, |d| match d {
+                        crate::metrics::DetectedBy::Ejection => "ejection",
+                        crate::metrics::DetectedBy::TrafficShift => "traffic shift",
+                    });
+                    Cell::new(by.to_owned(), None)
+                })
+                .collect(),
+        ),
+        (
+            Best::Lower,
+            rows.iter()
+                .map(|r| {
+                    let v = r.and_then(|r| r.recovery_delay);
+                    match r {
+                        // Not an instant recovery: nothing to recover from.
+                        Some(r) if !r.reacted => cell(None, "no reaction".into()),
+                        _ => cell(v, secs(v)),
+                    }
+                })
+                .collect(),
+        ),
+        (
+            Best::None,
+            rows.iter()
+                .map(|r| count(r.map(|r| r.verifications_during_fault)))
+                .collect(),
+        ),
+        (
+            Best::Lower,
+            rows.iter()
+                .map(|r| count(r.map(|r| r.failed_during_fault)))
+                .collect(),
+        ),
+        (
+            Best::Lower,
+            rows.iter()
+                .map(|r| {
+                    let v = r.filter(|r| r.verifications_during_fault > 0).map(|r| {
+                        r.failed_during_fault as f64 / r.verifications_during_fault as f64
+                    });
+                    cell(v, v.map_or(DASH.into(), pct))
+                })
+                .collect(),
+        ),
+    ];
+    let lead = html! {
+        strong { (f.name) } br;
+        small { (secs(Some(f.start))) " – " (secs(Some(f.end))) }
+    };
+    policy_group(summary, "name wrap", lead, &columns)
+}
+
+/// A group of table rows, one per policy: `lead` in a first cell (of class `class`) spanning
+/// them all, then each policy's name and cells, the best per column marked.
+fn policy_group(
+    summary: &RunSummary,
+    class: &str,
+    lead: Markup,
+    columns: &[(Best, Vec<Cell>)],
+) -> Markup {
+    let n = summary.policies.len();
+    let names: Vec<Markup> = summary
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            html! {
+                @if i == 0 { td class=(class) rowspan=(n) { (lead) } }
+                td.name { (policy_name(i, p)) }
+            }
+        })
+        .collect();
+    table_rows(&names, columns, true)
 }
 
 #[derive(Default)]
@@ -829,8 +804,30 @@ struct CountryStats {
     cost: f64,
 }
 
-fn countries(h: &mut String, summary: &RunSummary) {
-    h.push_str("<section id=\"countries\">\n<h2>Per country</h2>\n");
+/// The countries the per-country table shows: every one when they are at most
+/// [`MAX_COUNTRIES`], otherwise the [`MAX_COUNTRIES`] with the most attempts over all policies
+/// (ties by code), in code order; and how many are left out.
+fn shown_countries(per_policy: &[BTreeMap<String, CountryStats>]) -> (Vec<&String>, usize) {
+    let mut attempts: BTreeMap<&String, u64> = BTreeMap::new();
+    for m in per_policy {
+        for (c, s) in m {
+            *attempts.entry(c).or_default() += s.attempts;
+        }
+    }
+    let total = attempts.len();
+    let mut all: Vec<(&String, u64)> = attempts.into_iter().collect();
+    if total > MAX_COUNTRIES {
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        all.truncate(MAX_COUNTRIES);
+        all.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    (
+        all.into_iter().map(|(c, _)| c).collect(),
+        total.saturating_sub(MAX_COUNTRIES),
+    )
+}
+
+fn countries(summary: &RunSummary) -> Markup {
     // BTreeMap: countries in code order, the same on every run.
     let per_policy: Vec<BTreeMap<String, CountryStats>> = summary
         .policies
@@ -846,121 +843,115 @@ fn countries(h: &mut String, summary: &RunSummary) {
             m
         })
         .collect();
-    let mut all: Vec<&String> = per_policy.iter().flat_map(|m| m.keys()).collect();
-    all.sort();
-    all.dedup();
-    if all.is_empty() {
-        h.push_str("<p class=\"note\">No routes.</p>\n</section>\n");
-        return;
+    let (shown, more) = shown_countries(&per_policy);
+    if shown.is_empty() {
+        return section(
+            "countries",
+            "Per country",
+            html! { p.note { "No routes." } },
+        );
     }
-    h.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th class=\"name\">Country</th><th class=\"name\">Policy</th>\
-         <th>Attempts</th><th>Deliveries</th><th>Delivery rate</th><th>Cost</th></tr></thead>\n<tbody>\n",
-    );
-    let n = summary.policies.len();
-    for country in all {
-        let stats: Vec<Option<&CountryStats>> = per_policy.iter().map(|m| m.get(country)).collect();
-        let columns = vec![
-            (
-                Best::None,
-                stats
-                    .iter()
-                    .map(|s| {
-                        let v = s.map_or(0, |s| s.attempts);
-                        Cell::new(v.to_string(), Some(v as f64))
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            (
-                Best::None,
-                stats
-                    .iter()
-                    .map(|s| {
-                        let v = s.map_or(0, |s| s.deliveries);
-                        Cell::new(v.to_string(), Some(v as f64))
-                    })
-                    .collect(),
-            ),
-            (
-                Best::Higher,
-                stats
-                    .iter()
-                    .map(|s| {
-                        let v = s
-                            .filter(|s| s.attempts > 0)
-                            .map(|s| s.deliveries as f64 / s.attempts as f64);
-                        Cell::new(v.map_or(DASH.into(), pct), v)
-                    })
-                    .collect(),
-            ),
-            (
-                Best::None,
-                stats
-                    .iter()
-                    .map(|s| {
-                        let v = s.map_or(0.0, |s| s.cost);
-                        Cell::new(cost(Some(v)), Some(v))
-                    })
-                    .collect(),
-            ),
-        ];
-        let names: Vec<String> = summary
-            .policies
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let c = if i == 0 {
-                    format!(
-                        "<td class=\"name\" rowspan=\"{n}\"><strong>{}</strong></td>",
-                        escape(country)
-                    )
-                } else {
-                    String::new()
-                };
-                format!("{c}<td class=\"name\">{}</td>", policy_name(i, p))
-            })
-            .collect();
-        table_rows(h, &names, &columns, true);
-    }
-    h.push_str(
-        "</tbody>\n</table></div>\n<p class=\"note\">Attempts, deliveries and cost of the routes to each \
-         country, measured verifications only. Delivery rate: deliveries per attempt (a \
-         verification may need several attempts).</p>\n</section>\n",
-    );
+    let head = html! {
+        th.name { "Country" } th.name { "Policy" } th { "Attempts" }
+        th { "Deliveries" } th { "Delivery rate" } th { "Cost" }
+    };
+    let rows = html! {
+        @for country in &shown { (country_rows(summary, &per_policy, country)) }
+    };
+    let content = html! {
+        (table(head, rows))
+        p.note {
+            "Attempts, deliveries and cost of the routes to each country, measured \
+             verifications only. Delivery rate: deliveries per attempt (a verification may \
+             need several attempts)."
+            @if more > 0 {
+                " The " (MAX_COUNTRIES) " countries with the most attempts; " (more)
+                " more are in " code { "routes.csv" } "."
+            }
+        }
+    };
+    section("countries", "Per country", content)
 }
 
-fn charts(h: &mut String, summary: &RunSummary) {
-    h.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
-    for c in CHARTS {
-        figure(h, summary, c);
-    }
-    h.push_str("</section>\n");
+/// The per-country table's rows of `country`: one per policy.
+fn country_rows(
+    summary: &RunSummary,
+    per_policy: &[BTreeMap<String, CountryStats>],
+    country: &str,
+) -> Markup {
+    let stats: Vec<Option<&CountryStats>> = per_policy.iter().map(|m| m.get(country)).collect();
+    let columns = vec![
+        (
+            Best::None,
+            stats
+                .iter()
+                .map(|s| {
+                    let v = s.map_or(0, |s| s.attempts);
+                    Cell::new(v.to_string(), Some(v as f64))
+                })
+                .collect::<Vec<_>>(),
+        ),
+        (
+            Best::None,
+            stats
+                .iter()
+                .map(|s| {
+                    let v = s.map_or(0, |s| s.deliveries);
+                    Cell::new(v.to_string(), Some(v as f64))
+                })
+                .collect(),
+        ),
+        (
+            Best::Higher,
+            stats
+                .iter()
+                .map(|s| {
+                    let v = s
+                        .filter(|s| s.attempts > 0)
+                        .map(|s| s.deliveries as f64 / s.attempts as f64);
+                    Cell::new(v.map_or(DASH.into(), pct), v)
+                })
+                .collect(),
+        ),
+        (
+            Best::None,
+            stats
+                .iter()
+                .map(|s| {
+                    let v = s.map_or(0.0, |s| s.cost);
+                    Cell::new(cost(Some(v)), Some(v))
+                })
+                .collect(),
+        ),
+    ];
+    policy_group(summary, "name", html! { strong { (country) } }, &columns)
+}
+
+fn charts(summary: &RunSummary) -> Markup {
+    section(
+        "charts",
+        "Charts",
+        html! { @for c in CHARTS { (figure(summary, c)) } },
+    )
 }
 
 /// One chart inlined as SVG in a figure, or the reason it could not be drawn.
-fn figure(h: &mut String, summary: &RunSummary, c: Chart) {
-    // The chart draws its own title; the label is for screen readers.
-    let _ = writeln!(
-        h,
-        "<figure id=\"chart-{}\" aria-label=\"{}\">",
-        c.name,
-        escape(c.title)
-    );
-    match chart::render(c.name, summary, Format::Svg) {
-        Ok(svg) => {
-            h.push_str(String::from_utf8_lossy(&svg).trim_end());
-            h.push('\n');
-        }
-        Err(e) => {
-            let _ = writeln!(
-                h,
-                "<figcaption>{}</figcaption><p class=\"error\">This chart could not be drawn: {}</p>",
-                escape(c.title),
-                escape(&e.to_string())
-            );
+fn figure(summary: &RunSummary, c: Chart) -> Markup {
+    let svg = chart::render(c.name, summary, Format::Svg)
+        .map_err(|e| e.to_string())
+        .and_then(|svg| inline_svg::checked(&svg).map_err(|e| e.to_string()));
+    html! {
+        // The chart draws its own title; the label is for screen readers.
+        figure id={ "chart-" (c.name) } aria-label=(c.title) {
+            @match svg {
+                Ok(svg) => (svg),
+                Err(e) => {
+                    figcaption { (c.title) }
+                    p.error { "This chart could not be drawn: " (e) }
+                }
+            }
         }
     }
-    h.push_str("</figure>\n");
 }
 
 /// What a data file the CLI writes holds, by name.
@@ -971,6 +962,7 @@ fn describe(file: &str) -> &'static str {
         "summary.csv" => "one row per policy: the headline metrics",
         "timeseries.csv" => "one row per policy and time bucket",
         "routes.csv" => "one row per policy and route: traffic, failures, cost, ejections",
+        "route_states.csv" => "one row per policy, route and stretch of one state over time",
         "faults.csv" => "one row per policy and fault: detection, recovery, failures",
         "comparison.csv" => {
             "one row per policy and metric: the paired difference from the baseline over seeds, \
@@ -983,90 +975,67 @@ fn describe(file: &str) -> &'static str {
     }
 }
 
-fn data_files(h: &mut String, files: &[&str]) {
-    h.push_str("<section id=\"data\">\n<h2>Data files</h2>\n");
-    if files.is_empty() {
-        h.push_str(
-            "<p class=\"note\">No data files were written with this report.</p>\n</section>\n",
-        );
-        return;
-    }
-    h.push_str("<ul class=\"files\">\n");
-    for f in files {
-        let d = describe(f);
-        let d = if d.is_empty() {
-            String::new()
-        } else {
-            format!(" — {d}")
-        };
-        let _ = writeln!(
-            h,
-            "<li><a href=\"{0}\"><code>{0}</code></a>{d}</li>",
-            escape(f)
-        );
-    }
-    h.push_str("</ul>\n</section>\n");
+fn data_files(files: &[&str]) -> Markup {
+    let content = html! {
+        @if files.is_empty() {
+            p.note { "No data files were written with this report." }
+        } @else {
+            ul.files {
+                @for f in files {
+                    li {
+                        a href=(f) { code { (f) } }
+                        @let d = describe(f);
+                        @if !d.is_empty() { " — " (d) }
+                    }
+                }
+            }
+        }
+    };
+    section("data", "Data files", content)
 }
 
-fn provenance(h: &mut String, summary: &RunSummary) {
+fn provenance(summary: &RunSummary) -> Markup {
     let s = &summary.scenario;
-    h.push_str("<section id=\"provenance\">\n<h2>Provenance</h2>\n<div class=\"scroll\"><table>\n<tbody>\n");
-    let mut row = |k: &str, v: String| {
-        let _ = writeln!(
-            h,
-            "<tr><th class=\"name\">{k}</th><td class=\"name\">{v}</td></tr>"
-        );
+    let row = |k: &str, v: Markup| html! { tr { th.name { (k) } td.name { (v) } } };
+    let more = s.providers.len().saturating_sub(MAX_PROVIDERS);
+    let providers = html! {
+        @for (i, p) in s.providers.iter().take(MAX_PROVIDERS).enumerate() {
+            @if i > 0 { " \u{a0} " }
+            (swatched(palette::provider(i), p))
+        }
+        @if more > 0 {
+            " \u{a0} and " (more) " more (" code { "routes.csv" } ")"
+        }
     };
-    row(
-        "Tool",
-        format!("failover-lab {}", escape(env!("CARGO_PKG_VERSION"))),
-    );
-    row("Scenario", escape(&s.name));
-    row(
-        "Scenario hash (FNV-1a 64)",
-        format!("<code>{}</code>", escape(&s.hash)),
-    );
-    row("Seed", summary.seed.to_string());
-    row(
-        "Summary format",
-        format!("version {}", summary.format_version),
-    );
-    row(
-        "Providers",
-        s.providers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                format!(
-                    r#"<span class="swatch" style="background:{}"></span>{}"#,
-                    palette::provider(i).hex(),
-                    escape(p)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" &nbsp; "),
-    );
-    row("Routes", s.routes.len().to_string());
-    if let Some(run) = &summary.run {
-        row(
-            "Simulated by",
-            format!("failover-lab {}", escape(&run.tool_version)),
-        );
-        row(
-            "Execution",
-            format!(
-                "{} verifications on {} threads in {:.2} s wall time ({:.0} verifications/s per core)",
-                run.simulated_verifications,
-                run.threads,
-                run.wall_seconds,
-                run.verifications_per_second
-            ),
-        );
-    }
-    h.push_str(
-        "</tbody>\n</table></div>\n<p class=\"note\">Same scenario file (hash), same seed and same tool \
-         version reproduce these results exactly.</p>\n</section>\n",
-    );
+    let content = html! {
+        div.scroll { table { tbody {
+            (row("Tool", html! { "failover-lab " (env!("CARGO_PKG_VERSION")) }))
+            (row("Scenario", html! { (s.name) }))
+            (row("Scenario hash (FNV-1a 64)", html! { code { (s.hash) } }))
+            (row("Seed", html! { (summary.seed) }))
+            (row("Summary format", html! { "version " (summary.format_version) }))
+            (row("Providers", providers))
+            (row("Routes", html! { (s.routes.len()) }))
+            @if let Some(run) = &summary.run {
+                (row("Simulated by", html! { "failover-lab " (run.tool_version) }))
+                (row("Execution", html! {
+                    (format!(
+                        "{} verifications on {} threads in {:.2} s wall time \
+                         ({:.0} verifications/s per core)",
+                        run.simulated_verifications,
+                        run.threads,
+                        run.wall_seconds,
+                        run.verifications_per_second
+                    ))
+                }))
+            }
+        } } }
+        p.note {
+            "Same scenario file (hash), same seed and same tool version reproduce these results \
+             exactly."
+        }
+    };
+    section("provenance", "Provenance", content)
 }
 
 #[cfg(test)]
@@ -1082,10 +1051,6 @@ mod tests {
         "faults.csv",
     ];
 
-    fn check_escape(input: &str, expect: &str) {
-        assert_eq!(escape(input), expect, "{input:?}");
-    }
-
     #[test]
     fn the_caller_gave_up_column_appears_only_when_a_caller_gave_up() {
         let mut s = fixture::summary().clone();
@@ -1096,6 +1061,24 @@ mod tests {
         assert!(html.contains("<th>Success rate</th><th>Caller gave up</th><th>Conversion</th>"));
         assert!(html.contains("<td>4321</td>"));
         assert!(html.contains("<code>caller_timeout</code>"));
+    }
+
+    #[test]
+    fn a_fault_nobody_reacted_to_shows_no_reaction_not_a_recovery_time() {
+        let mut s = fixture::summary().clone();
+        for p in &mut s.policies {
+            for f in &mut p.result.faults {
+                f.reacted = true;
+                f.recovery_delay = Some(30.0);
+            }
+        }
+        let reacted = render(&s, &FILES);
+        assert!(!reacted.contains("no reaction"));
+        let f = &mut s.policies[0].result.faults[0];
+        f.reacted = false;
+        f.recovery_delay = None;
+        let ignored = render(&s, &FILES);
+        assert_eq!(ignored.matches("no reaction").count(), 1);
     }
 
     #[test]
@@ -1222,16 +1205,119 @@ mod tests {
         assert!(html.contains("comparison.csv</code></a> — one row per policy and metric"));
     }
 
+    /// `s` as maud writes it in text: the reference for "appears as text".
+    fn as_text(s: &str) -> String {
+        html! { (s) }.into_string()
+    }
+
     #[test]
-    fn escape_replaces_the_special_characters() {
-        check_escape("plain name-1", "plain name-1");
-        check_escape(
-            "<script>alert(1)</script>",
-            "&lt;script&gt;alert(1)&lt;/script&gt;",
+    fn a_hostile_scenario_renders_only_text() {
+        let s = fixture::hostile();
+        let files = ["summary.csv", "=x\"><script>alert(1)</script>.csv"];
+        let html = render(s, &files);
+        for raw in ["<script", "<img", "<b>", "<i>", "onerror=\"", "\" onclick"] {
+            assert!(!html.contains(raw), "{raw} reached the page as markup");
+        }
+        // Only the page's own closing tags: one style, one title plus one per fault bar of the
+        // timeline, one svg per chart and the timeline.
+        assert_eq!(html.matches("</style>").count(), 1);
+        assert_eq!(
+            html.matches("</title>").count(),
+            1 + s.scenario.faults.len()
         );
-        check_escape("a & b", "a &amp; b");
-        check_escape(r#"say "hi" 'there'"#, "say &quot;hi&quot; &#39;there&#39;");
-        check_escape("ünïcödé …", "ünïcödé …");
+        let svgs = chart::charts_for(s).len() + 1;
+        assert_eq!(html.matches("<svg").count(), svgs);
+        assert_eq!(html.matches("</svg>").count(), svgs);
+        assert!(!html.contains("class=\"error\""), "a chart was refused");
+        // Every name is on the page, as text.
+        let names = fixture::HOSTILE_POLICIES
+            .iter()
+            .chain(&fixture::HOSTILE_PROVIDERS)
+            .chain(&fixture::HOSTILE_FAULTS)
+            .chain([&fixture::HOSTILE_SCENARIO, &fixture::HOSTILE_DESCRIPTION]);
+        for name in names {
+            assert!(html.contains(&as_text(name)), "{name:?} is not on the page");
+        }
+        assert!(html.contains("&lt;script&gt;document.title='pw'+'ned'&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn the_style_sheets_cannot_end_their_element() {
+        // They are inlined unescaped: no `<` can close the style element.
+        assert!(!CSS.contains('<') && !SEEDS_CSS.contains('<'));
+    }
+
+    #[test]
+    fn large_tables_are_bounded_on_the_page() {
+        let s = fixture::large(1000, 1000);
+        let html = render(&s, &FILES);
+        let countries =
+            &html[html.find("id=\"countries\"").unwrap()..html.find("id=\"charts\"").unwrap()];
+        let shown = countries.matches("<strong>").count();
+        assert_eq!(shown, MAX_COUNTRIES, "countries shown");
+        assert!(countries.contains(&format!(
+            "The {MAX_COUNTRIES} countries with the most attempts; "
+        )));
+        let provenance = &html[html.find("id=\"provenance\"").unwrap()..];
+        assert_eq!(
+            provenance.matches("class=\"swatch\"").count(),
+            MAX_PROVIDERS
+        );
+        assert!(provenance.contains(&format!("and {} more", 1000 - MAX_PROVIDERS)));
+        assert!(
+            provenance.contains("<td class=\"name\">1000</td>"),
+            "the route count"
+        );
+        // The whole page, charts inlined, stays small.
+        assert!(html.len() < 2 << 20, "{} bytes", html.len());
+        assert!(!html.contains("class=\"error\""), "a chart failed");
+    }
+
+    #[test]
+    fn the_countries_shown_are_those_with_the_most_attempts_in_code_order() {
+        let stats = |pairs: &[(&str, u64)]| -> BTreeMap<String, CountryStats> {
+            pairs
+                .iter()
+                .map(|&(c, attempts)| {
+                    (
+                        c.to_owned(),
+                        CountryStats {
+                            attempts,
+                            ..CountryStats::default()
+                        },
+                    )
+                })
+                .collect()
+        };
+        let few = [stats(&[("DE", 1), ("GB", 2)])];
+        let (shown, more) = shown_countries(&few);
+        assert_eq!((shown, more), (vec![&"DE".to_owned(), &"GB".to_owned()], 0));
+        let codes: Vec<String> = (0..MAX_COUNTRIES + 2)
+            .map(|i| {
+                format!(
+                    "{}{}",
+                    (b'A' + (i / 26) as u8) as char,
+                    (b'A' + (i % 26) as u8) as char
+                )
+            })
+            .collect();
+        // AA has the fewest attempts, AB none in policy 0 but many in policy 1.
+        let p0: Vec<(&str, u64)> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), 10 + i as u64))
+            .collect();
+        let mut p0 = stats(&p0);
+        p0.get_mut("AA").unwrap().attempts = 0;
+        p0.get_mut("AB").unwrap().attempts = 0;
+        let p1 = stats(&[("AB", 1000)]);
+        let both = [p0, p1];
+        let (shown, more) = shown_countries(&both);
+        assert_eq!(more, 2);
+        assert_eq!(shown.len(), MAX_COUNTRIES);
+        assert_eq!(shown[0], "AB");
+        assert!(!shown.iter().any(|c| c.as_str() == "AA"));
+        assert!(shown.windows(2).all(|w| w[0] < w[1]), "code order");
     }
 
     #[test]

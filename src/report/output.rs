@@ -35,12 +35,13 @@ use super::chart::{CHARTS, FOREST, Format, SPREAD};
 pub const PRIVATE_PREFIX: &str = ".failover-lab-";
 
 /// The data files a report may hold besides its charts.
-const DATA_FILES: [&str; 9] = [
+const DATA_FILES: [&str; 10] = [
     "index.html",
     "summary.json",
     "summary.csv",
     "timeseries.csv",
     "routes.csv",
+    "route_states.csv",
     "faults.csv",
     "comparison.csv",
     "replications.csv",

@@ -70,6 +70,9 @@ pub const BETTER: Rgb = HEALTHY;
 pub const WORSE: Rgb = EJECTED;
 /// The interval reaches across zero: no detectable difference.
 pub const NO_DIFFERENCE: Rgb = Rgb(0x8c, 0x8c, 0x8c);
+/// The providers a chart lumps together when there are too many to tell apart (a light grey,
+/// unlike every provider colour).
+pub const OTHER: Rgb = Rgb(0xd9, 0xd9, 0xd9);
 /// Shading of injected fault windows (drawn translucent, behind the data).
 pub const FAULT: Rgb = Rgb(0x55, 0x55, 0x55);
 /// Text and axes.

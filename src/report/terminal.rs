@@ -282,7 +282,12 @@ pub fn fault_table(s: &RunSummary) -> String {
                 f.name.clone(),
                 p.name.clone(),
                 secs(impact.detection_delay),
-                secs(impact.recovery_delay),
+                if impact.reacted {
+                    secs(impact.recovery_delay)
+                } else {
+                    // Not "0.00s": a policy that ignored the fault had nothing to recover from.
+                    "no reaction".into()
+                },
                 format!(
                     "{} / {}",
                     impact.failed_during_fault, impact.verifications_during_fault

@@ -14,7 +14,7 @@ use std::time::Duration;
 use failover_router::route::{Country, NumberType, ProviderId, RouteSpec};
 
 use super::distribution::Distribution;
-use super::fault::OutageMode;
+use super::fault::{LatencyLeg, OutageMode};
 use super::path::Problems;
 use super::policies::NamedPolicy;
 
@@ -540,8 +540,10 @@ pub enum FaultEffect {
         error_rate: f64,
         loss: f64,
     },
-    LatencyMultiply(f64),
-    LatencyAdd(Distribution),
+    /// A latency factor on a leg: `Api` is the target's own latency (a provider's API, a
+    /// region's network, a carrier's delivery); `Delivery` a provider's onward path.
+    LatencyMultiply(f64, LatencyLeg),
+    LatencyAdd(Distribution, LatencyLeg),
     Flapping {
         period: Duration,
         duty: f64,

@@ -69,6 +69,34 @@ pub enum LatencyEffect {
     Add(DistributionSpec),
 }
 
+/// Which leg of a provider's path a provider latency fault slows.
+///
+/// A provider's API answering slowly and its messages reaching handsets slowly are different
+/// failures: the first delays every response (and errors), the second only receipts. A latency
+/// fault on a region slows its network and on a carrier its delivery, so `leg` is for provider
+/// (and failure domain) targets only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyLeg {
+    /// The provider's API response (accepting or refusing the message).
+    #[default]
+    Api,
+    /// The provider's onward path to the handset (delivery receipts).
+    Delivery,
+    /// Both.
+    Both,
+}
+
+impl LatencyLeg {
+    pub fn api(self) -> bool {
+        matches!(self, LatencyLeg::Api | LatencyLeg::Both)
+    }
+
+    pub fn delivery(self) -> bool {
+        matches!(self, LatencyLeg::Delivery | LatencyLeg::Both)
+    }
+}
+
 /// The effect of a fault on its target while active.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
@@ -76,8 +104,12 @@ pub enum FaultKind {
     Outage { mode: OutageMode },
     /// `kind = "brownout"`: extra failure probabilities, `error_rate` and/or `loss` (default 0).
     Brownout { error_rate: f64, loss: f64 },
-    /// `kind = "latency"` with `multiplier` or `add`.
-    Latency(LatencyEffect),
+    /// `kind = "latency"` with `multiplier` or `add`, and for a provider the `leg` it slows
+    /// (default its API).
+    Latency {
+        effect: LatencyEffect,
+        leg: Option<LatencyLeg>,
+    },
     /// `kind = "flapping"`: down (as an outage of `mode`) for `duty * period` at the start of
     /// every `period`, up for the rest. `duty` defaults to 0.5.
     Flapping {
@@ -103,7 +135,7 @@ impl FaultKind {
         match self {
             FaultKind::Outage { .. } => "outage",
             FaultKind::Brownout { .. } => "brownout",
-            FaultKind::Latency(_) => "latency",
+            FaultKind::Latency { .. } => "latency",
             FaultKind::Flapping { .. } => "flapping",
             FaultKind::Degradation { .. } => "degradation",
             FaultKind::InventoryShock { .. } => "inventory_shock",
@@ -280,6 +312,9 @@ struct RawFault {
     /// `latency`: a sampled delay added to latency (or give `multiplier`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     add: Option<DistributionSpec>,
+    /// `latency` on a provider: which leg it slows, `api` (default), `delivery` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    leg: Option<LatencyLeg>,
     /// `[faults.target]`: the entity hit, optionally narrowed to a country and/or number type.
     target: FaultTarget,
 }
@@ -331,6 +366,7 @@ const PARAMS: &[(&str, &[&str])] = &[
     ("loss", &["brownout"]),
     ("multiplier", &["latency"]),
     ("add", &["latency"]),
+    ("leg", &["latency"]),
     ("period", &["flapping"]),
     ("duty", &["flapping"]),
     ("from", &["degradation"]),
@@ -347,6 +383,7 @@ impl RawFault {
             ("loss", self.loss.is_some()),
             ("multiplier", self.multiplier.is_some()),
             ("add", self.add.is_some()),
+            ("leg", self.leg.is_some()),
             ("period", self.period.is_some()),
             ("duty", self.duty.is_some()),
             ("from", self.from.is_some()),
@@ -401,8 +438,14 @@ impl TryFrom<RawFault> for Fault {
                 }
             }
             KindTag::Latency => match (raw.multiplier, raw.add) {
-                (Some(m), None) => FaultKind::Latency(LatencyEffect::Multiply(m)),
-                (None, Some(d)) => FaultKind::Latency(LatencyEffect::Add(d)),
+                (Some(m), None) => FaultKind::Latency {
+                    effect: LatencyEffect::Multiply(m),
+                    leg: raw.leg,
+                },
+                (None, Some(d)) => FaultKind::Latency {
+                    effect: LatencyEffect::Add(d),
+                    leg: raw.leg,
+                },
                 _ => {
                     return Err("kind = \"latency\" needs exactly one of `multiplier` (e.g. \
                          multiplier = 3.0) or `add` (e.g. add = { kind = \"constant\", value = \"5s\" })"
@@ -495,6 +538,7 @@ impl From<Fault> for RawFault {
             remaining: None,
             factor: None,
             add: None,
+            leg: None,
             target: f.target,
         };
         match f.kind {
@@ -507,13 +551,13 @@ impl From<Fault> for RawFault {
                 raw.error_rate = Some(error_rate);
                 raw.loss = Some(loss);
             }
-            FaultKind::Latency(LatencyEffect::Multiply(m)) => {
+            FaultKind::Latency { effect, leg } => {
                 raw.kind = KindTag::Latency;
-                raw.multiplier = Some(m);
-            }
-            FaultKind::Latency(LatencyEffect::Add(d)) => {
-                raw.kind = KindTag::Latency;
-                raw.add = Some(d);
+                raw.leg = leg;
+                match effect {
+                    LatencyEffect::Multiply(m) => raw.multiplier = Some(m),
+                    LatencyEffect::Add(d) => raw.add = Some(d),
+                }
             }
             FaultKind::Flapping { period, duty, mode } => {
                 raw.kind = KindTag::Flapping;
@@ -674,13 +718,19 @@ mod tests {
         );
         check(
             &format!("kind = \"latency\"\nmultiplier = 3.0\n{t}"),
-            FaultKind::Latency(LatencyEffect::Multiply(3.0)),
+            FaultKind::Latency {
+                effect: LatencyEffect::Multiply(3.0),
+                leg: None,
+            },
         );
         check(
             &format!("kind = \"latency\"\nadd = {{ kind = \"constant\", value = \"5s\" }}\n{t}"),
-            FaultKind::Latency(LatencyEffect::Add(DistributionSpec::Constant {
-                value: Duration::from_secs(5),
-            })),
+            FaultKind::Latency {
+                effect: LatencyEffect::Add(DistributionSpec::Constant {
+                    value: Duration::from_secs(5),
+                }),
+                leg: None,
+            },
         );
         check(
             &format!("kind = \"flapping\"\nperiod = \"2m\"\n{t}"),

@@ -78,7 +78,9 @@ pub use compiled::{
     InventoryModel, MixClass, NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId,
     RegionModel, TargetModel, TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
-pub use fault::{Fault, FaultKind, FaultTarget, LatencyEffect, OutageMode, TargetEntity};
+pub use fault::{
+    Fault, FaultKind, FaultTarget, LatencyEffect, LatencyLeg, OutageMode, TargetEntity,
+};
 pub use files::{
     FileKind, FileRules, MAX_CSV_FILE_BYTES, MAX_POLICY_FILE_BYTES, MAX_SCENARIO_FILE_BYTES,
     read_scenario_file,

@@ -666,19 +666,36 @@ fn each_validation_error_names_its_field() {
         "probability",
     );
     check(
-        |s| s.faults[2].kind = FaultKind::Latency(LatencyEffect::Multiply(0.0)),
+        |s| {
+            s.faults[2].kind = FaultKind::Latency {
+                effect: LatencyEffect::Multiply(0.0),
+                leg: None,
+            }
+        },
         "faults[2].multiplier",
         "> 0",
     );
     check(
         |s| {
-            s.faults[3].kind =
-                FaultKind::Latency(LatencyEffect::Add(DistributionSpec::Exponential {
+            s.faults[3].kind = FaultKind::Latency {
+                effect: LatencyEffect::Add(DistributionSpec::Exponential {
                     mean: Duration::ZERO,
-                }))
+                }),
+                leg: None,
+            }
         },
         "faults[3].add.mean",
         "longer than 0s",
+    );
+    check(
+        |s| {
+            s.faults[2].kind = FaultKind::Latency {
+                effect: LatencyEffect::Multiply(3.0),
+                leg: Some(LatencyLeg::Delivery),
+            }
+        },
+        "faults[2].leg",
+        "a latency fault on a region slows its network",
     );
     check(
         |s| {

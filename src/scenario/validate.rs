@@ -18,7 +18,7 @@ use failover_router::route::{Country, NumberType, ProviderId};
 
 use super::compiled::entity_key;
 use super::compiled::*;
-use super::fault::{FaultKind, LatencyEffect, TargetEntity, fault_labels};
+use super::fault::{FaultKind, LatencyEffect, LatencyLeg, TargetEntity, fault_labels};
 use super::files::{FileKind, FileRules, csv_error, csv_field_at};
 use super::locate::Locator;
 use super::path::{FieldPath, MAX_SHOWN_PROBLEMS, Problems, unknown_name_with};
@@ -940,11 +940,38 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                 error_rate: cx.probability(at.key("error_rate"), *error_rate),
                 loss: cx.probability(at.key("loss"), *loss),
             },
-            FaultKind::Latency(LatencyEffect::Multiply(m)) => FaultEffect::LatencyMultiply(
-                cx.positive_at_most(at.key("multiplier"), *m, MAX_FACTOR, "a factor"),
-            ),
-            FaultKind::Latency(LatencyEffect::Add(d)) => {
-                FaultEffect::LatencyAdd(cx.dist(&at.key("add"), d))
+            FaultKind::Latency { effect, leg } => {
+                let leg = match (&f.target.entity, leg) {
+                    (TargetEntity::Provider(_) | TargetEntity::FailureDomain(_), leg) => {
+                        leg.unwrap_or_default()
+                    }
+                    (_, None) => LatencyLeg::Api,
+                    (entity, Some(_)) => {
+                        cx.push(
+                            at.key("leg"),
+                            format!(
+                                "`leg` chooses a provider's API or delivery leg; a latency fault \
+                                 on a {} slows its {}: remove `leg` or target a provider",
+                                entity.key_and_name().0,
+                                if matches!(entity, TargetEntity::Carrier(_)) {
+                                    "delivery"
+                                } else {
+                                    "network"
+                                }
+                            ),
+                        );
+                        LatencyLeg::Api
+                    }
+                };
+                match effect {
+                    LatencyEffect::Multiply(m) => FaultEffect::LatencyMultiply(
+                        cx.positive_at_most(at.key("multiplier"), *m, MAX_FACTOR, "a factor"),
+                        leg,
+                    ),
+                    LatencyEffect::Add(d) => {
+                        FaultEffect::LatencyAdd(cx.dist(&at.key("add"), d), leg)
+                    }
+                }
             }
             FaultKind::Flapping { period, duty, mode } => {
                 if period.is_zero() {

@@ -47,6 +47,7 @@ impl ProviderAdapter for SimAdapter {
                 invalid: tag.invalid,
                 key: Envelope::attempt_key(tag, attempt.number),
             },
+            timeout: attempt.timeout,
             reply,
         });
         Box::pin(async move {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::clock::{Event, SharedAgenda};
 use super::effects::{compose_at, relevant_faults};
-use super::message::{Handoff, Release};
+use super::message::{Handoff, ReleaseAt};
 use super::provider::ProviderActor;
 use super::rng::{Purpose, Streams};
 use super::trap::{self, Entity};
@@ -93,14 +93,13 @@ impl Handler<Handoff> for CarrierActor {
             + msg.added_secs;
         let delivered_draw = rng.random::<f64>();
         let at = msg.handoff + duration_from_secs(latency);
-        let release_to = msg.release.then_some(env.provider);
         let deliver_p =
             msg.path_quality * (1.0 - carrier.loss) * (1.0 - eff.loss) * (1.0 - eff.error);
         let outcome = match eff.down {
             Some(OutageMode::BlackHole) => {
-                // Swallowed: no receipt ever; the provider's number is free again.
-                if let Some(p) = release_to {
-                    self.providers[p.index()].do_send(Release);
+                // Swallowed: no receipt ever; the router's timeout completes the attempt.
+                if let Some(judged) = msg.held_until_judged {
+                    self.providers[env.provider.index()].do_send(ReleaseAt(judged));
                 }
                 return;
             }
@@ -108,12 +107,14 @@ impl Handler<Handoff> for CarrierActor {
             None if delivered_draw < deliver_p => AttemptOutcome::Delivered,
             None => AttemptOutcome::Failed(FailureKind::Undelivered),
         };
+        if let Some(judged) = msg.held_until_judged {
+            self.providers[env.provider.index()].do_send(ReleaseAt(at.min(judged)));
+        }
         self.agenda.borrow_mut().schedule(
             at,
             Event::Reply {
                 reply: msg.reply,
                 outcome,
-                release_to,
             },
         );
     }

@@ -19,14 +19,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use actix::Addr;
-use failover_router::{AttemptOutcome, DeliveryReceipt, ProviderId, RouteId, VerificationId};
+use failover_router::{AttemptOutcome, DeliveryReceipt, RouteId, VerificationId};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::calendar::Calendar;
-use super::message::{Release, Reply};
-use super::provider::ProviderActor;
+use super::message::Reply;
 use super::traffic::Traffic;
 
 /// Something that happens at a point in virtual time.
@@ -35,8 +33,6 @@ pub(crate) enum Event {
     Reply {
         reply: Reply,
         outcome: AttemptOutcome,
-        /// The provider whose sender number the attempt held until now.
-        release_to: Option<ProviderId>,
     },
     /// The user behind this receipt types the code in. The receipt is kept packed (its time
     /// as nanoseconds): events fill the calendar's slots, and their size is what every slot
@@ -116,24 +112,15 @@ pub(crate) trait Fire {
 /// Where the world's events go.
 pub(crate) struct Targets {
     pub traffic: Rc<Traffic>,
-    /// Indexed by provider id.
-    pub providers: Vec<Addr<ProviderActor>>,
 }
 
 impl Fire for Targets {
     fn fire(&self, event: Event) {
         match event {
-            Event::Reply {
-                reply,
-                outcome,
-                release_to,
-            } => {
+            Event::Reply { reply, outcome } => {
                 // The router may have given up on the attempt: then nobody listens, which is
                 // fine.
                 let _ = reply.send(outcome);
-                if let Some(p) = release_to {
-                    self.providers[p.index()].do_send(Release);
-                }
             }
             Event::Conversion {
                 verification,

@@ -2,7 +2,8 @@
 //!
 //! Faults are independent causes, so probabilities compose as independent events (the message
 //! survives only if it survives each: `1 - prod(1 - p_i)`), latency multipliers multiply, added
-//! latencies add, capacity and inventory factors multiply, and any active outage takes the target
+//! latencies add (each on its leg: a provider fault may slow its API, its onward delivery or
+//! both), capacity and inventory factors multiply, and any active outage takes the target
 //! down (a black hole wins over a fast error: nothing answers if anything swallows the message).
 //! Effects are evaluated when a message reaches the actor, from the fault timeline and the
 //! message's (country, number type), so no fault needs a message of its own to start or stop.
@@ -23,9 +24,13 @@ pub(crate) struct Effects {
     pub error: f64,
     /// Probability an accepted message is not delivered.
     pub loss: f64,
+    /// The target's own latency (a provider's API, a region's network, a carrier's delivery).
     pub latency_factor: f64,
-    /// Sum of sampled added latencies, seconds.
+    /// Sum of sampled added latencies on the target's own latency, seconds.
     pub added_secs: f64,
+    /// A provider's onward delivery leg (`leg = "delivery"` or `"both"`).
+    pub delivery_factor: f64,
+    pub delivery_added_secs: f64,
     pub blocked: bool,
     pub inventory_factor: f64,
     pub capacity_factor: f64,
@@ -39,6 +44,8 @@ impl Default for Effects {
             loss: 0.0,
             latency_factor: 1.0,
             added_secs: 0.0,
+            delivery_factor: 1.0,
+            delivery_added_secs: 0.0,
             blocked: false,
             inventory_factor: 1.0,
             capacity_factor: 1.0,
@@ -118,8 +125,24 @@ pub(crate) fn compose<R: Rng>(
                 e.loss = combine(e.loss, *loss);
             }
             FaultEffect::Degradation { .. } => e.loss = combine(e.loss, f.degradation_at(t)),
-            FaultEffect::LatencyMultiply(m) => e.latency_factor *= m,
-            FaultEffect::LatencyAdd(d) => e.added_secs += d.sample_secs(rng),
+            FaultEffect::LatencyMultiply(m, leg) => {
+                if leg.api() {
+                    e.latency_factor *= m;
+                }
+                if leg.delivery() {
+                    e.delivery_factor *= m;
+                }
+            }
+            FaultEffect::LatencyAdd(d, leg) => {
+                // One draw for both legs: the same slowdown, seen twice.
+                let added = d.sample_secs(rng);
+                if leg.api() {
+                    e.added_secs += added;
+                }
+                if leg.delivery() {
+                    e.delivery_added_secs += added;
+                }
+            }
             FaultEffect::InventoryShock { remaining } => e.inventory_factor *= remaining,
             FaultEffect::NumberTypeBlock => e.blocked = true,
             FaultEffect::CapacityCut { factor } => e.capacity_factor *= factor,

@@ -2,7 +2,9 @@
 
 use actix::Message;
 use failover_router::{AttemptOutcome, NumberType, ProviderId, VerificationId};
+use std::time::Duration;
 use tokio::sync::oneshot;
+
 use tokio::time::Instant;
 
 use crate::scenario::{CarrierId, CountryId};
@@ -71,6 +73,8 @@ pub(crate) type Reply = oneshot::Sender<AttemptOutcome>;
 #[rtype(result = "()")]
 pub(crate) struct Submit {
     pub env: Envelope,
+    /// The router's attempt timeout: the attempt completes, from the router's view, by then.
+    pub timeout: Duration,
     pub reply: Reply,
 }
 
@@ -80,6 +84,8 @@ pub(crate) struct Submit {
 pub(crate) struct Arrive {
     pub env: Envelope,
     pub arrives: Instant,
+    /// When the router judges the attempt a timeout if nothing came back.
+    pub judged_at: Instant,
     pub reply: Reply,
 }
 
@@ -94,15 +100,18 @@ pub(crate) struct Handoff {
     /// Provider-side latency effects on the delivery leg.
     pub latency_factor: f64,
     pub added_secs: f64,
-    /// Tell the provider when the attempt completes (its number is held until then).
-    pub release: bool,
+    /// The attempt holds one of the provider's numbers until it completes from the router's
+    /// view: its outcome reaches the router, or the router's timeout (`judged_at`) judges it,
+    /// whichever is first. `None`: no number, or one held for a fixed time.
+    pub held_until_judged: Option<Instant>,
     pub reply: Reply,
 }
 
-/// Carrier -> provider: the attempt holding one of its numbers completed.
+/// Carrier -> provider: the number an attempt holds is free again at this time (the carrier
+/// knows at hand-off when the outcome will reach the router).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Release;
+pub(crate) struct ReleaseAt(pub Instant);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::carrier::CarrierActor;
 use super::clock::{Event, SharedAgenda};
 use super::effects::{compose_at, relevant_faults};
-use super::message::{Arrive, Handoff, Release, Reply};
+use super::message::{Arrive, Handoff, ReleaseAt, Reply};
 use super::rng::{Purpose, Streams};
 use super::trap::{self, Entity};
 use crate::scenario::distribution::duration_from_secs;
@@ -29,7 +29,7 @@ pub(crate) struct ProviderActor {
     faults: Box<[u32]>,
     carriers: Vec<Addr<CarrierActor>>,
     rate_limit: TokenBucket,
-    /// Numbers in use, and release times of numbers held for a fixed time.
+    /// Numbers in use, and when each is free again (a fixed hold, or its attempt's completion).
     in_use: u32,
     releases: BinaryHeap<Reverse<Instant>>,
     agenda: SharedAgenda,
@@ -75,7 +75,6 @@ fn reply_later(agenda: &SharedAgenda, at: Instant, reply: Reply, kind: FailureKi
         Event::Reply {
             reply,
             outcome: AttemptOutcome::Failed(kind),
-            release_to: None,
         },
     );
 }
@@ -106,12 +105,12 @@ impl Actor for ProviderActor {
     type Context = Context<Self>;
 }
 
-impl Handler<Release> for ProviderActor {
+impl Handler<ReleaseAt> for ProviderActor {
     type Result = ();
 
-    fn handle(&mut self, _: Release, _: &mut Self::Context) {
+    fn handle(&mut self, msg: ReleaseAt, _: &mut Self::Context) {
         let _running = trap::enter(Entity::Provider(self.id));
-        self.in_use = self.in_use.saturating_sub(1);
+        self.releases.push(Reverse(msg.0));
     }
 }
 
@@ -135,7 +134,7 @@ impl Handler<Arrive> for ProviderActor {
         );
         // Draw every random number up front, whatever the outcome: the same attempt consumes
         // the same draws under every policy.
-        let api = model.api_latency.sample_secs(&mut rng) * eff.latency_factor;
+        let api = model.api_latency.sample_secs(&mut rng) * eff.latency_factor + eff.added_secs;
         let error_draw = rng.random::<f64>();
         let hold = model
             .inventory
@@ -171,7 +170,7 @@ impl Handler<Arrive> for ProviderActor {
         if error_draw < error {
             return reply_later(&self.agenda, at, msg.reply, FailureKind::Unavailable);
         }
-        let mut release = false;
+        let mut held_until_judged = None;
         if let Some(inv) = &model.inventory {
             while self.releases.peek().is_some_and(|Reverse(t)| *t <= now) {
                 self.releases.pop();
@@ -184,16 +183,16 @@ impl Handler<Arrive> for ProviderActor {
             self.in_use += 1;
             match hold {
                 Some(h) => self.releases.push(Reverse(now + h)),
-                None => release = true,
+                None => held_until_judged = Some(msg.judged_at),
             }
         }
         self.carriers[env.carrier.index()].do_send(Handoff {
             env,
             handoff: at,
             path_quality: path.quality * (1.0 - eff.loss),
-            latency_factor: eff.latency_factor,
-            added_secs: eff.added_secs + extra,
-            release,
+            latency_factor: eff.delivery_factor,
+            added_secs: eff.delivery_added_secs + extra,
+            held_until_judged,
             reply: msg.reply,
         });
     }

@@ -88,6 +88,7 @@ impl Handler<Submit> for RegionActor {
                     p.do_send(Arrive {
                         env,
                         arrives,
+                        judged_at: now + msg.timeout,
                         reply: msg.reply,
                     });
                 }
@@ -103,7 +104,6 @@ impl RegionActor {
             Event::Reply {
                 reply,
                 outcome: AttemptOutcome::Failed(FailureKind::Unavailable),
-                release_to: None,
             },
         );
     }

@@ -173,7 +173,6 @@ async fn drive(
             agenda,
             Targets {
                 traffic: Rc::clone(&traffic),
-                providers,
             },
         ));
         // `biased`: the world's end is checked first, so a run that finished is never

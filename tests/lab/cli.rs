@@ -117,6 +117,7 @@ fn run_writes_every_result_file_and_prints_the_tables() {
         "summary.csv",
         "timeseries.csv",
         "routes.csv",
+        "route_states.csv",
         "faults.csv",
         "audit.jsonl",
     ] {

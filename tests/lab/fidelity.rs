@@ -131,3 +131,102 @@ fn poisson_arrival_counts_have_the_right_mean_and_variance() {
     assert!((mean / 5.0 - 1.0).abs() < 0.03, "mean {mean}");
     assert!((var / 5.0 - 1.0).abs() < 0.12, "variance {var}");
 }
+
+/// A world where every message takes 8 s to reach the handset, seen by a policy that gives up
+/// on an attempt after 2 s, with a pool of 10 sender numbers and no `hold`: each number is held
+/// until the attempt completes from the router's view, here its 2 s timeout.
+fn held_until_timeout(carrier_extra: &str) -> String {
+    single_path(
+        r#"{ kind = "constant", value = "8s" }"#,
+        r#"[providers.inventory]
+numbers = 10"#,
+        "4/s",
+        "20m",
+        "1m",
+    )
+    .replace(r#"attempt_timeout = "10m""#, r#"attempt_timeout = "2s""#)
+        + carrier_extra
+}
+
+fn blocking_of(scenario: &str) -> (f64, u64) {
+    let r = run(&compile(scenario), 0, 7);
+    let route = &r.run.routes[0];
+    (
+        route.failures.no_inventory as f64 / route.attempts as f64,
+        route.attempts,
+    )
+}
+
+#[test]
+fn a_number_without_hold_is_freed_when_its_attempt_times_out_not_at_the_late_receipt() {
+    // 4/s x 2 s = 8 Erlangs on 10 numbers (held 8 s, until the receipt, it would be 32 Erlangs:
+    // blocking 0.69).
+    let (blocked, attempts) = blocking_of(&held_until_timeout(""));
+    let expect = erlang_b(10, 8.0);
+    assert!(attempts > 4_000, "{attempts}");
+    assert!(
+        (blocked / expect - 1.0).abs() < 0.12,
+        "blocking {blocked:.4}, Erlang-B with the 2 s timeout as hold {expect:.4}"
+    );
+}
+
+#[test]
+fn a_black_holed_carrier_holds_a_number_until_the_attempt_times_out() {
+    // The carrier swallows every message: no receipt ever comes, so the router's 2 s timeout
+    // is when the attempt completes (freed at hand-off, blocking would be zero).
+    let (blocked, _) = blocking_of(&held_until_timeout(
+        r#"
+[[faults]]
+name = "swallowed"
+kind = "outage"
+mode = "black_hole"
+target = { carrier = "tde" }
+start = "0s"
+duration = "20m"
+"#,
+    ));
+    let expect = erlang_b(10, 8.0);
+    assert!(
+        (blocked / expect - 1.0).abs() < 0.12,
+        "blocking {blocked:.4}, Erlang-B with the 2 s timeout as hold {expect:.4}"
+    );
+}
+
+/// Median time to verify with a provider latency fault `x10` (written after `kind`) over the
+/// whole run: 1 ms network, 1 ms API, 4 s handset delivery.
+fn median_ttv_with_provider_latency_fault(fault: &str) -> f64 {
+    let scenario = single_path(
+        r#"{ kind = "constant", value = "4s" }"#,
+        "",
+        "5/s",
+        "2m",
+        "1m",
+    ) + &format!(
+        r#"
+[[faults]]
+name = "slow-a"
+kind = "latency"
+{fault}
+start = "0s"
+target = {{ provider = "a" }}
+"#
+    );
+    let r = run(&compile(&scenario), 0, 3);
+    r.run.metrics.time_to_verify.p50.unwrap()
+}
+
+#[test]
+fn a_provider_latency_fault_slows_its_api_unless_told_to_slow_delivery() {
+    let api = median_ttv_with_provider_latency_fault("multiplier = 10.0");
+    let delivery = median_ttv_with_provider_latency_fault("multiplier = 10.0\nleg = \"delivery\"");
+    let both = median_ttv_with_provider_latency_fault("multiplier = 10.0\nleg = \"both\"");
+    // API only: 1 ms + 10 ms + 4 s. Delivery: 1 ms + 1 ms + 40 s. Both: 1 ms + 10 ms + 40 s.
+    // Within the histogram's resolution (3 significant digits).
+    let close = |got: f64, want: f64| (got / want - 1.0).abs() < 1e-3;
+    assert!(close(api, 4.011), "api leg: {api}");
+    assert!(close(delivery, 40.002), "delivery leg: {delivery}");
+    assert!(close(both, 40.011) && both > delivery, "both legs: {both}");
+    let added =
+        median_ttv_with_provider_latency_fault("add = { kind = \"constant\", value = \"3s\" }");
+    assert!(close(added, 7.002), "3 s added to the API: {added}");
+}

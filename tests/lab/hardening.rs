@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::world::scenario;
+use crate::world::{compile, run, scenario};
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("failover-lab-hard-{name}-{}", std::process::id()));
@@ -222,4 +222,41 @@ fn a_heavy_tailed_think_time_does_not_stretch_the_run() {
     // 2 minutes, the one-hour conversion horizon and the drain after it (the late-delivery
     // grace, 2 minutes at most here), in 10 s buckets. Without the horizon: millions of rows.
     assert!(rows <= (120 + 3600 + 120) / 10 + 1, "{rows} rows");
+}
+
+/// The drain after arrivals stop: the last attempts' outcomes keep coming back for an attempt
+/// timeout, deliveries first (seconds) and timeouts last (ten seconds). Judged in the order
+/// they come back, those timeouts are a run of "consecutive failures" with no delivery
+/// between them, and a perfectly ordinary route trips after the run. Judged in launch order
+/// (the router's ledger), they are as rare as during the run.
+#[test]
+fn an_ordinary_route_does_not_trip_on_the_drain_after_arrivals_stop() {
+    let world = compile(&scenario(
+        "2m",
+        "50/s",
+        r#"
+[policies.strict]
+strategy = "priority"
+attempt_timeout = "10s"
+[policies.strict.trip]
+consecutive_failures = 4
+[[faults]]
+name = "some-loss"
+kind = "brownout"
+loss = 0.03
+start = "0s"
+target = { carrier = "tde" }
+"#,
+    ));
+    for seed in [1, 2, 3] {
+        let r = run(&world, 0, seed);
+        let a = &r.run.routes[0];
+        assert!(a.attempts > 5_000, "{}", a.attempts);
+        assert!(a.failures.timeout > 200, "timeouts: {}", a.failures.timeout);
+        let after: Vec<_> = a.timeline.iter().filter(|t| t.at >= 120.0).collect();
+        assert!(
+            after.is_empty(),
+            "seed {seed}: route a changed state after the last arrival: {after:?}"
+        );
+    }
 }

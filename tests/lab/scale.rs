@@ -194,7 +194,9 @@ fn scaled(n: usize, dangling: bool) -> Scenario {
             };
             let mut fault = fault.clone();
             fault.name = name;
-            fault.kind = FaultKind::Latency(LatencyEffect::Multiply(1.0 + f as f64 / n as f64));
+            if let FaultKind::Latency { effect, .. } = &mut fault.kind {
+                *effect = LatencyEffect::Multiply(1.0 + f as f64 / n as f64);
+            }
             fault.target.entity = TargetEntity::Region(format!("region-{region}"));
             fault
         })

@@ -333,3 +333,166 @@ fn replicate() -> RunSummary {
     s.comparisons = comparisons;
     s
 }
+
+/// Names that try to break out of HTML, SVG and CSV: script and image tags, closing tags of the
+/// page's style, SVG and title, both quotes, newlines, and spreadsheet formulas (every cell
+/// start OWASP lists: `=`, `+`, `-`, `@`, tab, carriage return).
+pub(crate) const HOSTILE_POLICIES: [&str; 3] = [
+    "=HYPERLINK(\"http://x\",\"y\") <script>document.title='pw'+'ned'</script>",
+    "+static</style></svg><img src=x onerror=\"document.title='pw'+'ned'\">",
+    "@cautious \"double\" 'single'\nsecond line",
+];
+pub(crate) const HOSTILE_PROVIDERS: [&str; 3] = [
+    "-a<script>alert(1)</script>",
+    "\tb</style></svg>",
+    "\rc\"'\n</title>",
+];
+pub(crate) const HOSTILE_FAULTS: [&str; 2] = [
+    "=1+2 <b>outage</b>",
+    "-c</title></svg><script>alert(1)</script>",
+];
+pub(crate) const HOSTILE_SCENARIO: &str = "@SUM(1+1) </style><script>alert(1)</script>";
+pub(crate) const HOSTILE_DESCRIPTION: &str =
+    "=HYPERLINK(\"http://x\",\"y\")\n<script>alert(1)</script></style></svg> \"quoted\" 'single'";
+
+/// The fixture (replicated, so every view and CSV has rows) with every scenario-supplied name
+/// replaced by a hostile one: the policies, providers (and so route labels), faults (and so
+/// fault metrics), the scenario's name, description, and faults' kinds and targets.
+pub(crate) fn hostile() -> &'static RunSummary {
+    static SUMMARY: OnceLock<RunSummary> = OnceLock::new();
+    SUMMARY.get_or_init(|| {
+        let mut s = replicated().clone();
+        let policies: Vec<(String, &str)> = s
+            .policies
+            .iter()
+            .map(|p| p.name.clone())
+            .zip(HOSTILE_POLICIES)
+            .collect();
+        let providers: Vec<(String, &str)> = s
+            .scenario
+            .providers
+            .iter()
+            .cloned()
+            .zip(HOSTILE_PROVIDERS)
+            .collect();
+        let faults: Vec<(String, &str)> = s
+            .scenario
+            .faults
+            .iter()
+            .map(|f| f.name.clone())
+            .zip(HOSTILE_FAULTS)
+            .collect();
+        let swap = |name: &mut String, table: &[(String, &str)]| {
+            if let Some((_, new)) = table.iter().find(|(old, _)| old == name) {
+                *name = (*new).to_owned();
+            }
+        };
+        // A fault's metrics are `<fault>.<metric>`.
+        let metric = |m: &mut String| {
+            if let Some((_, new)) = faults
+                .iter()
+                .find(|(old, _)| m.starts_with(&format!("{old}.")))
+            {
+                let (_, rest) = m.split_once('.').expect("a fault metric");
+                *m = format!("{new}.{rest}");
+            }
+        };
+        s.scenario.name = HOSTILE_SCENARIO.to_owned();
+        s.scenario.description = Some(HOSTILE_DESCRIPTION.to_owned());
+        for p in &mut s.scenario.providers {
+            swap(p, &providers);
+        }
+        for f in &mut s.scenario.faults {
+            swap(&mut f.name, &faults);
+            f.kind = format!("-{}<i>", f.kind);
+            f.target = format!("={}\"'", f.target);
+        }
+        for p in &mut s.policies {
+            swap(&mut p.name, &policies);
+            for name in &mut p.result.providers {
+                swap(name, &providers);
+            }
+            for r in &mut p.result.routes {
+                swap(&mut r.provider, &providers);
+                r.label = format!("{}/{}/{}", r.provider, r.country, r.number_type);
+            }
+            for f in &mut p.result.faults {
+                swap(&mut f.name, &faults);
+            }
+        }
+        s.scenario.routes = route_labels(&s);
+        for r in &mut s.replications {
+            swap(&mut r.policy, &policies);
+            for seed in &mut r.seeds {
+                seed.metrics = std::mem::take(&mut seed.metrics)
+                    .into_iter()
+                    .map(|(mut m, v)| {
+                        metric(&mut m);
+                        (m, v)
+                    })
+                    .collect();
+            }
+            for e in &mut r.estimates {
+                metric(&mut e.metric);
+            }
+        }
+        for c in &mut s.comparisons {
+            swap(&mut c.policy, &policies);
+            swap(&mut c.baseline, &policies);
+            metric(&mut c.metric);
+        }
+        if let Some(e) = &mut s.experiment {
+            swap(&mut e.baseline, &policies);
+        }
+        s
+    })
+}
+
+/// The fixture's run with a large routing table: `providers` providers (`p0000`, ...) and
+/// `routes` routes per policy, four to each (country, number type) group (countries `AA`, `AB`,
+/// ...), each route a copy of one of the fixture's routes (its counts and state timeline) with
+/// its own time out of service, so the worst routes are well defined.
+pub(crate) fn large(routes: usize, providers: usize) -> RunSummary {
+    use failover_router::{Country, NumberType};
+    let mut s = summary().clone();
+    let names: Vec<String> = (0..providers).map(|i| format!("p{i:04}")).collect();
+    s.scenario.providers = names.clone();
+    for p in &mut s.policies {
+        let base = std::mem::take(&mut p.result.routes);
+        p.result.routes = (0..routes)
+            .map(|i| {
+                let mut r = base[i % base.len()].clone();
+                let group = i / 4;
+                let letters = [
+                    b'A' + (group / 5 / 26 % 26) as u8,
+                    b'A' + (group / 5 % 26) as u8,
+                ];
+                r.route = i as u32;
+                r.provider = names[i % providers].clone();
+                r.country = Country::new(std::str::from_utf8(&letters).unwrap()).unwrap();
+                r.number_type = NumberType::ALL[group % 5];
+                r.label = format!("{}/{}/{}", r.provider, r.country, r.number_type);
+                // Distinct and deterministic, neither monotone in the index nor in the label.
+                r.time_ejected = ((i * 7919) % routes) as f64 / 10.0;
+                r
+            })
+            .collect();
+        let old = std::mem::replace(&mut p.result.providers, names.clone());
+        for b in &mut p.result.timeseries {
+            let per = std::mem::take(&mut b.provider_attempts);
+            b.provider_attempts = (0..providers).map(|j| per[j % old.len()]).collect();
+        }
+    }
+    s.scenario.routes = route_labels(&s);
+    s
+}
+
+/// The first policy's route labels, as `scenario.routes` lists them.
+fn route_labels(s: &RunSummary) -> Vec<String> {
+    s.policies[0]
+        .result
+        .routes
+        .iter()
+        .map(|r| r.label.clone())
+        .collect()
+}

@@ -26,7 +26,11 @@
 //! - **Deterministic.** The same summary gives byte-identical output: no timestamps, no random
 //!   ids, no hash-map order; every series is drawn in summary order.
 //! - **Bounded size.** Time series are merged into at most [`MAX_POINTS`] points per series (sums
-//!   of consecutive buckets, so rates stay exact), whatever the run length.
+//!   of consecutive buckets, so rates stay exact), whatever the run length. Large tables are
+//!   summarised, whatever their size: `route_states` draws at most 40 rows a policy (the worst
+//!   routes, then the others by group or in one row), `provider_share` stacks at most 12
+//!   providers (the 11 with the most attempts, then the others in one band); the full data is in
+//!   `route_states.csv` and `timeseries.csv`.
 //! - **Consistent colours** come from [`super::palette`]: a policy by its index in
 //!   `summary.policies`, a provider by its index in `scenario.providers`.
 
@@ -138,6 +142,10 @@ pub const CHARTS: [Chart; 5] = [
         title: cost_vs_success::TITLE,
     },
 ];
+
+/// A route's states over the run as `(start, end, state)` spans, seconds, from healthy at 0 to
+/// the run's end: what the route-states chart draws and `route_states.csv` lists.
+pub use route_states::spans as route_spans;
 
 /// Forest plot of a replicated run's comparisons: each policy's paired difference from the
 /// baseline per headline metric, its interval and verdict (`forest.svg`, `forest.png`).
