@@ -51,7 +51,7 @@ fn save(args: &SaveArgs) -> u8 {
     if let Some(n) = args.seeds
         && n < 2
     {
-        eprintln!("--seeds {n}: a baseline needs at least 2 seeds for a gate to pair with");
+        errln!("--seeds {n}: a baseline needs at least 2 seeds for a gate to pair with");
         return exit::INVALID_INPUT;
     }
     let Some(loaded) = load_all(&args.scenarios, args.strict_paths) else {
@@ -69,7 +69,7 @@ fn save(args: &SaveArgs) -> u8 {
             args.execution.allow_large,
         ) {
             for r in reasons {
-                eprintln!("{r}");
+                errln!("{r}");
             }
             refused = true;
         }
@@ -84,7 +84,7 @@ fn save(args: &SaveArgs) -> u8 {
         .collect();
     for l in &loaded {
         if let Err(e) = check_writable(&baseline_path(&args.dir, &l.world.name)) {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::HARNESS_FAILURE;
         }
     }
@@ -96,7 +96,7 @@ fn save(args: &SaveArgs) -> u8 {
     let results = match run_all(&jobs, threads, args.execution.quiet) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::HARNESS_FAILURE;
         }
     };
@@ -108,7 +108,7 @@ fn save(args: &SaveArgs) -> u8 {
         );
         let path = baseline_path(&args.dir, &l.world.name);
         if let Err(e) = write_file(&path, &baseline_json(&b)) {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::HARNESS_FAILURE;
         }
         println!(

@@ -23,6 +23,7 @@ use failover_lab::metrics::compare::PolicyReplications;
 use failover_lab::metrics::gate::{BaselineState, GateReport, ScenarioGate};
 use failover_lab::metrics::metric_path::{MetricPath, Tolerance};
 use failover_lab::report::output::AtomicFile;
+use failover_lab::report::terminal::printable;
 use failover_lab::report::{gate as gate_report, junit, markdown};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -114,10 +115,10 @@ pub fn load_all(files: &[PathBuf], strict_paths: bool) -> Option<Vec<Loaded>> {
         match load_file(f, strict_paths) {
             Ok(l) => {
                 for w in &l.warnings {
-                    eprintln!("{w}");
+                    errln!("{w}");
                 }
                 if let Some(other) = loaded.iter().find(|o| o.world.name == l.world.name) {
-                    eprintln!(
+                    errln!(
                         "{}: scenario name {:?} is also the name of {}: their baselines would be \
                          one file; give each scenario its own name",
                         f.display(),
@@ -130,7 +131,7 @@ pub fn load_all(files: &[PathBuf], strict_paths: bool) -> Option<Vec<Loaded>> {
             }
             Err(problems) => {
                 for p in problems {
-                    eprintln!("{p}");
+                    errln!("{p}");
                 }
                 ok = false;
             }
@@ -182,11 +183,11 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
     if let Some(c) = confidence_flag
         && !(c > 0.0 && c < 1.0)
     {
-        eprintln!("--confidence {c}: must be in (0, 1), e.g. 0.95");
+        errln!("--confidence {c}: must be in (0, 1), e.g. 0.95");
         return Err(());
     }
     if args.seeds == Some(0) {
-        eprintln!("--seeds 0: at least one seed is needed (two or more to check regressions)");
+        errln!("--seeds 0: at least one seed is needed (two or more to check regressions)");
         return Err(());
     }
     let loaded = load_all(&args.scenarios, args.strict_paths).ok_or(())?;
@@ -197,7 +198,7 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
         match flag_tolerances(&loaded, &args.tolerance) {
             Ok(t) => checks.tolerances.extend(t),
             Err(e) => {
-                eprintln!("{}: {e}", file.display());
+                errln!("{}: {e}", file.display());
                 ok = false;
             }
         }
@@ -216,12 +217,12 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
                     ));
                 }
                 Err(e) => {
-                    eprintln!("{}: cannot read: {e}", path.display());
+                    errln!("{}: cannot read: {e}", path.display());
                     ok = false;
                 }
                 Ok(bytes) => match Baseline::from_json(&bytes) {
                     Err(e) => {
-                        eprintln!("{}: {e}", path.display());
+                        errln!("{}: {e}", path.display());
                         ok = false;
                     }
                     Ok(b) => {
@@ -243,7 +244,7 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
                                 file.display()
                             );
                             if args.strict_baseline {
-                                eprintln!("{msg}");
+                                errln!("{msg}");
                                 ok = false;
                             } else {
                                 warnings.push(msg);
@@ -266,7 +267,7 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
         let runs = seeds.len() * loaded.world.policies.len();
         if let Err(reasons) = check_work(&loaded, runs, args.execution.allow_large) {
             for r in reasons {
-                eprintln!("{r}");
+                errln!("{r}");
             }
             ok = false;
         }
@@ -314,7 +315,7 @@ pub fn run_all(
     let done = AtomicUsize::new(0);
     let mut out = Vec::new();
     for (loaded, seeds, confidence) in scenarios {
-        bar.set_prefix(loaded.world.name.clone());
+        bar.set_prefix(printable(&loaded.world.name).into_owned());
         let result = std::thread::scope(|scope| {
             let work = scope.spawn(|| replicate(&loaded.world, seeds, threads, *confidence, &done));
             while !work.is_finished() {
@@ -369,7 +370,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     };
     for path in [&args.junit, &args.markdown].into_iter().flatten() {
         if let Err(e) = check_writable(path) {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::HARNESS_FAILURE;
         }
     }
@@ -385,7 +386,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     let results = match run_all(&jobs, threads, args.execution.quiet) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::HARNESS_FAILURE;
         }
     };
@@ -427,7 +428,7 @@ pub fn gate(args: &GateArgs) -> u8 {
             .map_err(|e| format!("JUnit report: {e}"))
             .and_then(|bytes| write_file(path, &bytes));
         if let Err(e) = written {
-            eprintln!("{e}");
+            errln!("{e}");
             code = exit::HARNESS_FAILURE;
         }
     }
@@ -435,7 +436,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     if let Some(path) = &args.markdown
         && let Err(e) = write_file(path, md.as_bytes())
     {
-        eprintln!("{e}");
+        errln!("{e}");
         code = exit::HARNESS_FAILURE;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
@@ -447,7 +448,7 @@ pub fn gate(args: &GateArgs) -> u8 {
             .open(&summary)
             .and_then(|mut f| f.write_all(md.as_bytes()));
         if let Err(e) = appended {
-            eprintln!(
+            errln!(
                 "warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
                 Path::new(&summary).display()
             );

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use failover_lab::experiment::estimate::Work;
 use failover_lab::experiment::gate::GateChecks;
+use failover_lab::report::terminal::printable;
 use failover_lab::scenario::{
-    CompiledScenario, FileRules, Problems, Scenario, ScenarioError, diagnose,
+    CompiledScenario, FileRules, MAX_SHOWN_PROBLEMS, Problems, Scenario, ScenarioError, diagnose,
+    more_problems, read_scenario_file,
 };
 
 pub struct Loaded {
@@ -35,33 +37,36 @@ pub fn load_text(
         base_dir: base,
         strict_paths,
     };
-    let fail = |e: ScenarioError| -> Vec<String> {
-        diagnose(path, &text, &e)
-            .into_iter()
-            .map(|d| d.to_string())
-            .collect()
-    };
+    let fail = |e: ScenarioError| -> Vec<String> { printed(path, &text, e) };
     // The gate's checks are resolved by the experiment layer (they name metrics, which the
     // scenario layer does not know); their problems join the scenario's so that an author
     // sees every problem of the file at once.
-    let checks_of = |s: &Scenario| GateChecks::from_scenario(s).err().unwrap_or_default();
-    let scenario = match Scenario::from_toml_str_with(&text, files) {
-        Ok(s) => s,
+    let mut scenario = Scenario::parse(&text).map_err(fail)?;
+    let compiled = scenario
+        .policies
+        .load_files(files)
+        .into_result()
+        .map_err(ScenarioError::from)
+        .and_then(|()| scenario.compile_with(files));
+    let world = match compiled {
+        Ok(world) => world,
         Err(ScenarioError::Invalid(mut problems)) => {
-            if let Ok(raw) = toml::from_str::<Scenario>(&text) {
-                problems.0.extend(checks_of(&raw).0);
-            }
+            problems.0.extend(
+                GateChecks::from_scenario(&scenario)
+                    .err()
+                    .unwrap_or_default()
+                    .0,
+            );
             return Err(fail(ScenarioError::Invalid(problems)));
         }
         Err(e) => return Err(fail(e)),
     };
     let checks = GateChecks::from_scenario(&scenario)
         .map_err(|p: Problems| fail(ScenarioError::Invalid(p)))?;
-    let world = scenario.compile_with(files).map_err(fail)?;
     let warnings = if world.warnings.is_empty() {
         Vec::new()
     } else {
-        diagnose(path, &text, &ScenarioError::Invalid(world.warnings.clone()))
+        printed(path, &text, ScenarioError::Invalid(world.warnings.clone()))
             .into_iter()
             .map(|d| format!("warning: {d}"))
             .collect()
@@ -77,11 +82,34 @@ pub fn load_text(
     })
 }
 
+/// The lines that report `err` (from loading `text`, the contents of `path`): at most
+/// [`MAX_SHOWN_PROBLEMS`] located diagnostics, then how many more there are. Only those printed
+/// are located, and each is made printable (names from the file may hold escape sequences).
+fn printed(path: &Path, text: &str, err: ScenarioError) -> Vec<String> {
+    let (err, hidden) = match err {
+        ScenarioError::Invalid(mut problems) if problems.len() > MAX_SHOWN_PROBLEMS => {
+            let hidden = problems.len() - MAX_SHOWN_PROBLEMS;
+            problems.0.truncate(MAX_SHOWN_PROBLEMS);
+            (ScenarioError::Invalid(problems), hidden)
+        }
+        err => (err, 0),
+    };
+    let mut lines: Vec<String> = diagnose(path, text, &err)
+        .into_iter()
+        .map(|d| printable(&d.to_string()).into_owned())
+        .collect();
+    if hidden > 0 {
+        lines.push(more_problems(hidden));
+    }
+    lines
+}
+
 /// Loads a scenario file; with `strict_paths` (`--strict-paths`) the files it references must
 /// be inside its directory.
 pub fn load_file(path: &Path, strict_paths: bool) -> Result<Loaded, Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
+    // Read as referenced files are: a FIFO or a device given as the scenario is refused, not
+    // waited on, and text that is not UTF-8 is located.
+    let text = read_scenario_file(path).map_err(|e| vec![printable(&e).into_owned()])?;
     let base = path.parent().unwrap_or(Path::new("."));
     load_text(path, text, base, strict_paths)
 }

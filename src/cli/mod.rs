@@ -1,6 +1,22 @@
 //! The command line: parsing, dispatch, progress, signals and exit codes. The only module that
 //! knows about the terminal and flags; everything it does is a call into the library.
 
+/// `eprintln!` for a line that may quote names from a scenario file: written with nothing a
+/// terminal would act on ([`printable`](failover_lab::report::terminal::printable)), so an
+/// escape sequence in a name cannot recolour, retitle or rewrite a terminal or a CI log.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", failover_lab::report::terminal::printable(&format!($($arg)*)))
+    };
+}
+
+/// [`errln!`] for standard output.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        println!("{}", failover_lab::report::terminal::printable(&format!($($arg)*)))
+    };
+}
+
 mod baseline;
 mod exit;
 mod gate;

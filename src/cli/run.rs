@@ -16,7 +16,8 @@ use failover_lab::metrics::RunSummary;
 use failover_lab::metrics::audit::AuditWriter;
 use failover_lab::report::chart::{Format, charts_for};
 use failover_lab::report::output::{OutputDir, OutputError};
-use failover_lab::report::{csv_export, html, json_export, terminal};
+use failover_lab::report::terminal::{self, printable};
+use failover_lab::report::{csv_export, html, json_export};
 use failover_lab::scenario::did_you_mean;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -38,7 +39,7 @@ pub struct RunArgs {
     /// Seed, instead of the scenario's.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Run only this policy (repeatable).
+    /// Run only this policy (repeatable; in the order named, a policy named twice runs once).
     #[arg(long = "policy", value_name = "NAME")]
     pub policies: Vec<String>,
     /// Also write audit.jsonl: every router event, destinations masked.
@@ -72,7 +73,7 @@ pub fn demo() -> u8 {
         Ok(loaded) => execute(&loaded, &args),
         Err(problems) => {
             for p in problems {
-                eprintln!("{p}");
+                errln!("{p}");
             }
             exit::HARNESS_FAILURE
         }
@@ -84,7 +85,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(loaded) => execute(&loaded, args),
         Err(problems) => {
             for p in problems {
-                eprintln!("{p}");
+                errln!("{p}");
             }
             exit::INVALID_INPUT
         }
@@ -115,6 +116,9 @@ pub fn safe_name(name: &str) -> String {
     }
 }
 
+/// The policies `--policy` names, by index, in the order first named: a policy named twice
+/// runs once, as `cargo build -p x -p x` builds `x` once (a second run of the same policy and
+/// seed would only repeat identical numbers under a second column).
 fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, String> {
     let all: Vec<&str> = loaded
         .world
@@ -122,7 +126,8 @@ fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, Stri
         .iter()
         .map(|p| p.name.as_str())
         .collect();
-    names
+    let mut named = vec![false; all.len()];
+    let selected: Vec<usize> = names
         .iter()
         .map(|n| {
             all.iter().position(|p| p == n).ok_or_else(|| {
@@ -136,32 +141,36 @@ fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, Stri
                 )
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(selected
+        .into_iter()
+        .filter(|&i| !std::mem::replace(&mut named[i], true))
+        .collect())
 }
 
 fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
     for w in &loaded.warnings {
-        eprintln!("{w}");
+        errln!("{w}");
     }
     let policies = match select_policies(loaded, &args.policies) {
         Ok(p) if p.is_empty() => (0..loaded.world.policies.len()).collect(),
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::INVALID_INPUT;
         }
     };
     let experiment = match replicated::resolve(loaded, &args.experiment, &policies) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return exit::INVALID_INPUT;
         }
     };
     let runs = policies.len() * experiment.batch.max(1) as usize;
     if let Err(reasons) = check_work(loaded, runs, args.allow_large) {
         for r in reasons {
-            eprintln!("{r}");
+            errln!("{r}");
         }
         return exit::INVALID_INPUT;
     }
@@ -183,7 +192,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
             } else {
                 e.to_string()
             };
-            eprintln!("cannot write the report to {}: {why}", out_path.display());
+            errln!("cannot write the report to {}: {why}", out_path.display());
             return exit::HARNESS_FAILURE;
         }
     };
@@ -204,7 +213,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
                     )),
                 )),
                 Err(e) => {
-                    eprintln!("cannot write the report: {e}");
+                    errln!("cannot write the report: {e}");
                     return exit::HARNESS_FAILURE;
                 }
             }
@@ -227,7 +236,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
         if args.audit
             && let Some(note) = replicated::audit_note(&experiment)
         {
-            eprintln!("{note}");
+            errln!("{note}");
         }
         let hooks = |i: usize| Hooks {
             sink: audits
@@ -252,7 +261,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
                 started.elapsed().as_secs_f64(),
             ),
             Err(e) => {
-                eprintln!("{}: {e}", loaded.path.display());
+                errln!("{}: {e}", loaded.path.display());
                 return exit::HARNESS_FAILURE;
             }
         }
@@ -266,7 +275,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
             match r {
                 Ok(r) => ok.push(r),
                 Err(e) => {
-                    eprintln!("{}: {e}", loaded.path.display());
+                    errln!("{}: {e}", loaded.path.display());
                     return exit::HARNESS_FAILURE;
                 }
             }
@@ -278,7 +287,7 @@ fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
     let dest = match published {
         Ok(dest) => dest,
         Err(e) => {
-            eprintln!("cannot write the report: {e}");
+            errln!("cannot write the report: {e}");
             return exit::HARNESS_FAILURE;
         }
     };
@@ -313,7 +322,7 @@ fn with_progress<T: Send>(
         .map(|s| {
             let b = multi.add(ProgressBar::new(total));
             b.set_style(style.clone());
-            b.set_prefix(loaded.world.policies[s.policy].name.clone());
+            b.set_prefix(printable(&loaded.world.policies[s.policy].name).into_owned());
             b
         })
         .collect();
@@ -367,7 +376,7 @@ fn write_outputs(
                     out.write(&name, &bytes)?;
                 }
                 // A chart that cannot be drawn must not cost the user the rest of the report.
-                Err(e) => eprintln!("warning: {name}: {e}"),
+                Err(e) => errln!("warning: {name}: {e}"),
             }
         }
     }
@@ -407,10 +416,13 @@ fn write_outputs(
 }
 
 fn print_tables(summary: &RunSummary) {
-    println!(
-        "{} (seed {}, {} s simulated)\n",
-        summary.scenario.name, summary.seed, summary.scenario.duration
+    outln!(
+        "{} (seed {}, {} s simulated)",
+        summary.scenario.name,
+        summary.seed,
+        summary.scenario.duration
     );
+    println!();
     print!("{}", terminal::policy_table(summary));
     let faults = terminal::fault_table(summary);
     if !faults.is_empty() {

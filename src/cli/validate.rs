@@ -11,7 +11,7 @@ pub fn validate(paths: &[PathBuf], strict_paths: bool) -> u8 {
         match load_file(path, strict_paths) {
             Ok(l) => {
                 for w in &l.warnings {
-                    eprintln!("{w}");
+                    errln!("{w}");
                 }
                 println!(
                     "{}: ok ({} policies, {} routes, {} faults{})",
@@ -28,7 +28,7 @@ pub fn validate(paths: &[PathBuf], strict_paths: bool) -> u8 {
             }
             Err(problems) => {
                 for p in problems {
-                    eprintln!("{p}");
+                    errln!("{p}");
                 }
                 code = exit::INVALID_INPUT;
             }

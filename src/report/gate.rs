@@ -13,6 +13,9 @@
 use std::fmt::Write as _;
 
 use super::replicated::{self, Style};
+// Names come from scenario files: a newline or an escape sequence in one must not split a
+// check's line or recolour the log.
+use super::terminal::printable;
 use crate::metrics::gate::{
     BaselineState, Check, CheckKind, Estimate, GateReport, ScenarioGate, Totals,
 };
@@ -25,14 +28,6 @@ const STATUS_WIDTH: usize = 9;
 const SUBJECT_WIDTH: usize = 36;
 /// Width of a policy name.
 const POLICY_WIDTH: usize = 10;
-
-/// `s` on one line with nothing a terminal would act on: names come from scenario files, and a
-/// newline or an escape sequence in one must not split a check's line or recolour the log.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
 
 /// `-0.0` prints as `0`, not `-0`.
 fn unsigned_zero(v: f64) -> f64 {
@@ -196,7 +191,7 @@ pub fn check_line(check: &Check) -> String {
     if let Some(note) = &check.note {
         let _ = write!(line, " ({note})");
     }
-    printable(&line)
+    printable(&line).into_owned()
 }
 
 /// `10 seeds`, `1 seed`.
@@ -236,6 +231,7 @@ pub fn scenario_header(s: &ScenarioGate) -> String {
         replicated::confidence(s.confidence, Style::Terminal),
         baseline_text(s),
     ))
+    .into_owned()
 }
 
 /// `gate: 14 checks: 11 passed, 1 failed, 1 regressed, 1 improved, 0 skipped -> FAILED`.
@@ -667,10 +663,10 @@ mod tests {
         assert_eq!(lines[lines.len() - 2], "");
         assert!(lines[lines.len() - 1].starts_with("gate: 9 checks"));
         assert!(text.ends_with("FAILED\n"));
-        // The hostile note's newline does not split its check's line.
+        // The hostile note's newline does not split its check's line: it is written `\n`.
         let hostile = render(&fixture::hostile());
         assert_eq!(hostile.lines().count(), 5, "{hostile}");
-        assert!(hostile.contains("** has | pipes)\n"), "{hostile}");
+        assert!(hostile.contains("**\\nhas | pipes)\n"), "{hostile}");
         assert_eq!(
             render(&GateReport::default()),
             "gate: 0 checks: 0 passed, 0 failed, 0 regressed, 0 improved, 0 skipped -> passed\n"

@@ -6,10 +6,43 @@
 //! logs, and snapshot-testable. Colour and progress bars are the CLI's business. A single-seed
 //! run prints exactly what it always has.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::replicated::{self, Style};
 use crate::metrics::RunSummary;
+
+/// `s` with nothing a terminal would act on, for every name from a scenario file printed to a
+/// terminal or a CI log: control characters (C0 such as ESC, CR, BEL and newlines; DEL; C1
+/// such as the one-byte CSI U+009B) and the bidirectional formatting characters that reorder
+/// what follows them are written as escapes, the way `{:?}` writes them (`\u{1b}`, `\r`).
+/// An escape sequence in a policy name must not recolour, retitle or clear a terminal, nor a
+/// carriage return overwrite a table row. Borrowed when there is nothing to escape.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    fn escaped(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+    if !s.chars().any(escaped) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if escaped(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
@@ -44,8 +77,13 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// Renders rows as columns aligned as `align` says (right for columns it does not cover), two
 /// spaces apart, trailing spaces trimmed.
 fn aligned_table(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> String {
+    // Cells hold names from the scenario file: escaped before they are measured.
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -67,8 +105,8 @@ fn aligned_table(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> Stri
         out.push('\n');
     };
     line(&mut header.iter().copied());
-    for r in rows {
-        line(&mut r.iter().map(String::as_str));
+    for r in &rows {
+        line(&mut r.iter().map(|c| c.as_ref()));
     }
     out
 }
@@ -214,7 +252,7 @@ pub fn differences_table(s: &RunSummary) -> String {
     use Align::{Left, Right};
     format!(
         "differences from baseline {} (policy - baseline, paired by seed over {} seeds, {}s)\n{}",
-        replicated::baseline(s).unwrap_or("-"),
+        printable(replicated::baseline(s).unwrap_or("-")),
         replicated::seed_count(s),
         interval_name(s),
         aligned_table(
@@ -474,6 +512,15 @@ mod tests {
         let rows: Vec<&str> = t.lines().skip(1).collect();
         assert!(rows[1].contains(" 1234 "), "{t}");
         assert!(rows[0].contains("%          0 "), "{t}");
+    }
+
+    #[test]
+    fn names_print_with_controls_escaped() {
+        assert!(matches!(printable("twilio-like é"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("a\u{1b}[31m\r\n\t\u{7}\u{7f}\u{9b}b\u{202e}c\u{2066}"),
+            "a\\u{1b}[31m\\r\\n\\t\\u{7}\\u{7f}\\u{9b}b\\u{202e}c\\u{2066}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! A `CompiledScenario` only exists for a scenario that passed validation
 //! ([`Scenario::compile`](super::Scenario::compile)), so the simulator can index without checks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use failover_router::route::{Country, NumberType, ProviderId, RouteSpec};
@@ -251,15 +252,21 @@ pub struct ProviderModel {
     pub inventory: Option<InventoryModel>,
     /// Sorted, deduplicated.
     pub failure_domains: Box<[DomainId]>,
-    /// One entry per carrier, indexed by [`CarrierId`] (unlisted carriers: quality 1).
-    pub paths: Box<[PathModel]>,
+    /// The provider's own paths, sorted by carrier, one per carrier at most (unlisted
+    /// carriers: [`PathModel::DIRECT`]). Only the listed ones: one entry per carrier for every
+    /// provider made 100,000 providers of 10,000 carriers a billion entries.
+    pub paths: Box<[(CarrierId, PathModel)]>,
     pub serves: NumberTypeSet,
 }
 
 impl ProviderModel {
+    /// How the provider reaches `carrier` (a binary search among its few listed paths).
     #[inline]
     pub fn path(&self, carrier: CarrierId) -> &PathModel {
-        &self.paths[carrier.index()]
+        match self.paths.binary_search_by_key(&carrier, |(c, _)| *c) {
+            Ok(i) => &self.paths[i].1,
+            Err(_) => &PathModel::DIRECT,
+        }
     }
 
     pub fn in_domain(&self, d: DomainId) -> bool {
@@ -281,6 +288,14 @@ pub struct PathModel {
     /// Delivery probability multiplier.
     pub quality: f64,
     pub extra_latency: Option<Distribution>,
+}
+
+impl PathModel {
+    /// The path to a carrier a provider does not list: full quality, no extra latency.
+    pub const DIRECT: PathModel = PathModel {
+        quality: 1.0,
+        extra_latency: None,
+    };
 }
 
 /// Where one verification goes.
@@ -487,7 +502,7 @@ pub struct FraudModel {
 }
 
 /// What a fault targets, resolved.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum TargetRef {
     Provider(ProviderId),
     Carrier(CarrierId),
@@ -502,8 +517,10 @@ pub struct TargetModel {
     pub country: Option<CountryId>,
     pub number_type: Option<NumberType>,
     /// Providers the fault acts on (the provider, the region's providers, the failure domain's
-    /// providers); empty for carrier targets.
-    pub providers: Box<[ProviderId]>,
+    /// providers); empty for carrier targets. Shared by every fault on the same region or
+    /// domain: a copy per fault made 10,000 faults on a region of 100,000 providers a billion
+    /// entries.
+    pub providers: Arc<[ProviderId]>,
 }
 
 impl TargetModel {

@@ -21,6 +21,7 @@
 //! message naming the kinds it does belong to. Overlapping faults compose; the simulator decides
 //! how (e.g. error probabilities combine as independent events).
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use failover_router::duration::{HumanDuration, format as fmt_d, serde_opt, serde_str};
@@ -199,6 +200,35 @@ impl Fault {
             ),
         }
     }
+}
+
+/// The report names of `faults` in order ([`Fault::label`], repeats numbered `#2`, `#3`, ...),
+/// each with whether its label was already taken (an error for a fault named by its author).
+///
+/// Linear: taken labels are in a set, and the next number to try per label is remembered
+/// (labels are never released, so every number below it stays taken); trying from `#2` for
+/// each of 10,000 faults with one label was cubic.
+pub(crate) fn fault_labels(faults: &[Fault]) -> Vec<(String, bool)> {
+    let mut taken: HashSet<String> = HashSet::with_capacity(faults.len());
+    let mut next: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(faults.len());
+    for f in faults {
+        let base = f.label();
+        if taken.insert(base.clone()) {
+            out.push((base, false));
+            continue;
+        }
+        let n = next.entry(base.clone()).or_insert(2);
+        let label = loop {
+            let label = format!("{base}#{n}");
+            *n += 1;
+            if taken.insert(label.clone()) {
+                break label;
+            }
+        };
+        out.push((label, true));
+    }
+    out
 }
 
 // ---- The flat file form -------------------------------------------------------------------

@@ -28,6 +28,10 @@ pub const MAX_POLICY_FILE_BYTES: u64 = 1 << 20;
 /// Most bytes read from a trace or a CSV of samples (64 MiB): a few million rows.
 pub const MAX_CSV_FILE_BYTES: u64 = 64 << 20;
 
+/// Most bytes read from a scenario file (64 MiB): several hundred thousand providers and
+/// routes, which validation handles in seconds; beyond it a file is refused unread.
+pub const MAX_SCENARIO_FILE_BYTES: u64 = 64 << 20;
+
 /// What a referenced file holds, which sets its size limit and how errors name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -37,6 +41,9 @@ pub enum FileKind {
     Trace,
     /// An empirical distribution's `csv`: one column of seconds.
     Samples,
+    /// The scenario file itself (given on the command line, not referenced), read by the same
+    /// rules: a FIFO given as a scenario must not block either.
+    Scenario,
 }
 
 impl FileKind {
@@ -45,6 +52,7 @@ impl FileKind {
         match self {
             FileKind::Policy => MAX_POLICY_FILE_BYTES,
             FileKind::Trace | FileKind::Samples => MAX_CSV_FILE_BYTES,
+            FileKind::Scenario => MAX_SCENARIO_FILE_BYTES,
         }
     }
 
@@ -53,16 +61,19 @@ impl FileKind {
             FileKind::Policy => "policy file (TOML)",
             FileKind::Trace => "trace (CSV)",
             FileKind::Samples => "CSV of samples",
+            FileKind::Scenario => "scenario file (TOML)",
         }
     }
 
-    /// The scenario field that names a file of this kind.
-    fn key(self) -> &'static str {
-        match self {
+    /// What to do instead of naming something that is not a regular file.
+    fn point_at_regular_file(self) -> String {
+        let key = match self {
             FileKind::Policy => "file",
             FileKind::Trace => "trace",
             FileKind::Samples => "csv",
-        }
+            FileKind::Scenario => return "give the path of a scenario file (TOML)".to_owned(),
+        };
+        format!("point `{key}` at a regular file, a {}", self.what())
     }
 }
 
@@ -119,56 +130,20 @@ impl<'a> FileRules<'a> {
     /// The bytes of a referenced file, and its path as errors show it.
     pub fn read_bytes(&self, kind: FileKind, written: &Path) -> Result<(PathBuf, Vec<u8>), String> {
         let path = self.resolve(kind, written)?;
-        let shown = path.display();
-        let cannot = |e: std::io::Error| format!("cannot read {shown}: {e}");
-        // The type first, following symbolic links and without opening: opening a FIFO blocks.
-        let meta = std::fs::metadata(&path).map_err(cannot)?;
-        refuse_special(&path, kind, &meta)?;
-        if self.strict_paths {
-            self.inside(&path, kind)?;
-        }
-        let too_large = || {
-            format!(
-                "{shown} is larger than {}, the limit for a {}: use a smaller file",
-                size_text(kind.limit()),
-                kind.what()
-            )
-        };
-        if meta.len() > kind.limit() {
-            return Err(too_large());
-        }
-        let file = open_nonblocking(&path).map_err(cannot)?;
-        // Swapped for something else since the check?
-        refuse_special(&path, kind, &file.metadata().map_err(cannot)?)?;
-        // Sizes of files such as those in /proc are not known in advance: read one byte more
-        // than the limit to tell.
-        let mut bytes = Vec::new();
-        file.take(kind.limit() + 1)
-            .read_to_end(&mut bytes)
-            .map_err(cannot)?;
-        if bytes.len() as u64 > kind.limit() {
-            return Err(too_large());
-        }
+        let bytes = read_regular(&path, kind, |path| {
+            if self.strict_paths {
+                self.inside(path, kind)?;
+            }
+            Ok(())
+        })?;
         Ok((path, bytes))
     }
 
     /// The text of a referenced file (UTF-8), and its path as errors show it.
     pub fn read_text(&self, kind: FileKind, written: &Path) -> Result<(PathBuf, String), String> {
         let (path, bytes) = self.read_bytes(kind, written)?;
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok((path, text)),
-            Err(e) => {
-                let valid = e.utf8_error().valid_up_to();
-                let before = std::str::from_utf8(&e.as_bytes()[..valid]).unwrap_or_default();
-                let (line, col) = line_col(before, before.len());
-                Err(format!(
-                    "{}:{line}:{col}: not UTF-8 text (the first invalid byte is here): save the \
-                     {} as UTF-8",
-                    path.display(),
-                    kind.what()
-                ))
-            }
-        }
+        let text = utf8_text(&path, kind, bytes)?;
+        Ok((path, text))
     }
 
     /// Refuses a file whose real path (symbolic links resolved) is outside `base_dir`.
@@ -205,6 +180,67 @@ fn shown_dir(dir: &Path) -> String {
     }
 }
 
+/// The text of the scenario file at `path`, read by the rules of referenced files (regular
+/// files only, checked before opening; at most [`MAX_SCENARIO_FILE_BYTES`]; UTF-8, or an error
+/// at the first invalid byte that does not quote the file).
+pub fn read_scenario_file(path: &Path) -> Result<String, String> {
+    let bytes = read_regular(path, FileKind::Scenario, |_| Ok(()))?;
+    utf8_text(path, FileKind::Scenario, bytes)
+}
+
+/// The bytes of the regular file at `path`, at most `kind`'s limit; `check` runs on the path
+/// once it is known to be a regular file, before it is opened.
+fn read_regular(
+    path: &Path,
+    kind: FileKind,
+    check: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let cannot = |e: std::io::Error| format!("cannot read {shown}: {e}");
+    // The type first, following symbolic links and without opening: opening a FIFO blocks.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    refuse_special(path, kind, &meta)?;
+    check(path)?;
+    let too_large = || {
+        format!(
+            "{shown} is larger than {}, the limit for a {}: use a smaller file",
+            size_text(kind.limit()),
+            kind.what()
+        )
+    };
+    if meta.len() > kind.limit() {
+        return Err(too_large());
+    }
+    let file = open_nonblocking(path).map_err(cannot)?;
+    // Swapped for something else since the check?
+    refuse_special(path, kind, &file.metadata().map_err(cannot)?)?;
+    // Sizes of files such as those in /proc are not known in advance: read one byte more
+    // than the limit to tell.
+    let mut bytes = Vec::new();
+    file.take(kind.limit() + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > kind.limit() {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// `bytes` as UTF-8 text, or an error at the first invalid byte (`path:line:col`).
+fn utf8_text(path: &Path, kind: FileKind, bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let before = std::str::from_utf8(&e.as_bytes()[..valid]).unwrap_or_default();
+        let (line, col) = line_col(before, before.len());
+        format!(
+            "{}:{line}:{col}: not UTF-8 text (the first invalid byte is here): save the {} as \
+             UTF-8",
+            path.display(),
+            kind.what()
+        )
+    })
+}
+
 /// `1 MiB`, `64 MiB`, or bytes.
 fn size_text(bytes: u64) -> String {
     if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
@@ -226,10 +262,9 @@ fn refuse_special(path: &Path, kind: FileKind, meta: &Metadata) -> Result<(), St
         special_kind(&t)
     };
     Err(format!(
-        "{} is {what}, not a regular file: point `{}` at a regular file, a {}",
+        "{} is {what}, not a regular file: {}",
         path.display(),
-        kind.key(),
-        kind.what()
+        kind.point_at_regular_file()
     ))
 }
 

@@ -43,12 +43,108 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Bytes per block of [`LineIndex`]'s character counts.
+const BLOCK: usize = 4096;
+
+/// Where the lines of a text start, and how many characters precede every [`BLOCK`]th byte:
+/// built once, so that locating each of many problems costs a binary search and at most one
+/// block of counting, not a scan from the start of the text ([`line_col`] per problem made
+/// 20,000 problems in a large file quadratic).
+pub(crate) struct LineIndex {
+    line_starts: Vec<usize>,
+    block_chars: Vec<usize>,
+}
+
+/// Whether `b` starts a character (is not a UTF-8 continuation byte).
+fn starts_char(b: &u8) -> bool {
+    b & 0xC0 != 0x80
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        let mut block_chars = Vec::with_capacity(bytes.len() / BLOCK + 1);
+        let mut chars = 0;
+        for block in bytes.chunks(BLOCK) {
+            block_chars.push(chars);
+            chars += block.iter().filter(|b| starts_char(b)).count();
+        }
+        block_chars.push(chars);
+        LineIndex {
+            line_starts,
+            block_chars,
+        }
+    }
+
+    /// Characters of `text` (the text this index was built from) before byte `offset`.
+    fn chars_before(&self, text: &str, offset: usize) -> usize {
+        let block = offset / BLOCK;
+        let from = block * BLOCK;
+        self.block_chars[block]
+            + text.as_bytes()[from..offset]
+                .iter()
+                .filter(|b| starts_char(b))
+                .count()
+    }
+
+    /// [`line_col`] of `offset` in `text`, the text this index was built from.
+    pub(crate) fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line - 1];
+        let column = self.chars_before(text, offset) - self.chars_before(text, start) + 1;
+        (line, column)
+    }
+}
+
+/// A TOML text ready to locate field paths in: parsed once with spans, its lines indexed.
+pub(crate) struct Locator<'a> {
+    text: &'a str,
+    doc: Option<ImDocument<&'a str>>,
+    lines: LineIndex,
+}
+
+impl<'a> Locator<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Locator {
+            text,
+            doc: ImDocument::parse(text).ok(),
+            lines: LineIndex::new(text),
+        }
+    }
+
+    /// Span of the deepest part of `path` written in the text, if it parses.
+    fn span(&self, path: &FieldPath) -> Option<Range<usize>> {
+        self.doc.as_ref().and_then(|d| locate(d.as_table(), path))
+    }
+
+    /// 1-based line and column of byte `offset`.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        self.lines.line_col(self.text, offset)
+    }
+
+    /// 1-based line and column where `path` (the deepest part of it that exists) is written.
+    pub(crate) fn position(&self, path: &FieldPath) -> Option<(usize, usize)> {
+        self.span(path).map(|s| self.line_col(s.start))
+    }
+}
+
 /// Every diagnostic for `err`, which came from loading `text` (the contents of `file`).
 pub fn diagnose(file: &Path, text: &str, err: &ScenarioError) -> Vec<Diagnostic> {
+    // Parsed and indexed once for all the problems, however many.
+    let locator = Locator::new(text);
     let at = |span: Option<Range<usize>>, message: String| {
         let (line, column) = match span {
             Some(s) => {
-                let (l, c) = line_col(text, s.start);
+                let (l, c) = locator.line_col(s.start);
                 (Some(l), Some(c))
             }
             None => (None, None),
@@ -68,26 +164,20 @@ pub fn diagnose(file: &Path, text: &str, err: &ScenarioError) -> Vec<Diagnostic>
     };
     match err {
         ScenarioError::Parse(e) => vec![at(e.span(), syntax_message(text, e))],
-        ScenarioError::Invalid(problems) => {
-            let doc = ImDocument::parse(text).ok();
-            problems
-                .0
-                .iter()
-                .map(|p| {
-                    let span = doc.as_ref().and_then(|d| locate(d.as_table(), &p.path));
-                    at(span.or(Some(0..0)), format!("{}: {}", p.path, p.message))
-                })
-                .collect()
-        }
+        ScenarioError::Invalid(problems) => problems
+            .0
+            .iter()
+            .map(|p| {
+                let span = locator.span(&p.path);
+                at(span.or(Some(0..0)), format!("{}: {}", p.path, p.message))
+            })
+            .collect(),
         ScenarioError::MissingVersion => vec![at(Some(0..0), err.to_string())],
         ScenarioError::UnsupportedVersion { .. } => {
-            let doc = ImDocument::parse(text).ok();
-            let span = doc
-                .as_ref()
-                .and_then(|d| locate(d.as_table(), &FieldPath::root().key("format_version")));
+            let span = locator.span(&FieldPath::root().key("format_version"));
             vec![at(span.or(Some(0..0)), err.to_string())]
         }
-        ScenarioError::Read { source, .. } => vec![at(None, format!("cannot read: {source}"))],
+        ScenarioError::Read(message) => vec![at(None, message.clone())],
         ScenarioError::Serialize(_) => vec![at(None, err.to_string())],
     }
 }
@@ -95,7 +185,7 @@ pub fn diagnose(file: &Path, text: &str, err: &ScenarioError) -> Vec<Diagnostic>
 /// The message of a parse error of the scenario, on one line and never empty. toml reports a
 /// control character in a comment with an empty message (or "expected newline" after a value),
 /// so one at the error's position is named instead.
-fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+fn syntax_message(text: &str, e: &toml_edit::de::Error) -> String {
     if let Some(c) = e
         .span()
         .and_then(|s| text.get(s.start..))
@@ -137,13 +227,6 @@ pub(crate) fn control_character_message(c: char) -> Option<String> {
             u32::from(c)
         )
     })
-}
-
-/// 1-based line and column where `path` is written in the TOML `text` (the deepest part of
-/// it that exists), if the text parses.
-pub(crate) fn position_of(text: &str, path: &FieldPath) -> Option<(usize, usize)> {
-    let doc = ImDocument::parse(text).ok()?;
-    locate(doc.as_table(), path).map(|s| line_col(text, s.start))
 }
 
 enum Node<'a> {
@@ -225,6 +308,37 @@ mod tests {
         assert_eq!(line_col(text, 0), (1, 1));
         assert_eq!(line_col(text, 6), (2, 1));
         assert_eq!(line_col(text, 10), (2, 4));
+    }
+
+    /// The index agrees with a scan from the start, across block edges and multi-byte
+    /// characters, on one long line as on many short ones.
+    #[test]
+    fn the_line_index_agrees_with_a_scan() {
+        let long_line = "é".repeat(3 * BLOCK) + "x\n" + &"ab\n".repeat(BLOCK) + "€";
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "\n\n",
+            "a = 1\nbé = 2\n",
+            long_line.as_str(),
+        ] {
+            let index = LineIndex::new(text);
+            let edges =
+                (1..=text.len() / BLOCK).flat_map(|k| [k * BLOCK - 1, k * BLOCK, k * BLOCK + 1]);
+            let offsets = (0..=text.len() + 2)
+                .step_by(37)
+                .chain(edges)
+                .chain([text.len()]);
+            for offset in offsets.filter(|&o| o > text.len() || text.is_char_boundary(o)) {
+                assert_eq!(
+                    index.line_col(text, offset),
+                    line_col(text, offset),
+                    "{offset} of {} bytes",
+                    text.len()
+                );
+            }
+        }
     }
 
     #[test]

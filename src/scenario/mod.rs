@@ -63,13 +63,14 @@ mod validate;
 mod world;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use failover_router::duration::{HumanDuration, serde_str};
 use failover_router::route::RouteSpec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use toml_edit::ImDocument;
 
 pub use compiled::{
     Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
@@ -80,10 +81,15 @@ pub use compiled::{
 pub use fault::{
     Fault, FaultKind, FaultTarget, LatencyEffect, LatencyLeg, OutageMode, TargetEntity,
 };
-pub use files::{FileKind, FileRules, MAX_CSV_FILE_BYTES, MAX_POLICY_FILE_BYTES};
+pub use files::{
+    FileKind, FileRules, MAX_CSV_FILE_BYTES, MAX_POLICY_FILE_BYTES, MAX_SCENARIO_FILE_BYTES,
+    read_scenario_file,
+};
 pub use locate::{Diagnostic, diagnose, line_col};
 pub(crate) use path::unknown_name;
-pub use path::{FieldPath, Problem, Problems, Segment, did_you_mean};
+pub use path::{
+    FieldPath, MAX_SHOWN_PROBLEMS, Problem, Problems, Segment, did_you_mean, more_problems,
+};
 pub use policies::{NamedPolicy, Policies};
 pub use traffic::{Burst, Diurnal, DiurnalPoint, FraudSpike, MixEntry, Rate, RateUnit, Traffic};
 pub use world::{Carrier, CarrierShare, CountrySpec, Inventory, Provider, ProviderPath, Region};
@@ -234,12 +240,10 @@ fn default_bucket() -> Duration {
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file cannot be read, is not a regular file, is too large or is not UTF-8; the
+    /// message names the file (and the position of the first invalid byte).
+    #[error("{0}")]
+    Read(String),
     #[error(
         "format_version is missing: add `format_version = {FORMAT_VERSION}` at the top of the scenario"
     )]
@@ -250,7 +254,7 @@ pub enum ScenarioError {
     UnsupportedVersion { found: String },
     /// Syntax or shape error (unknown field, wrong type, bad duration); carries the position.
     #[error("{0}")]
-    Parse(#[from] toml::de::Error),
+    Parse(#[from] toml_edit::de::Error),
     /// Semantic problems, each at its field path.
     #[error("{0}")]
     Invalid(Problems),
@@ -284,34 +288,53 @@ impl Scenario {
     /// [`from_toml_str`](Self::from_toml_str), reading referenced files by `files`' rules
     /// (e.g. [`FileRules::strict`]).
     pub fn from_toml_str_with(text: &str, files: FileRules<'_>) -> Result<Scenario, ScenarioError> {
-        // Check the version before the shape, so a file written for another version gets a
-        // version message rather than a list of unknown fields.
-        #[derive(Deserialize)]
-        struct Probe {
-            format_version: Option<toml::Value>,
-        }
-        let probe: Probe = toml::from_str(text)?;
-        match probe.format_version {
+        Scenario::load(text, files).map(|(scenario, _)| scenario)
+    }
+
+    /// [`from_toml_str_with`](Self::from_toml_str_with) and [`compile_with`](Self::compile_with)
+    /// at once: the scenario and its simulation form from one parse and one compilation.
+    pub fn load(
+        text: &str,
+        files: FileRules<'_>,
+    ) -> Result<(Scenario, CompiledScenario), ScenarioError> {
+        let mut scenario = Scenario::parse(text)?;
+        scenario.policies.load_files(files).into_result()?;
+        let compiled = scenario.compile_with(files)?;
+        Ok((scenario, compiled))
+    }
+
+    /// The file as data: parsed and shape-checked, with its format version, but neither policy
+    /// files loaded nor anything validated.
+    ///
+    /// The version is checked before the shape, so a file written for another version gets a
+    /// version message rather than a list of unknown fields; both from one parse (parsing is
+    /// most of the time validation takes: a separate parse for the version doubled it).
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let doc = ImDocument::parse(text).map_err(toml_edit::de::Error::from)?;
+        match doc.get("format_version") {
             None => return Err(ScenarioError::MissingVersion),
-            Some(toml::Value::Integer(v)) if v == i64::from(FORMAT_VERSION) => {}
+            Some(v) if v.as_integer() == Some(i64::from(FORMAT_VERSION)) => {}
             Some(other) => {
-                return Err(ScenarioError::UnsupportedVersion {
-                    found: other.to_string(),
-                });
+                let found = match other.as_value() {
+                    Some(v) => {
+                        // The value as written, without the spaces and comment around it.
+                        let mut v = v.clone();
+                        v.decor_mut().clear();
+                        v.to_string()
+                    }
+                    None => "a table".to_owned(),
+                };
+                return Err(ScenarioError::UnsupportedVersion { found });
             }
         }
-        let mut scenario: Scenario = toml::from_str(text)?;
-        scenario.policies.load_files(files).into_result()?;
-        scenario.compile_with(files)?;
-        Ok(scenario)
+        Ok(Scenario::deserialize(toml_edit::de::Deserializer::from(
+            doc,
+        ))?)
     }
 
     /// Reads a scenario file; relative paths inside it are resolved against its directory.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read_scenario_file(path).map_err(ScenarioError::Read)?;
         let base = path.parent().unwrap_or(Path::new("."));
         Scenario::from_toml_str(&text, base)
     }
@@ -332,18 +355,10 @@ impl Scenario {
     /// target and start; repeats get `#2`, `#3`), as compiled into
     /// [`FaultModel::name`](CompiledScenario).
     pub fn fault_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::with_capacity(self.faults.len());
-        for f in &self.faults {
-            let base = f.label();
-            let mut label = base.clone();
-            let mut n = 2;
-            while names.contains(&label) {
-                label = format!("{base}#{n}");
-                n += 1;
-            }
-            names.push(label);
-        }
-        names
+        fault::fault_labels(&self.faults)
+            .into_iter()
+            .map(|(label, _)| label)
+            .collect()
     }
 
     /// Validates and builds the simulation form. `base_dir` resolves CSV files (empirical

@@ -154,12 +154,22 @@ impl Problems {
     }
 }
 
+/// Most problems printed at once ([`Problems`]' `Display`, the command line): an author fixes
+/// a file from the top, and 20,000 messages about one pasted block bury the first.
+pub const MAX_SHOWN_PROBLEMS: usize = 50;
+
+/// The line that replaces the `hidden` problems beyond [`MAX_SHOWN_PROBLEMS`].
+pub fn more_problems(hidden: usize) -> String {
+    let s = if hidden == 1 { "" } else { "s" };
+    format!("… and {hidden} more problem{s} (fix the above and run again)")
+}
+
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.len() > 1 {
             writeln!(f, "{} problems in scenario:", self.0.len())?;
         }
-        for (i, p) in self.0.iter().enumerate() {
+        for (i, p) in self.0.iter().take(MAX_SHOWN_PROBLEMS).enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
@@ -168,49 +178,121 @@ impl fmt::Display for Problems {
             }
             write!(f, "{p}")?;
         }
+        if self.0.len() > MAX_SHOWN_PROBLEMS {
+            write!(
+                f,
+                "\n  {}",
+                more_problems(self.0.len() - MAX_SHOWN_PROBLEMS)
+            )?;
+        }
         Ok(())
     }
 }
 
-/// Levenshtein distance over chars, case-insensitive.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
-    let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+/// Levenshtein distance between `a` and `b` if it is at most `limit` (`None` beyond it),
+/// with `row` and `next` as scratch space. Only the band of cells within `limit` of the
+/// diagonal is computed, and the search stops as soon as a row exceeds the limit, so ruling a
+/// candidate out costs a few characters' work, not the whole table.
+fn bounded_distance(
+    a: &[char],
+    b: &[char],
+    limit: usize,
+    row: &mut Vec<usize>,
+    next: &mut Vec<usize>,
+) -> Option<usize> {
+    let (la, lb) = (a.len(), b.len());
+    // No distance exceeds the longer length: a larger limit changes nothing.
+    let limit = limit.min(la.max(lb));
+    if la.abs_diff(lb) > limit {
+        return None;
     }
-    prev[b.len()]
+    if limit == 0 {
+        return (a == b).then_some(0);
+    }
+    // Cells outside the band count as "beyond the limit".
+    let beyond = limit + 1;
+    row.clear();
+    row.extend((0..=lb).map(|j| j.min(beyond)));
+    for i in 1..=la {
+        next.clear();
+        next.resize(lb + 1, beyond);
+        next[0] = i.min(beyond);
+        let mut row_min = next[0];
+        for j in i.saturating_sub(limit).max(1)..=(i + limit).min(lb) {
+            let sub = row[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let cell = sub.min(row[j] + 1).min(next[j - 1] + 1).min(beyond);
+            next[j] = cell;
+            row_min = row_min.min(cell);
+        }
+        if row_min > limit {
+            return None;
+        }
+        std::mem::swap(row, next);
+    }
+    Some(row[lb]).filter(|&d| d <= limit)
 }
 
 /// The closest candidate to a misspelt `name`, if one is close enough to be a plausible typo.
+///
+/// Linear in the candidates and cheap for each: a candidate is compared only as far as it
+/// could still beat the best so far, without allocating. Still, callers ask only for the
+/// names they print (at most [`MAX_SHOWN_PROBLEMS`] of them), so that 20,000 dangling names
+/// among 20,000 declared ones do not cost 400 million comparisons.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     // Typos: up to a third of the longer name. Dropped or extra suffixes ("sinch" for
     // "sinch-like"): one name a prefix of the other, at least 3 characters shared.
-    let lower = name.to_lowercase();
+    let lower: Vec<char> = name.chars().flat_map(char::to_lowercase).collect();
     let n = name.chars().count();
-    let plausible = |d: usize, c: &str| {
-        let cl = c.to_lowercase();
-        let prefix =
-            n.min(c.chars().count()) >= 3 && (cl.starts_with(&lower) || lower.starts_with(&cl));
-        prefix || (d <= (n.max(c.chars().count()) / 3).max(1) && d < n.max(1))
-    };
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, c)| plausible(d, c))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
+    let (mut row, mut next, mut other) = (Vec::new(), Vec::new(), Vec::new());
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        // ASCII, the usual case, is compared in place: no lowercased copy for a candidate that
+        // its length or its first characters already rule out.
+        let ascii = name.is_ascii() && c.is_ascii();
+        let m = if ascii { c.len() } else { c.chars().count() };
+        let prefix = n.min(m) >= 3
+            && if ascii {
+                let k = n.min(m);
+                name.as_bytes()[..k].eq_ignore_ascii_case(&c.as_bytes()[..k])
+            } else {
+                other.clear();
+                other.extend(c.chars().flat_map(char::to_lowercase));
+                other.starts_with(&lower) || lower.starts_with(&other)
+            };
+        let typo = (n.max(m) / 3).max(1).min(n.max(1) - 1);
+        // Only a strictly closer candidate replaces the best: the first of equals wins.
+        let limit = match best {
+            Some((0, _)) => break,
+            Some((d, _)) if prefix => d - 1,
+            Some((d, _)) => typo.min(d - 1),
+            None if prefix => usize::MAX,
+            None => typo,
+        };
+        if ascii {
+            if n.abs_diff(m) > limit {
+                continue;
+            }
+            if limit == 0 {
+                if name.eq_ignore_ascii_case(c) {
+                    best = Some((0, c));
+                }
+                continue;
+            }
+        }
+        other.clear();
+        other.extend(c.chars().flat_map(char::to_lowercase));
+        if let Some(d) = bounded_distance(&lower, &other, limit, &mut row, &mut next) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
+
+/// At most this many declared names are listed after an unknown one.
+const LISTED_NAMES: usize = 10;
 
 /// "unknown provider "x"; did you mean "y"?" or a list of what is declared.
 pub(crate) fn unknown_name<'a>(
@@ -219,16 +301,44 @@ pub(crate) fn unknown_name<'a>(
     candidates: impl IntoIterator<Item = &'a str> + Clone,
     declare_in: &str,
 ) -> String {
+    unknown_name_with(what, name, candidates, declare_in, true)
+}
+
+/// [`unknown_name`], or without a suggestion nor a list unless `suggest`: for messages that
+/// will not be printed (see [`did_you_mean`]), which are only counted. Lists at most ten
+/// declared names, then how many more there are.
+pub(crate) fn unknown_name_with<'a>(
+    what: &str,
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+    declare_in: &str,
+    suggest: bool,
+) -> String {
+    if !suggest {
+        return format!("unknown {what} {name:?}; declare it in {declare_in}");
+    }
     if let Some(s) = did_you_mean(name, candidates.clone()) {
         return format!("unknown {what} {name:?}; did you mean {s:?}?");
     }
-    let all: Vec<String> = candidates.into_iter().map(|c| format!("{c:?}")).collect();
-    if all.is_empty() {
+    let mut all = candidates.into_iter();
+    let listed: Vec<String> = all
+        .by_ref()
+        .take(LISTED_NAMES)
+        .map(|c| format!("{c:?}"))
+        .collect();
+    let more = all.count();
+    if listed.is_empty() {
         format!("unknown {what} {name:?}: none is declared; declare it in {declare_in}")
-    } else {
+    } else if more == 0 {
         format!(
             "unknown {what} {name:?}; declared: {} (or declare it in {declare_in})",
-            all.join(", ")
+            listed.join(", ")
+        )
+    } else {
+        format!(
+            "unknown {what} {name:?}; declared: {} and {more} more (or declare it in \
+             {declare_in})",
+            listed.join(", ")
         )
     }
 }
@@ -270,5 +380,145 @@ mod tests {
         check("x", None);
         check("twilio", Some("twilio-like"));
         check("sinch-like-eu", Some("sinch-like"));
+        // The first of equally close candidates; a closer one later still wins.
+        assert_eq!(did_you_mean("abcx", ["abcd", "abce"]), Some("abcd"));
+        assert_eq!(did_you_mean("abcdef", ["abcxyz", "abcdeg"]), Some("abcdeg"));
+        assert_eq!(did_you_mean("ABC", ["x", "abc"]), Some("abc"));
+        assert_eq!(did_you_mean("", ["a", "b"]), None);
+    }
+
+    /// The bounded search finds what comparing every candidate in full finds.
+    #[test]
+    fn suggestions_agree_with_the_full_comparison() {
+        // The whole table, the textbook way.
+        fn distance(a: &str, b: &str) -> usize {
+            let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
+            let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
+            let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+            for (i, row) in d.iter_mut().enumerate() {
+                row[0] = i;
+            }
+            d[0] = (0..=b.len()).collect();
+            for i in 1..=a.len() {
+                for j in 1..=b.len() {
+                    let sub = d[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+                    d[i][j] = sub.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+                }
+            }
+            d[a.len()][b.len()]
+        }
+        let (mut row, mut next) = (Vec::new(), Vec::new());
+        for a in [
+            "",
+            "a",
+            "kitten",
+            "sitting",
+            "flaw",
+            "lawn",
+            "provider-12",
+            "pr0vider-21x",
+        ] {
+            for b in [
+                "",
+                "ab",
+                "sitting",
+                "kitten",
+                "lawn",
+                "provider-21",
+                "provider-12x",
+            ] {
+                let full = distance(a, b);
+                let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+                for limit in 0..=full + 1 {
+                    assert_eq!(
+                        bounded_distance(&ca, &cb, limit, &mut row, &mut next),
+                        (full <= limit).then_some(full),
+                        "{a:?} {b:?} within {limit}"
+                    );
+                }
+            }
+        }
+        fn full<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+            let lower = name.to_lowercase();
+            let n = name.chars().count();
+            let plausible = |d: usize, c: &str| {
+                let cl = c.to_lowercase();
+                let prefix = n.min(c.chars().count()) >= 3
+                    && (cl.starts_with(&lower) || lower.starts_with(&cl));
+                prefix || (d <= (n.max(c.chars().count()) / 3).max(1) && d < n.max(1))
+            };
+            candidates
+                .iter()
+                .map(|&c| (distance(name, c), c))
+                .filter(|&(d, c)| plausible(d, c))
+                .min_by_key(|&(d, _)| d)
+                .map(|(_, c)| c)
+        }
+        let names = [
+            "twilio-like",
+            "vonage-like",
+            "sinch-like",
+            "sinch",
+            "Sinch-EU",
+            "a",
+            "ab",
+            "abc",
+            "abd",
+            "provider-1",
+            "provider-10",
+            "provider-1x",
+            "pr0vider-1",
+            "télékom",
+            "telekom",
+            "TELEKOM-de",
+            "x",
+            "",
+            "TWILIO-LIKE",
+            "Provider-1",
+            "SINCH-like-eu",
+        ];
+        for name in names {
+            for k in 0..names.len() {
+                let candidates: Vec<&str> = names.iter().copied().cycle().skip(k).take(9).collect();
+                assert_eq!(
+                    did_you_mean(name, candidates.iter().copied()),
+                    full(name, &candidates),
+                    "{name:?} among {candidates:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_ten_declared_names_then_a_count() {
+        let names: Vec<String> = (0..25).map(|i| format!("p{i}")).collect();
+        let message = unknown_name(
+            "provider",
+            "zzz",
+            names.iter().map(String::as_str),
+            "[[providers]]",
+        );
+        assert_eq!(
+            message,
+            "unknown provider \"zzz\"; declared: \"p0\", \"p1\", \"p2\", \"p3\", \"p4\", \
+             \"p5\", \"p6\", \"p7\", \"p8\", \"p9\" and 15 more (or declare it in [[providers]])"
+        );
+    }
+
+    #[test]
+    fn problems_display_at_most_fifty() {
+        let mut problems = Problems::default();
+        for i in 0..60 {
+            problems.push(FieldPath::root().key("providers").index(i), "bad");
+        }
+        let text = problems.to_string();
+        assert_eq!(text.lines().count(), 1 + 50 + 1, "{text}");
+        assert!(text.starts_with("60 problems in scenario:\n  providers[0]: bad\n"));
+        assert!(
+            text.ends_with(
+                "  providers[49]: bad\n  … and 10 more problems (fix the above and run again)"
+            ),
+            "{text}"
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! compiled form is dropped; otherwise it is exactly what the simulator needs. Keeping the
 //! checks here, next to the construction, means a check cannot drift from what it protects.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use failover_router::duration::format as fmt_d;
@@ -16,10 +18,10 @@ use failover_router::route::{Country, NumberType, ProviderId};
 
 use super::compiled::entity_key;
 use super::compiled::*;
-use super::fault::{FaultKind, LatencyEffect, LatencyLeg, TargetEntity};
+use super::fault::{FaultKind, LatencyEffect, LatencyLeg, TargetEntity, fault_labels};
 use super::files::{FileKind, FileRules, csv_error, csv_field_at};
-use super::locate::position_of;
-use super::path::{FieldPath, Problems, unknown_name};
+use super::locate::Locator;
+use super::path::{FieldPath, MAX_SHOWN_PROBLEMS, Problems, unknown_name_with};
 use super::{FORMAT_VERSION, Scenario};
 use crate::scenario::distribution::{Distribution, DistributionSpec};
 
@@ -41,15 +43,80 @@ pub const MAX_FACTOR: f64 = 1000.0;
 /// Largest route cost per attempt: costs are summed over millions of attempts.
 pub const MAX_COST: f64 = 1e6;
 
+/// The names of one kind of entity in declaration order, indexed: every check and lookup is
+/// one hash probe. Scanning the list per reference made validation quadratic (100,000
+/// providers and routes took minutes).
+struct Names<'a> {
+    list: Vec<&'a str>,
+    /// Name -> index of its first declaration.
+    first: HashMap<&'a str, usize>,
+}
+
+impl<'a> Names<'a> {
+    fn new(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let list: Vec<&str> = names.into_iter().collect();
+        let mut first = HashMap::with_capacity(list.len());
+        for (i, n) in list.iter().enumerate() {
+            first.entry(*n).or_insert(i);
+        }
+        Names { list, first }
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        self.first.get(name).copied()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a str> + Clone + '_ {
+        self.list.iter().copied()
+    }
+}
+
+/// Names seen in order of first appearance, each with its index (failure domains, use cases).
+#[derive(Default)]
+struct Interner {
+    list: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+}
+
 struct Cx<'a> {
     files: FileRules<'a>,
     problems: Problems,
     warnings: Problems,
+    /// Unknown names still to get a did-you-mean: only as many as can be printed
+    /// ([`MAX_SHOWN_PROBLEMS`]), since each suggestion compares the name with every declared
+    /// one. A problem of the scenario never comes after more unknown names than problems, so
+    /// every printed message has its suggestion.
+    suggestions: usize,
 }
 
 impl Cx<'_> {
     fn push(&mut self, at: FieldPath, message: impl Into<String>) {
         self.problems.push(at, message);
+    }
+
+    /// "unknown provider "x"; did you mean "y"?" (see [`Cx::suggestions`]).
+    fn unknown<'n>(
+        &mut self,
+        what: &str,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'n str> + Clone,
+        declare_in: &str,
+    ) -> String {
+        let suggest = self.suggestions > 0;
+        self.suggestions = self.suggestions.saturating_sub(1);
+        unknown_name_with(what, name, candidates, declare_in, suggest)
     }
 
     fn dist(&mut self, at: &FieldPath, spec: &DistributionSpec) -> Distribution {
@@ -96,12 +163,12 @@ impl Cx<'_> {
         v
     }
 
-    fn unique_names(&mut self, list: &str, names: &[&str], what: &str) {
-        for (i, n) in names.iter().enumerate() {
+    fn unique_names(&mut self, list: &str, names: &Names<'_>, what: &str) {
+        for (i, n) in names.list.iter().enumerate() {
             let at = FieldPath::root().key(list).index(i).key("name");
             if n.trim().is_empty() {
                 self.push(at, format!("is empty; give the {what} a name"));
-            } else if let Some(j) = names[..i].iter().position(|m| m == n) {
+            } else if let Some(j) = names.get(n).filter(|&j| j < i) {
                 self.push(
                     at,
                     format!("duplicate {what} name {n:?} (also {list}[{j}]); names must be unique"),
@@ -115,15 +182,13 @@ impl Cx<'_> {
         at: FieldPath,
         what: &str,
         name: &str,
-        names: &[&str],
+        names: &Names<'_>,
         declare_in: &str,
     ) -> Option<usize> {
-        let found = names.iter().position(|n| *n == name);
+        let found = names.get(name);
         if found.is_none() {
-            self.push(
-                at,
-                unknown_name(what, name, names.iter().copied(), declare_in),
-            );
+            let message = self.unknown(what, name, names.iter(), declare_in);
+            self.push(at, message);
         }
         found
     }
@@ -166,21 +231,12 @@ impl Cx<'_> {
     }
 }
 
-fn intern(list: &mut Vec<String>, name: &str) -> u32 {
-    match list.iter().position(|n| n == name) {
-        Some(i) => i as u32,
-        None => {
-            list.push(name.to_owned());
-            (list.len() - 1) as u32
-        }
-    }
-}
-
 /// Resolves destinations (mix entries, fraud spikes, trace rows).
 struct Destinations<'a> {
-    countries: &'a [Country],
+    /// Country -> index of its first `[[countries]]` entry.
+    countries: &'a HashMap<Country, usize>,
     served: &'a BTreeSet<(Country, NumberType)>,
-    use_cases: Vec<String>,
+    use_cases: Interner,
 }
 
 impl Destinations<'_> {
@@ -190,16 +246,12 @@ impl Destinations<'_> {
         number_type: NumberType,
         use_case: Option<&str>,
     ) -> Result<Destination, (&'static str, String)> {
-        let c = self
-            .countries
-            .iter()
-            .position(|&k| k == country)
-            .ok_or_else(|| {
-                (
-                    "country",
-                    format!("no [[countries]] entry for {country}; declare it with its carriers"),
-                )
-            })?;
+        let c = self.countries.get(&country).copied().ok_or_else(|| {
+            (
+                "country",
+                format!("no [[countries]] entry for {country}; declare it with its carriers"),
+            )
+        })?;
         if !self.served.contains(&(country, number_type)) {
             return Err((
                 "number_type",
@@ -213,7 +265,7 @@ impl Destinations<'_> {
             Some(u) if u.trim().is_empty() => {
                 return Err(("use_case", "is empty; leave it out for no use case".into()));
             }
-            Some(u) => Some(UseCaseId(intern(&mut self.use_cases, u))),
+            Some(u) => Some(UseCaseId(self.use_cases.intern(u))),
             None => None,
         };
         Ok(Destination {
@@ -236,6 +288,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         files,
         problems: Problems::default(),
         warnings: Problems::default(),
+        suggestions: MAX_SHOWN_PROBLEMS,
     };
 
     // ---- Top level ----
@@ -286,7 +339,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     }
 
     // ---- Regions ----
-    let region_names: Vec<&str> = s.regions.iter().map(|r| r.name.as_str()).collect();
+    let region_names = Names::new(s.regions.iter().map(|r| r.name.as_str()));
     cx.unique_names("regions", &region_names, "region");
     let mut regions = Vec::with_capacity(s.regions.len());
     for (i, r) in s.regions.iter().enumerate() {
@@ -299,14 +352,17 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     }
 
     // ---- Carriers ----
-    let country_codes: Vec<Country> = s.countries.iter().map(|c| c.code).collect();
-    let carrier_names: Vec<&str> = s.carriers.iter().map(|c| c.name.as_str()).collect();
+    let mut country_index: HashMap<Country, usize> = HashMap::with_capacity(s.countries.len());
+    for (i, c) in s.countries.iter().enumerate() {
+        country_index.entry(c.code).or_insert(i);
+    }
+    let carrier_names = Names::new(s.carriers.iter().map(|c| c.name.as_str()));
     cx.unique_names("carriers", &carrier_names, "carrier");
     let mut carriers = Vec::with_capacity(s.carriers.len());
     for (i, c) in s.carriers.iter().enumerate() {
         let at = root.key("carriers").index(i);
-        let country = match country_codes.iter().position(|&k| k == c.country) {
-            Some(k) => CountryId(k as u32),
+        let country = match country_index.get(&c.country) {
+            Some(&k) => CountryId(k as u32),
             None => {
                 cx.push(
                     at.key("country"),
@@ -330,9 +386,12 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
 
     // ---- Countries ----
     let mut countries = Vec::with_capacity(s.countries.len());
+    // The country whose list last named each carrier: a carrier listed twice in one country
+    // is found without searching the list so far.
+    let mut listed_in = vec![usize::MAX; s.carriers.len()];
     for (i, c) in s.countries.iter().enumerate() {
         let at = root.key("countries").index(i);
-        if let Some(j) = country_codes[..i].iter().position(|&k| k == c.code) {
+        if let Some(j) = country_index.get(&c.code).copied().filter(|&j| j < i) {
             cx.push(
                 at.key("code"),
                 format!("country {} is declared twice (also countries[{j}])", c.code),
@@ -368,7 +427,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                     ),
                 );
             }
-            if shares.iter().any(|(id, _)| id.index() == k) {
+            if std::mem::replace(&mut listed_in[k], i) == i {
                 cx.push(
                     at_j.key("name"),
                     format!("carrier {:?} is listed twice; merge its shares", sh.name),
@@ -404,7 +463,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     }
 
     // ---- Providers ----
-    let provider_names: Vec<&str> = s.providers.iter().map(|p| p.name.as_str()).collect();
+    let provider_names = Names::new(s.providers.iter().map(|p| p.name.as_str()));
     cx.unique_names("providers", &provider_names, "provider");
     if s.providers.is_empty() {
         cx.push(
@@ -412,7 +471,10 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             "no providers; declare at least one [[providers]] entry",
         );
     }
-    let mut failure_domains: Vec<String> = Vec::new();
+    let mut failure_domains = Interner::default();
+    // The provider that last listed a path to each carrier: two paths to one carrier are found
+    // without searching the provider's paths so far.
+    let mut path_of = vec![usize::MAX; s.carriers.len()];
     let mut providers = Vec::with_capacity(s.providers.len());
     for (i, p) in s.providers.iter().enumerate() {
         let at = root.key("providers").index(i);
@@ -453,18 +515,11 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             if d.trim().is_empty() {
                 cx.push(at.key("failure_domains").index(j), "is empty");
             }
-            domains.push(DomainId(intern(&mut failure_domains, d)));
+            domains.push(DomainId(failure_domains.intern(d)));
         }
         domains.sort_unstable();
         domains.dedup();
-        let mut paths = vec![
-            PathModel {
-                quality: 1.0,
-                extra_latency: None,
-            };
-            s.carriers.len()
-        ];
-        let mut seen = Vec::new();
+        let mut paths = Vec::with_capacity(p.paths.len());
         for (j, path) in p.paths.iter().enumerate() {
             let at_j = at.key("paths").index(j);
             let quality = cx.probability(at_j.key("quality"), path.quality);
@@ -481,7 +536,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             ) else {
                 continue;
             };
-            if seen.contains(&k) {
+            if std::mem::replace(&mut path_of[k], i) == i {
                 cx.push(
                     at_j.key("carrier"),
                     format!(
@@ -489,13 +544,17 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                         path.carrier
                     ),
                 );
+                continue;
             }
-            seen.push(k);
-            paths[k] = PathModel {
-                quality,
-                extra_latency,
-            };
+            paths.push((
+                CarrierId(k as u32),
+                PathModel {
+                    quality,
+                    extra_latency,
+                },
+            ));
         }
+        paths.sort_unstable_by_key(|(c, _)| *c);
         providers.push(ProviderModel {
             name: p.name.clone(),
             entity: entity_key(&p.name),
@@ -519,6 +578,8 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         );
     }
     let mut served = BTreeSet::new();
+    let mut route_index: HashMap<(&str, Country, NumberType), usize> =
+        HashMap::with_capacity(s.router.routes.len());
     for (i, r) in s.router.routes.iter().enumerate() {
         let at = at_routes.index(i);
         cx.resolve(
@@ -531,9 +592,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         served.insert((r.country, r.number_type));
         cx.non_negative_at_most(at.key("cost"), r.cost, MAX_COST, "per attempt");
         cx.positive(at.key("weight"), r.weight);
-        if let Some(j) = s.router.routes[..i].iter().position(|q| {
-            q.provider == r.provider && q.country == r.country && q.number_type == r.number_type
-        }) {
+        if let Some(&j) = route_index.get(&(r.provider.as_str(), r.country, r.number_type)) {
             cx.push(
                 at,
                 format!(
@@ -541,6 +600,8 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                     r.provider, r.country, r.number_type
                 ),
             );
+        } else {
+            route_index.insert((r.provider.as_str(), r.country, r.number_type), i);
         }
     }
 
@@ -555,10 +616,23 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     let files = cx.files;
     for p in s.policies.iter() {
         let at = root.key("policies").key(&p.name);
-        // Where a problem of a policy loaded from a file is written in that file.
-        let origin = |field: &FieldPath| match &p.file {
-            Some(file) => policy_origin(files, file, field),
-            None => String::new(),
+        // Where a problem of a policy loaded from a file is written in that file: the file is
+        // read again (by the same rules) and indexed once, when a first problem needs it.
+        let source: OnceCell<Option<(PathBuf, String)>> = OnceCell::new();
+        let locator = OnceCell::new();
+        let origin = |field: &FieldPath| {
+            let Some(file) = &p.file else {
+                return String::new();
+            };
+            match source.get_or_init(|| files.read_text(FileKind::Policy, file).ok()) {
+                Some((path, text)) => {
+                    match locator.get_or_init(|| Locator::new(text)).position(field) {
+                        Some((line, col)) => format!(" (in {}:{line}:{col})", path.display()),
+                        None => format!(" (in {})", path.display()),
+                    }
+                }
+                None => format!(" (in {})", file.display()),
+            }
         };
         if p.name.trim().is_empty() {
             cx.push(at.clone(), "policy name is empty");
@@ -575,13 +649,9 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         for (j, rule) in p.policy.compliance.iter().enumerate() {
             for (list, names) in [("allow", &rule.allow), ("deny", &rule.deny)] {
                 for (k, name) in names.iter().enumerate() {
-                    if !provider_names.contains(&name.as_str()) {
-                        let msg = unknown_name(
-                            "provider",
-                            name,
-                            provider_names.iter().copied(),
-                            "[[providers]]",
-                        );
+                    if provider_names.get(name).is_none() {
+                        let msg =
+                            cx.unknown("provider", name, provider_names.iter(), "[[providers]]");
                         let field = FieldPath::root()
                             .key("compliance")
                             .index(j)
@@ -619,15 +689,15 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         if let Some(b) = &e.baseline {
             match s.policies.iter().position(|p| &p.name == b) {
                 Some(i) => experiment.baseline = i,
-                None => cx.push(
-                    at.key("baseline"),
-                    unknown_name(
+                None => {
+                    let message = cx.unknown(
                         "policy",
                         b,
                         s.policies.iter().map(|p| p.name.as_str()),
                         "[policies.<name>]",
-                    ),
-                ),
+                    );
+                    cx.push(at.key("baseline"), message);
+                }
             }
         }
     }
@@ -636,9 +706,9 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     let at_t = root.key("traffic");
     let t = &s.traffic;
     let mut dests = Destinations {
-        countries: &country_codes,
+        countries: &country_index,
         served: &served,
-        use_cases: Vec::new(),
+        use_cases: Interner::default(),
     };
     let mut mix = Vec::new();
     let arrivals = match (t.rate, &t.trace) {
@@ -778,10 +848,23 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         });
     }
     cx.caller_timeout(at_t.key("caller_timeout"), t.caller_timeout);
-    let use_cases = dests.use_cases;
+    let use_cases = dests.use_cases.list;
     let traffic = TrafficModel::new(arrivals, mix, fraud, t.caller_timeout);
 
     // ---- Faults ----
+    let failure_domains = failure_domains.list;
+    let domain_names = Names::new(failure_domains.iter().map(String::as_str));
+    // The providers of every region and failure domain, collected once and shared by the
+    // faults on them (filtering every provider per fault was quadratic).
+    let targets = Targets::new(&providers, region_names.list.len(), failure_domains.len());
+    let labels = fault_labels(&s.faults);
+    let target_names = TargetNames {
+        providers: &provider_names,
+        carriers: &carrier_names,
+        regions: &region_names,
+        domains: &domain_names,
+    };
+    let overlaps = same_fault_overlaps(s, &target_names);
     let mut faults: Vec<FaultModel> = Vec::with_capacity(s.faults.len());
     for (i, f) in s.faults.iter().enumerate() {
         let at = root.key("faults").index(i);
@@ -809,46 +892,12 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
 
         let at_t = at.key("target");
         let (key, name) = f.target.entity.key_and_name();
-        let entity = match &f.target.entity {
-            TargetEntity::Provider(n) => cx
-                .resolve(
-                    at_t.key(key),
-                    "provider",
-                    n,
-                    &provider_names,
-                    "[[providers]]",
-                )
-                .map(|k| TargetRef::Provider(ProviderId(k as u32))),
-            TargetEntity::Carrier(n) => cx
-                .resolve(at_t.key(key), "carrier", n, &carrier_names, "[[carriers]]")
-                .map(|k| TargetRef::Carrier(CarrierId(k as u32))),
-            TargetEntity::Region(n) => cx
-                .resolve(at_t.key(key), "region", n, &region_names, "[[regions]]")
-                .map(|k| TargetRef::Region(RegionId(k as u32))),
-            TargetEntity::FailureDomain(n) => {
-                let names: Vec<&str> = failure_domains.iter().map(String::as_str).collect();
-                cx.resolve(
-                    at_t.key(key),
-                    "failure domain",
-                    n,
-                    &names,
-                    "a provider's failure_domains",
-                )
-                .map(|k| TargetRef::FailureDomain(DomainId(k as u32)))
-            }
-        };
-        let targeted: Vec<ProviderId> = match entity {
-            Some(TargetRef::Provider(p)) => vec![p],
-            Some(TargetRef::Region(r)) => (0..providers.len())
-                .filter(|&k| providers[k].region == r)
-                .map(|k| ProviderId(k as u32))
-                .collect(),
-            Some(TargetRef::FailureDomain(d)) => (0..providers.len())
-                .filter(|&k| providers[k].in_domain(d))
-                .map(|k| ProviderId(k as u32))
-                .collect(),
-            Some(TargetRef::Carrier(_)) | None => Vec::new(),
-        };
+        let kind = target_names.kind(&f.target.entity);
+        let entity = cx
+            .resolve(at_t.key(key), kind.what, name, kind.names, kind.declare_in)
+            .map(|k| (kind.to_ref)(k as u32));
+        let target = targets.of(entity, &providers);
+        let targeted = &target.providers;
         if matches!(entity, Some(TargetRef::Region(_))) && targeted.is_empty() {
             cx.push(
                 at_t.key(key),
@@ -856,7 +905,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             );
         }
         let country = f.target.country.and_then(|code| {
-            let found = country_codes.iter().position(|&k| k == code);
+            let found = country_index.get(&code).copied();
             if found.is_none() {
                 cx.push(
                     at_t.key("country"),
@@ -948,11 +997,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             },
             FaultKind::InventoryShock { remaining } => {
                 let remaining = cx.probability(at.key("remaining"), *remaining);
-                if !targeted.is_empty()
-                    && targeted
-                        .iter()
-                        .all(|p| providers[p.index()].inventory.is_none())
-                {
+                if !targeted.is_empty() && !target.any_inventory {
                     cx.push(
                         at.key("kind"),
                         "none of the targeted providers has an `inventory`; the shock would do \
@@ -978,11 +1023,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                         format!("{factor} must be in [0, 1]: the share of the rate limit left"),
                     );
                 }
-                if !targeted.is_empty()
-                    && targeted
-                        .iter()
-                        .all(|p| providers[p.index()].rate_limit.is_none())
-                {
+                if !targeted.is_empty() && !target.any_rate_limit {
                     cx.push(
                         at.key("kind"),
                         "none of the targeted providers has a `rate_limit`; the cut would do \
@@ -994,42 +1035,25 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         };
         // The same fault twice at once (same kind, parameters and target) is a copy-paste slip:
         // it would silently double the effect. Different faults on one target compose.
-        if let Some(entity) = entity
-            && let Some((j, other)) = faults.iter().enumerate().find(|(j, g)| {
-                s.faults[*j].kind == f.kind
-                    && g.target.entity == entity
-                    && g.target.country == country
-                    && g.target.number_type == f.target.number_type
-                    && g.start < end
-                    && f.start < g.end
-            })
-        {
+        if let Some(j) = overlaps[i] {
             cx.push(
                 at.key("start"),
                 format!(
                     "overlaps faults[{j}] ({:?}), the same fault on the same target: remove \
                      one, or change its window (different faults on one target compose)",
-                    other.name
+                    labels[j].0
                 ),
             );
         }
-        let mut label = f.label();
-        if faults.iter().any(|g| g.name == label) {
-            if f.name.is_some() {
-                cx.push(
-                    at.key("name"),
-                    format!("duplicate fault name {label:?}; names must be unique"),
-                );
-            }
-            let base = label.clone();
-            let mut n = 2;
-            while faults.iter().any(|g| g.name == label) {
-                label = format!("{base}#{n}");
-                n += 1;
-            }
+        let (label, taken) = &labels[i];
+        if *taken && f.name.is_some() {
+            cx.push(
+                at.key("name"),
+                format!("duplicate fault name {:?}; names must be unique", f.label()),
+            );
         }
         faults.push(FaultModel {
-            name: label,
+            name: label.clone(),
             start: f.start,
             end,
             effect,
@@ -1037,7 +1061,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
                 entity: entity.unwrap_or(TargetRef::Provider(ProviderId(0))),
                 country,
                 number_type: f.target.number_type,
-                providers: targeted.into_boxed_slice(),
+                providers: target.providers.clone(),
             },
         });
     }
@@ -1064,16 +1088,161 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     })
 }
 
-/// ` (in <file>:<line>:<col>)`: where `field` of a policy loaded from `file` is written. The
-/// file is read again by the same rules; without a position if that fails.
-fn policy_origin(files: FileRules<'_>, file: &Path, field: &FieldPath) -> String {
-    match files.read_text(FileKind::Policy, file) {
-        Ok((path, text)) => match position_of(&text, field) {
-            Some((line, col)) => format!(" (in {}:{line}:{col})", path.display()),
-            None => format!(" (in {})", path.display()),
-        },
-        Err(_) => format!(" (in {})", file.display()),
+/// The providers a fault on a region or failure domain acts on, gathered once per region and
+/// domain, and whether any of them has an inventory or a rate limit (for the checks of
+/// inventory shocks and capacity cuts).
+#[derive(Clone, Default)]
+struct Target {
+    providers: Arc<[ProviderId]>,
+    any_inventory: bool,
+    any_rate_limit: bool,
+}
+
+impl Target {
+    fn of(ids: Vec<ProviderId>, providers: &[ProviderModel]) -> Self {
+        let any = |f: fn(&ProviderModel) -> bool| ids.iter().any(|p| f(&providers[p.index()]));
+        Target {
+            any_inventory: any(|p| p.inventory.is_some()),
+            any_rate_limit: any(|p| p.rate_limit.is_some()),
+            providers: ids.into(),
+        }
     }
+}
+
+/// The names a fault's target is looked up among.
+struct TargetNames<'n, 'a> {
+    providers: &'n Names<'a>,
+    carriers: &'n Names<'a>,
+    regions: &'n Names<'a>,
+    domains: &'n Names<'a>,
+}
+
+/// One kind of fault target: what it is called, its names, where they are declared, and the
+/// reference an index among them makes.
+struct TargetKind<'n, 'a> {
+    what: &'static str,
+    names: &'n Names<'a>,
+    declare_in: &'static str,
+    to_ref: fn(u32) -> TargetRef,
+}
+
+impl<'n, 'a> TargetNames<'n, 'a> {
+    fn kind(&self, entity: &TargetEntity) -> TargetKind<'n, 'a> {
+        let (what, names, declare_in, to_ref): (_, _, _, fn(u32) -> TargetRef) = match entity {
+            TargetEntity::Provider(_) => ("provider", self.providers, "[[providers]]", |k| {
+                TargetRef::Provider(ProviderId(k))
+            }),
+            TargetEntity::Carrier(_) => ("carrier", self.carriers, "[[carriers]]", |k| {
+                TargetRef::Carrier(CarrierId(k))
+            }),
+            TargetEntity::Region(_) => ("region", self.regions, "[[regions]]", |k| {
+                TargetRef::Region(RegionId(k))
+            }),
+            TargetEntity::FailureDomain(_) => (
+                "failure domain",
+                self.domains,
+                "a provider's failure_domains",
+                |k| TargetRef::FailureDomain(DomainId(k)),
+            ),
+        };
+        TargetKind {
+            what,
+            names,
+            declare_in,
+            to_ref,
+        }
+    }
+}
+
+/// [`Target`]s of every region and failure domain.
+struct Targets {
+    regions: Vec<Target>,
+    domains: Vec<Target>,
+}
+
+impl Targets {
+    fn new(providers: &[ProviderModel], regions: usize, domains: usize) -> Self {
+        let mut by_region = vec![Vec::new(); regions];
+        let mut by_domain = vec![Vec::new(); domains];
+        for (k, p) in providers.iter().enumerate() {
+            let id = ProviderId(k as u32);
+            // A provider whose region did not resolve sits in region 0 (a placeholder; that
+            // is a problem already), or in none when there is no region at all.
+            if let Some(r) = by_region.get_mut(p.region.index()) {
+                r.push(id);
+            }
+            for d in &p.failure_domains {
+                by_domain[d.index()].push(id);
+            }
+        }
+        let all = |lists: Vec<Vec<ProviderId>>| {
+            lists
+                .into_iter()
+                .map(|ids| Target::of(ids, providers))
+                .collect()
+        };
+        Targets {
+            regions: all(by_region),
+            domains: all(by_domain),
+        }
+    }
+
+    /// What a fault on `entity` acts on (nothing for a carrier or an unresolved target).
+    fn of(&self, entity: Option<TargetRef>, providers: &[ProviderModel]) -> Target {
+        match entity {
+            Some(TargetRef::Provider(p)) => Target::of(vec![p], providers),
+            Some(TargetRef::Region(r)) => self.regions[r.index()].clone(),
+            Some(TargetRef::FailureDomain(d)) => self.domains[d.index()].clone(),
+            Some(TargetRef::Carrier(_)) | None => Target::default(),
+        }
+    }
+}
+
+/// For each fault, an earlier-starting fault it overlaps that is the same fault (same kind and
+/// parameters) on the same target (entity, country, number type), if any.
+///
+/// Faults are grouped by all of that and each group is swept in order of start, keeping the
+/// one that ends last: a fault overlaps an earlier-starting one exactly when it starts before
+/// that one ends. Comparing every fault with every earlier one was quadratic. Kinds are
+/// grouped by their `Debug` text, which is exact for the numbers they hold.
+fn same_fault_overlaps(s: &Scenario, names: &TargetNames<'_, '_>) -> Vec<Option<usize>> {
+    type Key = (TargetRef, Option<Country>, Option<NumberType>, String);
+    let mut groups: HashMap<Key, Vec<(Duration, Duration, usize)>> = HashMap::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let end = f.end.unwrap_or(s.duration);
+        let kind = names.kind(&f.target.entity);
+        let entity = kind
+            .names
+            .get(f.target.entity.key_and_name().1)
+            .map(|k| (kind.to_ref)(k as u32));
+        // An unknown target or an empty window is a problem of its own.
+        let Some(entity) = entity.filter(|_| f.start < end) else {
+            continue;
+        };
+        let key = (
+            entity,
+            f.target.country,
+            f.target.number_type,
+            format!("{:?}", f.kind),
+        );
+        groups.entry(key).or_default().push((f.start, end, i));
+    }
+    let mut overlaps = vec![None; s.faults.len()];
+    for mut group in groups.into_values() {
+        group.sort_unstable();
+        let mut last: Option<(Duration, usize)> = None;
+        for (start, end, i) in group {
+            if let Some((last_end, j)) = last
+                && start < last_end
+            {
+                overlaps[i] = Some(j);
+            }
+            if last.is_none_or(|(last_end, _)| end > last_end) {
+                last = Some((end, i));
+            }
+        }
+    }
+    overlaps
 }
 
 /// Reads a trace from `text` (the contents of `path`): header

@@ -1,7 +1,9 @@
 //! The command line end to end: the binary as a user runs it.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::world::scenario;
 
@@ -14,6 +16,47 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Runs `cmd`, killing it (and failing) if it has not exited within `limit`: a hang or a
+/// blow-up is a failure, not a stuck test. Both pipes are drained meanwhile, so a flood of
+/// output cannot block the child.
+pub(crate) fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "still running after {limit:?}: {cmd:?}\n{}",
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 pub(crate) fn text(o: &Output) -> (String, String) {
@@ -504,4 +547,123 @@ fn terminal_tables_match_the_snapshot() {
         stable, expected,
         "terminal output changed; see the doc comment to update"
     );
+}
+
+/// Bytes a terminal would act on: ESC, CR, BEL, the C1 CSI (U+009B) and a right-to-left
+/// override (U+202E), as UTF-8.
+const TERMINAL_CONTROLS: [&[u8]; 5] = [b"\x1b", b"\r", b"\x07", b"\xc2\x9b", b"\xe2\x80\xae"];
+
+fn assert_no_terminal_controls(what: &str, o: &Output) {
+    for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        for c in TERMINAL_CONTROLS {
+            assert!(
+                !bytes.windows(c.len()).any(|w| w == c),
+                "{what}: {stream} holds {c:?}:\n{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+}
+
+/// Every name and the description of a scenario holding escape sequences and controls.
+fn hostile_names_scenario(extra: &str) -> String {
+    const P: &str = r#"
+[policies."score\u001b[31m\r"]
+attempt_timeout = "10s"
+[policies."static\u009b1m\u202e"]
+strategy = "priority"
+[[faults]]
+name = "down\u001b]0;owned\u0007"
+kind = "outage"
+start = "20s"
+duration = "20s"
+[faults.target]
+provider = "a\u001b[1m"
+"#;
+    scenario("1m", "5/s", &format!("{P}\n{extra}"))
+        .replacen(
+            "name = \"test\"",
+            "name = \"evil\\u001b[2J\\r\"\ndescription = \"d\\u001b[31m\\r\"",
+            1,
+        )
+        .replacen("name = \"a\"", "name = \"a\\u001b[1m\"", 1)
+        .replacen("provider = \"a\"", "provider = \"a\\u001b[1m\"", 1)
+}
+
+/// Names come from scenario files; none may recolour, retitle or rewrite a terminal or a CI
+/// log: every command prints them with their controls escaped.
+#[test]
+fn names_print_without_control_or_escape_sequences() {
+    let dir = temp_dir("hostile");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, hostile_names_scenario("")).unwrap();
+    let o = bin().arg("validate").arg(&good).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_no_terminal_controls("validate", &o);
+
+    let o = bin()
+        .arg("run")
+        .arg(&good)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .args(["--threads", "1"])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("score\\u{1b}[31m\\r"), "{out}");
+    assert_no_terminal_controls("run", &o);
+
+    let o = bin()
+        .arg("run")
+        .arg(&good)
+        .args(["--policy", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert_no_terminal_controls("run --policy", &o);
+
+    let o = bin()
+        .args(["gate", "--quiet", "--seeds", "2"])
+        .arg(&good)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_no_terminal_controls("gate", &o);
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        hostile_names_scenario("[experiment]\nbaseline = \"nope\\u001b[31m\"\n").replacen(
+            "provider = \"b\"",
+            "provider = \"b\\u001b[5m\\r\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let o = bin().arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert_no_terminal_controls("validate (invalid)", &o);
+}
+
+/// `--policy X --policy X` runs X once, as cargo's `-p X -p X` builds X once.
+#[test]
+fn a_repeated_policy_runs_once() {
+    let dir = temp_dir("policy-twice");
+    let o = run(
+        &dir,
+        &[
+            "--policy", "static", "--policy", "score", "--policy", "static",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let s = json(&dir.join("out/summary.json"));
+    let names: Vec<&str> = s["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["static", "score"], "{out}");
 }

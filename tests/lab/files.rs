@@ -5,8 +5,8 @@
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::cli::{bin, temp_dir, text};
 use crate::world::scenario;
@@ -51,28 +51,10 @@ fn write_scenario(dir: &Path, r: Ref, file: &str) -> PathBuf {
     path
 }
 
-/// Runs `cmd`, killing it (and failing) if it has not exited within 30 s: a referenced FIFO
-/// or endless file must never make the binary hang.
-fn output_within(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            child.kill().unwrap();
-            let o = child.wait_with_output().unwrap();
-            panic!(
-                "still running after 30 s: {cmd:?}\n{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+/// Runs `cmd`, failing if it has not exited within 30 s: a referenced FIFO or endless file
+/// must never make the binary hang.
+fn output_within(cmd: Command) -> Output {
+    crate::cli::output_within(cmd, Duration::from_secs(30))
 }
 
 /// `validate` of the scenario at `path`: its exit code and standard error.
@@ -470,4 +452,51 @@ fn validate_never_prints_an_empty_message() {
         assert!(!err.trim().is_empty(), "case {i}: nothing printed");
         assert_no_empty_message(&err);
     }
+}
+
+/// The scenario file itself is read by the rules of referenced files: a FIFO, a device or a
+/// directory is refused without blocking, a file beyond the limit without reading it, and
+/// text that is not UTF-8 is located at its first invalid byte, for every command.
+#[test]
+fn the_scenario_file_itself_is_read_with_the_same_care() {
+    let dir = temp_dir("scenario-file");
+    mkfifo(&dir.join("fifo.toml"));
+    std::fs::create_dir(dir.join("dir.toml")).unwrap();
+    symlink("/dev/zero", dir.join("zero.toml")).unwrap();
+    let big = std::fs::File::create(dir.join("big.toml")).unwrap();
+    big.set_len(MAX_CSV_FILE_BYTES + 1).unwrap();
+    let cases = [
+        ("fifo.toml", "a FIFO (named pipe), not a regular file"),
+        ("dir.toml", "a directory, not a regular file"),
+        ("zero.toml", "a character device, not a regular file"),
+        ("/dev/null", "a character device, not a regular file"),
+        ("big.toml", "64 MiB"),
+    ];
+    for (file, expect) in cases {
+        let path = dir.join(file);
+        for command in [&["validate"][..], &["run", "--quiet"], &["gate", "--quiet"]] {
+            let mut cmd = bin();
+            cmd.args(command)
+                .arg(&path)
+                .current_dir(&dir)
+                .env_remove("GITHUB_STEP_SUMMARY");
+            let o = output_within(cmd);
+            let (out, err) = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{command:?} {file}: {out}{err}");
+            assert!(
+                err.contains(&path.display().to_string()) && err.contains(expect),
+                "{command:?} {file}: {err}"
+            );
+            assert_no_empty_message(&err);
+        }
+    }
+    let latin1 = dir.join("latin1.toml");
+    std::fs::write(&latin1, b"format_version = 1\nname = \"caf\xe9\"\n").unwrap();
+    let (code, err) = validate(&latin1, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:12: not UTF-8", latin1.display())),
+        "{err}"
+    );
+    assert!(!err.contains("caf"), "{err}");
 }

@@ -14,4 +14,5 @@ mod gate;
 mod hardening;
 mod output;
 mod report;
+mod scale;
 mod world;

@@ -5,7 +5,7 @@
 //! (country, number type) at construction so that a decision looks up its candidates in one index
 //! access instead of scanning the table; this is what keeps a decision cheap with thousands of routes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -258,6 +258,8 @@ fn dense(country: Country, number_type: NumberType) -> usize {
 #[derive(Clone, Debug)]
 pub struct RoutingTable {
     providers: Vec<String>,
+    /// Provider name -> id, for [`Self::provider_id`] (read by key only).
+    provider_index: HashMap<String, ProviderId>,
     routes: Vec<Route>,
     domains: Vec<String>,
     /// (country, number type) -> group, as a dense array over every two-letter code and number
@@ -272,10 +274,14 @@ impl RoutingTable {
     /// Builds the table. `providers` fixes provider ids (their index), so adapters can be
     /// registered by id; every route must name one of them.
     pub fn new<P: AsRef<str>>(providers: &[P], specs: &[RouteSpec]) -> Result<Self, TableError> {
+        // Names are looked up through hash maps, never by scanning the names before them: a
+        // scan per name made building a table of 100,000 providers take minutes. The maps are
+        // only read by key, so their order reaches nothing.
         let mut provider_names: Vec<String> = Vec::with_capacity(providers.len());
-        for p in providers {
+        let mut provider_index: HashMap<&str, usize> = HashMap::with_capacity(providers.len());
+        for (i, p) in providers.iter().enumerate() {
             let p = p.as_ref();
-            if provider_names.iter().any(|n| n == p) {
+            if provider_index.insert(p, i).is_some() {
                 return Err(TableError::DuplicateProvider(p.to_owned()));
             }
             provider_names.push(p.to_owned());
@@ -284,13 +290,14 @@ impl RoutingTable {
             return Err(TableError::Empty);
         }
         let mut domains: Vec<String> = Vec::new();
+        let mut domain_index: HashMap<&str, u32> = HashMap::new();
         let mut routes = Vec::with_capacity(specs.len());
         let mut seen = BTreeMap::new();
         for (i, spec) in specs.iter().enumerate() {
             let label = format!("{}/{}/{}", spec.provider, spec.country, spec.number_type);
-            let provider = provider_names
-                .iter()
-                .position(|n| *n == spec.provider)
+            let provider = provider_index
+                .get(spec.provider.as_str())
+                .copied()
                 .ok_or_else(|| TableError::UnknownProvider {
                     route: label.clone(),
                     provider: spec.provider.clone(),
@@ -316,12 +323,11 @@ impl RoutingTable {
             let mut fd: Vec<u32> = spec
                 .failure_domains
                 .iter()
-                .map(|d| match domains.iter().position(|x| x == d) {
-                    Some(k) => k as u32,
-                    None => {
+                .map(|d| {
+                    *domain_index.entry(d.as_str()).or_insert_with(|| {
                         domains.push(d.clone());
                         (domains.len() - 1) as u32
-                    }
+                    })
                 })
                 .collect();
             fd.sort_unstable();
@@ -351,8 +357,13 @@ impl RoutingTable {
             group_routes[g.0 as usize].push(r.id);
             route_group.push(g);
         }
+        let provider_index = provider_index
+            .into_iter()
+            .map(|(name, i)| (name.to_owned(), ProviderId(i as u32)))
+            .collect();
         Ok(RoutingTable {
             providers: provider_names,
+            provider_index,
             routes,
             domains,
             group_index,
@@ -373,11 +384,10 @@ impl RoutingTable {
         &self.providers
     }
 
+    /// The id of provider `name`: one hash lookup, since registering adapters and resolving
+    /// compliance lists ask once per provider.
     pub fn provider_id(&self, name: &str) -> Option<ProviderId> {
-        self.providers
-            .iter()
-            .position(|n| n == name)
-            .map(|i| ProviderId(i as u32))
+        self.provider_index.get(name).copied()
     }
 
     pub fn domain_name(&self, id: u32) -> &str {

@@ -1443,3 +1443,69 @@ async fn an_adaptive_timeout_factor_that_would_overflow_is_refused() {
         assert!(out.receipt.is_some(), "verification {i} not delivered");
     }
 }
+
+/// Building a table used to compare every provider name with every earlier one, and every
+/// route's provider and failure domains with every name before it: 300,000 providers and
+/// routes took over a minute (a dev build). Linear now (about a second); the generous limit
+/// fails a quadratic build, not a slow machine.
+#[test]
+fn a_table_of_300k_providers_and_routes_builds_in_linear_time() {
+    use failover_router::{Country, RouteSpec, RoutingTable, TableError};
+    const N: usize = 300_000;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let providers: Vec<String> = (0..N).map(|i| format!("provider-{i}")).collect();
+        let countries = ["DE", "US", "GB", "FR"].map(|c| Country::new(c).unwrap());
+        let specs: Vec<RouteSpec> = (0..N)
+            .map(|i| RouteSpec {
+                provider: providers[N - 1 - i].clone(),
+                country: countries[i % 4],
+                number_type: NumberType::ALL[i % 5],
+                cost: 0.01,
+                priority: 0,
+                weight: 1.0,
+                failure_domains: vec![format!("domain-{i}"), format!("shared-{}", i % 7)],
+            })
+            .collect();
+        let table = RoutingTable::new(&providers, &specs).unwrap();
+        let last = table.route(RouteId(N as u32 - 1));
+        let summary = (
+            table.routes().len(),
+            last.provider,
+            {
+                let mut names: Vec<String> = last
+                    .failure_domains
+                    .iter()
+                    .map(|&d| table.domain_name(d).to_owned())
+                    .collect();
+                names.sort();
+                names
+            },
+            table.provider_id("provider-7"),
+        );
+        // A duplicate at the very end is still found, and named.
+        let mut twice = specs;
+        twice.push(twice[5].clone());
+        let route_twice = RoutingTable::new(&providers, &twice).unwrap_err();
+        let _ = tx.send((summary, route_twice));
+    });
+    let (summary, route_twice) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("building tables of 300,000 routes took over a minute");
+    assert_eq!(
+        summary,
+        (
+            N,
+            failover_router::ProviderId(0),
+            vec![
+                format!("domain-{}", N - 1),
+                format!("shared-{}", (N - 1) % 7)
+            ],
+            Some(failover_router::ProviderId(7)),
+        )
+    );
+    assert!(
+        matches!(&route_twice, TableError::DuplicateRoute { route } if route.starts_with("provider-299994/")),
+        "{route_twice}"
+    );
+}
