@@ -10,8 +10,10 @@ mod failover;
 mod fidelity;
 #[cfg(unix)]
 mod files;
+mod fuzz;
 mod gate;
 mod hardening;
 mod output;
+mod properties;
 mod report;
 mod world;
