@@ -189,6 +189,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Longest name, in characters, compared by edit distance, which costs the product of the two
+/// lengths (two names of 100,000 characters would take minutes): a typo in a longer name is
+/// still suggested when one name is a prefix of the other.
+const MAX_TYPO_CHARS: usize = 64;
+
 /// The closest candidate to a misspelt `name`, if one is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(
     name: &str,
@@ -198,16 +203,24 @@ pub fn did_you_mean<'a>(
     // "sinch-like"): one name a prefix of the other, at least 3 characters shared.
     let lower = name.to_lowercase();
     let n = name.chars().count();
-    let plausible = |d: usize, c: &str| {
+    let distance = |c: &str| -> Option<usize> {
+        let m = c.chars().count();
         let cl = c.to_lowercase();
-        let prefix =
-            n.min(c.chars().count()) >= 3 && (cl.starts_with(&lower) || lower.starts_with(&cl));
-        prefix || (d <= (n.max(c.chars().count()) / 3).max(1) && d < n.max(1))
+        if n.min(m) >= 3 && (cl.starts_with(&lower) || lower.starts_with(&cl)) {
+            // One is the other plus a suffix: the distance is the suffix's length.
+            return Some(lower.chars().count().abs_diff(cl.chars().count()));
+        }
+        // The distance is at least the difference in length: skip what cannot be close.
+        let limit = (n.max(m) / 3).max(1);
+        if n.abs_diff(m) > limit || n.max(m) > MAX_TYPO_CHARS {
+            return None;
+        }
+        let d = edit_distance(name, c);
+        (d <= limit && d < n.max(1)).then_some(d)
     };
     candidates
         .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, c)| plausible(d, c))
+        .filter_map(|c| distance(c).map(|d| (d, c)))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
@@ -270,5 +283,31 @@ mod tests {
         check("x", None);
         check("twilio", Some("twilio-like"));
         check("sinch-like-eu", Some("sinch-like"));
+    }
+
+    /// Fuzzing found it (tests/lab/fuzz.rs): a provider renamed to 100,000 characters and a
+    /// reference of 10,000 made `validate` compute edit distances of 10^9 cells per unknown
+    /// name, over 10 s for a 115 KB file; two names of 100,000 would take minutes.
+    #[test]
+    fn suggestions_for_long_names_take_no_time() {
+        let long = "ab".repeat(50_000);
+        let other = "ba".repeat(50_000);
+        let started = std::time::Instant::now();
+        for _ in 0..10 {
+            assert_eq!(did_you_mean(&long, [other.as_str(), "x"]), None);
+            assert_eq!(
+                did_you_mean(&long[..10_000], [long.as_str()]),
+                Some(long.as_str())
+            );
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        // A typo in a name of up to 64 characters is still found.
+        let name = "a-provider-with-a-rather-long-name-of-sixty-characters-or-so";
+        let typo = name.replace("rather", "rahter");
+        assert_eq!(did_you_mean(&typo, [name]), Some(name));
     }
 }
