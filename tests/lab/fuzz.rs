@@ -20,8 +20,9 @@
 //! FUZZ_CASES=10000000 cargo test --release --test lab -- --ignored fuzz_loader --nocapture
 //! ```
 //!
-//! `FUZZ_THREADS` (default: every core), `FUZZ_SEED` (default 0) and `FUZZ_HANG_SECS` (the
-//! watchdog's limit per input, default 10) tune it.
+//! `FUZZ_THREADS` (default: every core), `FUZZ_SEED` (default 0), `FUZZ_START` (the first
+//! case, default 0: a run can be split into ranges or resumed where a stopped one got to) and
+//! `FUZZ_HANG_SECS` (the watchdog's limit per input, default 10) tune it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -918,12 +919,13 @@ pub struct Stats {
     pub wall: Duration,
 }
 
-/// Runs cases `0..cases` on `threads` threads under the watchdog (`hang` per input) and the
-/// allocation cap; the first failing case is shrunk and returned as an error. With `progress`,
-/// prints how far it got every minute.
+/// Runs cases `cases` (e.g. `0..10_000_000`) on `threads` threads under the watchdog (`hang`
+/// per input) and the allocation cap; the first failing case is shrunk and returned as an
+/// error. With `progress`, prints every minute how far it got and what it found so far (every
+/// case below the count printed has passed), so a run can be split or resumed.
 pub fn fuzz(
     seed: u64,
-    cases: u64,
+    cases: std::ops::Range<u64>,
     threads: usize,
     hang: Duration,
     progress: bool,
@@ -932,8 +934,10 @@ pub fn fuzz(
     donor_lines();
     RUN_SEED.store(seed, Ordering::Relaxed);
     let started = Instant::now();
-    let next = AtomicU64::new(0);
+    let next = AtomicU64::new(cases.start);
     let done = AtomicUsize::new(0);
+    // Running totals for the progress lines: loaded, refused, slowest (ns), largest peak.
+    let so_far: [AtomicU64; 4] = Default::default();
     // Per thread: the case it is loading plus one (0: idle), and when it started (ns since
     // `started`).
     let slots: Vec<(AtomicU64, AtomicU64)> = (0..threads)
@@ -947,9 +951,24 @@ pub fn fuzz(
                 std::thread::sleep(Duration::from_millis(50));
                 if progress && shown.elapsed() >= Duration::from_secs(60) {
                     shown = Instant::now();
+                    // Cases below the oldest one in flight have all passed.
+                    let in_flight = slots
+                        .iter()
+                        .map(|(c, _)| c.load(Ordering::Acquire))
+                        .filter(|&c| c != 0)
+                        .map(|c| c - 1)
+                        .min();
+                    let passed = in_flight
+                        .unwrap_or(next.load(Ordering::Relaxed))
+                        .min(cases.end);
+                    let [loaded, refused, slowest, peak] =
+                        so_far.each_ref().map(|a| a.load(Ordering::Relaxed));
                     eprintln!(
-                        "fuzz_loader: {} of {cases} inputs after {:.0} s",
-                        next.load(Ordering::Relaxed).min(cases),
+                        "fuzz_loader: cases {}..{passed} passed ({loaded} loaded, {refused} \
+                         refused, slowest {:.1} ms, largest peak {:.1} MiB) after {:.0} s",
+                        cases.start,
+                        slowest as f64 / 1e6,
+                        peak as f64 / (1 << 20) as f64,
                         started.elapsed().as_secs_f64()
                     );
                 }
@@ -969,13 +988,14 @@ pub fn fuzz(
         let workers: Vec<_> = slots
             .iter()
             .map(|(slot_case, slot_since)| {
-                let (next, failure, done) = (&next, &failure, &done);
+                let (next, failure, done, so_far, cases) =
+                    (&next, &failure, &done, &so_far, cases.clone());
                 scope.spawn(move || {
                     let mut stats = Stats::default();
                     let strategy = input();
                     loop {
                         let case = next.fetch_add(1, Ordering::Relaxed);
-                        if case >= cases || failure.lock().unwrap().is_some() {
+                        if case >= cases.end || failure.lock().unwrap().is_some() {
                             break;
                         }
                         let mut runner = runner(seed, case);
@@ -995,6 +1015,10 @@ pub fn fuzz(
                         slot_case.store(0, Ordering::Release);
                         match outcome {
                             Ok(Ok(v)) => {
+                                so_far[usize::from(v == Verdict::Refused)]
+                                    .fetch_add(1, Ordering::Relaxed);
+                                so_far[2].fetch_max(took.as_nanos() as u64, Ordering::Relaxed);
+                                so_far[3].fetch_max(peak as u64, Ordering::Relaxed);
                                 stats.cases += 1;
                                 match v {
                                     Verdict::Loaded => stats.loaded += 1,
@@ -1080,8 +1104,8 @@ fn summary(stats: &Stats) -> String {
 /// `cargo test`: a fixed seed and [`QUICK_CASES`] cases, so CI never flakes.
 #[test]
 fn fuzz_loader_quick() {
-    let stats =
-        fuzz(0, QUICK_CASES, 1, Duration::from_secs(30), false).unwrap_or_else(|e| panic!("{e}"));
+    let stats = fuzz(0, 0..QUICK_CASES, 1, Duration::from_secs(30), false)
+        .unwrap_or_else(|e| panic!("{e}"));
     eprintln!("fuzz_loader_quick: {}", summary(&stats));
     assert_eq!(stats.cases, QUICK_CASES);
     // The mutations keep a share of inputs valid, so the loaded path is exercised too.
@@ -1094,12 +1118,15 @@ fn fuzz_loader_quick() {
 #[ignore = "long: FUZZ_CASES=10000000 cargo test --release --test lab -- --ignored fuzz_loader"]
 fn fuzz_loader() {
     let cases = env_or("FUZZ_CASES", 10_000_000u64);
+    let start = env_or("FUZZ_START", 0u64);
     let threads = env_or("FUZZ_THREADS", failover_lab::experiment::default_threads());
     let seed = env_or("FUZZ_SEED", 0u64);
     let hang = Duration::from_secs(env_or("FUZZ_HANG_SECS", 10u64));
-    let stats = fuzz(seed, cases, threads, hang, true).unwrap_or_else(|e| panic!("{e}"));
+    let stats =
+        fuzz(seed, start..start + cases, threads, hang, true).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
-        "fuzz_loader (FUZZ_SEED={seed}, {threads} threads): {}",
+        "fuzz_loader (FUZZ_SEED={seed}, cases {start}..{}, {threads} threads): {}",
+        start + cases,
         summary(&stats)
     );
     assert_eq!(stats.cases, cases);
