@@ -7,7 +7,10 @@
 
 use std::time::Duration;
 
+use failover_router::Policy;
+
 use crate::scenario::{Arrivals, CompiledScenario};
+use crate::sim::CONVERSION_HORIZON;
 
 /// Most verifications one run may simulate without `--allow-large`: a simulated day at about
 /// 2,300 a second, minutes of CPU per run.
@@ -22,7 +25,8 @@ pub const MAX_BUCKETS: f64 = 1e5;
 pub struct Work {
     /// Expected verifications (legitimate and fraudulent) per run.
     pub verifications: f64,
-    /// Time-series buckets allocated per run.
+    /// Time-series buckets allocated per run: over `duration` and the drain after it (see
+    /// [`drain`]).
     pub buckets: f64,
 }
 
@@ -40,9 +44,10 @@ impl Work {
             .iter()
             .map(|f| f.rate * f.end.saturating_sub(f.start).as_secs_f64())
             .sum();
+        let span = duration.saturating_add(drain(world));
         Work {
             verifications: legitimate + fraud,
-            buckets: (duration.as_secs_f64() / world.bucket.as_secs_f64().max(1e-9)).ceil(),
+            buckets: (span.as_secs_f64() / world.bucket.as_secs_f64().max(1e-9)).ceil(),
         }
     }
 
@@ -73,6 +78,29 @@ impl Work {
     }
 }
 
+/// The longest a run of `world` can go on after `duration`, which its time series covers too:
+/// the last verifications run to their deadline, users convert up to [`CONVERSION_HORIZON`]
+/// after the end, and attempts still pending are then watched for `late_delivery_grace`.
+pub fn drain(world: &CompiledScenario) -> Duration {
+    let longest_deadline = |p: &Policy| {
+        p.overrides
+            .iter()
+            .filter_map(|o| o.deadline)
+            .fold(p.deadline, Duration::max)
+    };
+    world
+        .policies
+        .iter()
+        .map(|named| {
+            let p = &named.policy;
+            longest_deadline(p)
+                .max(CONVERSION_HORIZON)
+                .saturating_add(p.late_delivery_grace)
+        })
+        .max()
+        .unwrap_or(CONVERSION_HORIZON)
+}
+
 /// The integral of `rate` over `[0, end)`: midpoint rule on 1-second steps for runs up to a
 /// day, on 2^16 steps beyond (rates are piecewise linear or constant; an estimate needs no
 /// more).
@@ -100,6 +128,45 @@ mod tests {
         let ramp = |t: Duration| t.as_secs_f64() / 5.0;
         assert!((integrate(ramp, Duration::from_secs(10)) - 10.0).abs() < 1e-9);
         assert_eq!(integrate(|_| 1.0, Duration::ZERO), 0.0);
+    }
+
+    /// The CI outage scenario (a black hole for four minutes of ten, 30 s buckets) with
+    /// `extra` appended.
+    fn ci_outage(extra: &str) -> CompiledScenario {
+        let base = std::path::Path::new("scenarios/ci");
+        let text = std::fs::read_to_string(base.join("outage.toml")).unwrap() + extra;
+        let s =
+            crate::scenario::Scenario::from_toml_str(&text, base).unwrap_or_else(|e| panic!("{e}"));
+        s.compile(base).unwrap()
+    }
+
+    /// Fuzzing found it (tests/lab/properties.rs): a verification may stay open until its
+    /// deadline, and the recorder allocates a time-series row per bucket up to the run's end.
+    /// A generated policy with a deadline and attempt timeout of ~31 years (the duration
+    /// parser's bound) against slow providers asked for 145 GB of rows and aborted the process,
+    /// while the estimate, `duration / bucket`, saw a handful of buckets and let it start. The
+    /// estimate now covers the drain: here a 100-day deadline.
+    #[test]
+    fn the_estimate_covers_the_drain_after_the_run() {
+        let patient = ci_outage("\n[policies.patient]\ndeadline = \"100d\"\n");
+        assert_eq!(drain(&patient), Duration::from_secs(100 * 86_400 + 120));
+        let work = Work::of(&patient);
+        assert_eq!(
+            work.buckets,
+            ((600 + 100 * 86_400 + 120) as f64 / 30.0).ceil()
+        );
+        assert!(!work.over_limits(1).is_empty(), "{work:?}");
+        // The library's policies: the conversion horizon and the late-delivery grace.
+        let shipped = ci_outage("");
+        assert_eq!(
+            drain(&shipped),
+            CONVERSION_HORIZON + Duration::from_secs(120)
+        );
+        assert_eq!(
+            Work::of(&shipped).buckets,
+            ((600 + 3600 + 120) as f64 / 30.0).ceil()
+        );
+        assert!(Work::of(&shipped).over_limits(1).is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod estimate;
 pub mod gate;
 pub mod replicate;
 mod summary;
+pub mod sweep;
 mod truth;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -141,6 +141,7 @@ mod fault;
 pub mod gate;
 mod histogram;
 pub mod metric_path;
+pub mod pareto;
 mod recorder;
 mod run_summary;
 pub mod stats;

@@ -50,6 +50,10 @@ pub enum Purpose {
     RouterExploration,
     /// Random parts of fault effects (brownout losses, added latency).
     Faults,
+    /// A sweep's Latin hypercube (`experiment::sweep::plan`): one stream per varied field,
+    /// keyed by [`entity_key`] of its path, so adding a dimension leaves the others' draws alone.
+    /// Planning, not simulation: no run reads it.
+    SweepSamples,
 }
 
 impl Purpose {
@@ -68,6 +72,7 @@ impl Purpose {
             Purpose::UserBehaviour => 10,
             Purpose::RouterExploration => 11,
             Purpose::Faults => 12,
+            Purpose::SweepSamples => 13,
         }
     }
 }
@@ -179,6 +184,7 @@ mod tests {
             UserBehaviour,
             RouterExploration,
             Faults,
+            SweepSamples,
         ];
         let mut tags: Vec<u64> = all.iter().map(|p| p.tag()).collect();
         tags.sort_unstable();

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use super::clock::{Event, SharedAgenda};
 use super::message::SimTag;
 use super::rng::{GLOBAL, Purpose, SimRng, stream};
+use crate::scenario::distribution::duration_from_secs;
 use crate::scenario::{self, Arrivals, CompiledScenario, RateProfile};
 
 /// Counts of what the traffic generators produced.
@@ -238,7 +239,7 @@ impl Traffic {
                         fraud: false,
                         caller_timeout: class.caller_timeout,
                     };
-                    (Duration::from_secs_f64(next), arrival)
+                    (duration_from_secs(next), arrival)
                 })
             }
             Source::Trace { next } => {
@@ -264,7 +265,7 @@ impl Traffic {
                         fraud: true,
                         caller_timeout: world.traffic.caller_timeout,
                     };
-                    (Duration::from_secs_f64(*t), arrival)
+                    (duration_from_secs(*t), arrival)
                 })
             }
         };
@@ -407,7 +408,7 @@ fn next_arrival(profile: &RateProfile, rng: &mut SimRng, mut t: f64, end: Durati
             return None;
         }
         let accept = rng.random::<f64>() * max;
-        if accept < profile.rate_at(Duration::from_secs_f64(t)) {
+        if accept < profile.rate_at(duration_from_secs(t)) {
             return Some(t);
         }
     }

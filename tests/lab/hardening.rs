@@ -136,8 +136,9 @@ fn numbers_that_would_overflow_are_refused_with_their_limit() {
 #[test]
 fn the_work_estimate_refuses_blow_ups_at_once_and_allow_large_lifts_it() {
     let dir = temp_dir("estimate");
-    // 3.6e9 buckets allocated up front, and 3.6e12 verifications: refused in well under a
-    // second of work (the test allows 10 s for a loaded machine).
+    // 7.32e9 buckets (the hour, then the drain: the conversion horizon and the late-delivery
+    // grace), and 3.6e12 verifications: refused in well under a second of work (the test
+    // allows 10 s for a loaded machine).
     let huge = scenario("1h", "1000000/s", POLICY).replace("bucket = \"10s\"", "bucket = \"1us\"");
     std::fs::write(dir.join("huge.toml"), huge).unwrap();
     for cmd in [
@@ -148,7 +149,7 @@ fn the_work_estimate_refuses_blow_ups_at_once_and_allow_large_lifts_it() {
         let o = run_with_limit(&cmd, &dir, Duration::from_secs(10));
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{cmd:?}: {err}");
-        assert!(err.contains("3.600e9 time-series buckets"), "{err}");
+        assert!(err.contains("7.320e9 time-series buckets"), "{err}");
         assert!(err.contains("verifications"), "{err}");
         assert!(err.contains("--allow-large"), "{err}");
     }

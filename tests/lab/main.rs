@@ -10,9 +10,11 @@ mod failover;
 mod fidelity;
 #[cfg(unix)]
 mod files;
+mod fuzz;
 mod gate;
 mod hardening;
 mod output;
+mod properties;
 mod report;
 mod scale;
 mod world;

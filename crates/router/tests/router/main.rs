@@ -5,7 +5,10 @@
 //! - `holds_up`: regressions of the router under failure: cancelled callers, panicking
 //!   adapters and sinks, shared budgets, misattributed blame, probing, conversion lag, the
 //!   ejection cap, selection herding, straggler hygiene and latency bias.
+//! - `properties`: generated policies (proptest): every one that validates is safe for the
+//!   router's arithmetic.
 
 mod behaviour;
 mod harness;
 mod holds_up;
+mod properties;
