@@ -110,7 +110,7 @@ fn headline_unit(key: &str) -> Unit {
 
 /// The unit of a [`seed_metrics`](super::compare::seed_metrics) key (`ttv_p99`,
 /// `<fault>.detection_delay`).
-pub fn unit_of_key(key: &str) -> Unit {
+fn unit_of_key(key: &str) -> Unit {
     match key.rsplit_once('.') {
         Some((_, m)) => FAULT
             .iter()
