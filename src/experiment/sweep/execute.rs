@@ -35,9 +35,21 @@ pub struct SweepRuns {
     pub busy: f64,
 }
 
+/// One run's metrics, by name.
+type Row = BTreeMap<String, f64>;
+
+/// Counters a progress bar reads while a sweep runs.
+#[derive(Debug, Default)]
+pub struct SweepProgress {
+    /// Points whose every seed is in.
+    pub points: AtomicUsize,
+    /// Single runs finished.
+    pub runs: AtomicUsize,
+}
+
 /// Per point: the rows of the seeds in so far, until the last one arrives.
 struct Fold {
-    pending: Vec<Option<Vec<Option<BTreeMap<String, f64>>>>>,
+    pending: Vec<Option<Vec<Option<Row>>>>,
     arrived: Vec<usize>,
     estimates: Vec<Option<Vec<MetricEstimate>>>,
     simulated: u64,
@@ -46,8 +58,7 @@ struct Fold {
 }
 
 /// Runs each of `policies` (named by `labels`, as reports and errors show them) on every one of
-/// `seeds`, on up to `threads` threads. `points_done` counts the points whose every seed is in
-/// (a progress bar's position); `runs_done` counts single runs.
+/// `seeds`, on up to `threads` threads, counting finished points and runs in `progress`.
 pub fn run_points(
     world: &CompiledScenario,
     policies: &[Policy],
@@ -55,8 +66,7 @@ pub fn run_points(
     seeds: &[u64],
     confidence: f64,
     threads: usize,
-    points_done: &AtomicUsize,
-    runs_done: &AtomicUsize,
+    progress: &SweepProgress,
 ) -> Result<SweepRuns, ExperimentError> {
     let mut point_world = world.clone();
     point_world.policies = policies
@@ -87,7 +97,7 @@ pub fn run_points(
         threads,
         &|_| Hooks::default(),
         &|i, result| {
-            runs_done.fetch_add(1, Ordering::Relaxed);
+            progress.runs.fetch_add(1, Ordering::Relaxed);
             // The row is made outside the lock: it is the only costly step of folding.
             let row = result.map(|r| {
                 let row = seed_metrics(&r.run);
@@ -114,7 +124,7 @@ pub fn run_points(
                             })
                             .collect();
                         f.estimates[point] = Some(estimates(&seeds, confidence));
-                        points_done.fetch_add(1, Ordering::Relaxed);
+                        progress.points.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

@@ -20,7 +20,7 @@ pub mod plan;
 pub mod summary;
 pub mod vary;
 
-pub use execute::{SweepRuns, run_points};
+pub use execute::{SweepProgress, SweepRuns, run_points};
 pub use plan::{
     Design, InvalidPoint, InvalidPoints, MAX_POINTS, PlanError, Point, PointPolicies, SweepPlan,
     grid, latin_hypercube,
