@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use failover_lab::experiment::estimate::Work;
 use failover_lab::experiment::gate::GateChecks;
+use failover_lab::experiment::sweep::SweepDefaults;
 use failover_lab::report::terminal::printable;
 use failover_lab::scenario::{
-    CompiledScenario, FileRules, MAX_SHOWN_PROBLEMS, Problems, Scenario, ScenarioError, diagnose,
+    CompiledScenario, FileRules, MAX_SHOWN_PROBLEMS, Scenario, ScenarioError, diagnose,
     more_problems, read_scenario_file,
 };
 
@@ -19,6 +20,8 @@ pub struct Loaded {
     pub world: Arc<CompiledScenario>,
     /// `[[expect]]` and `[experiment] tolerance`, resolved.
     pub checks: GateChecks,
+    /// `[sweep]`, resolved (empty without one).
+    pub sweep: SweepDefaults,
     /// The directory relative references resolve against.
     pub base: PathBuf,
     /// Policy warnings, located like errors (`warning: file:line:col: field: message`).
@@ -57,12 +60,27 @@ pub fn load_text(
                     .unwrap_or_default()
                     .0,
             );
+            problems.0.extend(
+                SweepDefaults::from_scenario(&scenario)
+                    .err()
+                    .unwrap_or_default()
+                    .0,
+            );
             return Err(fail(ScenarioError::Invalid(problems)));
         }
         Err(e) => return Err(fail(e)),
     };
-    let checks = GateChecks::from_scenario(&scenario)
-        .map_err(|p: Problems| fail(ScenarioError::Invalid(p)))?;
+    let (checks, sweep) = match (
+        GateChecks::from_scenario(&scenario),
+        SweepDefaults::from_scenario(&scenario),
+    ) {
+        (Ok(c), Ok(s)) => (c, s),
+        (c, s) => {
+            let mut problems = c.err().unwrap_or_default();
+            problems.0.extend(s.err().unwrap_or_default().0);
+            return Err(fail(ScenarioError::Invalid(problems)));
+        }
+    };
     let warnings = if world.warnings.is_empty() {
         Vec::new()
     } else {
@@ -77,6 +95,7 @@ pub fn load_text(
         scenario,
         world: Arc::new(world),
         checks,
+        sweep,
         base: base.to_owned(),
         warnings,
     })

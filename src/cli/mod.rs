@@ -24,6 +24,7 @@ mod interrupt;
 mod load;
 mod replicated;
 mod run;
+mod sweep;
 mod validate;
 
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ enum Command {
     /// Run scenarios on paired seeds and check their `[[expect]]` entries and their
     /// regressions against baselines; exit 3 when a check fails.
     Gate(gate::GateArgs),
+    /// Vary fields of one policy over a grid or a Latin hypercube, run every point on the same
+    /// seeds, and report the Pareto frontier and a recommendation under constraints.
+    Sweep(sweep::SweepArgs),
     /// Manage the baselines `gate` compares with.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
@@ -75,6 +79,7 @@ pub fn main() -> ExitCode {
             strict_paths,
         }) => validate::validate(&scenarios, strict_paths),
         Some(Command::Gate(args)) => gate::gate(&args),
+        Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Baseline(cmd)) => baseline::baseline(&cmd),
         Some(Command::Schema) => {
             println!("{}", failover_lab::scenario::json_schema());

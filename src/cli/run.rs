@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use failover_lab::experiment::sweep::{Point, SweepPlan, Vary, grid};
 use failover_lab::experiment::{
     Hooks, RunResult, RunSpec, default_threads, execute_with, scenario_info, summarize,
     summarize_replications,
@@ -42,6 +43,12 @@ pub struct RunArgs {
     /// Run only this policy (repeatable; in the order named, a policy named twice runs once).
     #[arg(long = "policy", value_name = "NAME")]
     pub policies: Vec<String>,
+    /// Set a policy field before running, as `sweep --vary` names it (repeatable):
+    /// `--set trip.failure_rate=0.3 --set ejection.base=30s`. Applies to the policies run (every
+    /// policy without `--policy`); each is renamed `NAME [PATH=VALUE, ...]` in the report. This
+    /// is how `sweep` prints its recommended point.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
     /// Also write audit.jsonl: every router event, destinations masked.
     #[arg(long)]
     pub audit: bool,
@@ -70,7 +77,7 @@ pub fn demo() -> u8 {
         Path::new("."),
         false,
     ) {
-        Ok(loaded) => execute(&loaded, &args),
+        Ok(loaded) => execute(&loaded, &args, None),
         Err(problems) => {
             for p in problems {
                 errln!("{p}");
@@ -82,7 +89,15 @@ pub fn demo() -> u8 {
 
 pub fn run(args: &RunArgs) -> u8 {
     match load_file(&args.scenario, args.strict_paths) {
-        Ok(loaded) => execute(&loaded, args),
+        Ok(mut loaded) => match apply_set(&mut loaded, args) {
+            Ok(selected) => execute(&loaded, args, selected),
+            Err(problems) => {
+                for p in problems {
+                    errln!("{p}");
+                }
+                exit::INVALID_INPUT
+            }
+        },
         Err(problems) => {
             for p in problems {
                 errln!("{p}");
@@ -93,7 +108,7 @@ pub fn run(args: &RunArgs) -> u8 {
 }
 
 /// `reports/<name>/`, with the name reduced to characters safe in a path.
-fn default_out(name: &str) -> PathBuf {
+pub fn default_out(name: &str) -> PathBuf {
     PathBuf::from("reports").join(safe_name(name))
 }
 
@@ -148,11 +163,76 @@ fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, Stri
         .collect())
 }
 
-fn execute(loaded: &Loaded, args: &RunArgs) -> u8 {
+/// `--set PATH=VALUE`: the policies run, with those fields set (each checked as `sweep --vary`
+/// checks a value, then the policy as a whole) and renamed; returns them by index (their
+/// `--policy` names are gone), or `None` without `--set`.
+fn apply_set(loaded: &mut Loaded, args: &RunArgs) -> Result<Option<Vec<usize>>, Vec<String>> {
+    if args.set.is_empty() {
+        return Ok(None);
+    }
+    let mut varies = Vec::new();
+    let mut problems = Vec::new();
+    for spec in &args.set {
+        match Vary::parse(spec) {
+            Ok(v) if v.levels().len() == 1 => varies.push(v),
+            Ok(_) => problems.push(format!(
+                "--set {spec}: give one value (to try several, use `failover-lab sweep --vary`)"
+            )),
+            Err(e) => problems.push(e.to_string().replacen("--vary", "--set", 1)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let point = Point {
+        values: varies.iter().map(|v| v.levels().remove(0)).collect(),
+    };
+    let plan = match grid(varies) {
+        Ok(p) => SweepPlan {
+            points: vec![point],
+            ..p
+        },
+        Err(e) => return Err(vec![e.0.replace("--vary", "--set")]),
+    };
+    let selected = match select_policies(loaded, &args.policies) {
+        Ok(p) if p.is_empty() => (0..loaded.world.policies.len()).collect(),
+        Ok(p) => p,
+        Err(e) => return Err(vec![e]),
+    };
+    let mut world = (*loaded.world).clone();
+    let label = plan.label(0);
+    for &i in &selected {
+        let named = &mut world.policies[i];
+        match plan.point_policy(&named.policy, 0) {
+            Ok(p) => {
+                named.policy = p;
+                named.name = format!("{} [{label}]", named.name);
+            }
+            Err(e) => problems.push(format!(
+                "--set: policy {:?} with {label} is not valid: {}{}",
+                named.name,
+                if e.field.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", e.field)
+                },
+                e.message
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    loaded.world = Arc::new(world);
+    Ok(Some(selected))
+}
+
+/// Runs the policies `--policy` names, or `selected` (by index) when `--set` already chose them.
+fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 {
     for w in &loaded.warnings {
         errln!("{w}");
     }
-    let policies = match select_policies(loaded, &args.policies) {
+    let policies = match selected.map_or_else(|| select_policies(loaded, &args.policies), Ok) {
         Ok(p) if p.is_empty() => (0..loaded.world.policies.len()).collect(),
         Ok(p) => p,
         Err(e) => {
@@ -344,7 +424,7 @@ fn with_progress<T: Send>(
 
 /// Swaps the finished report in for the previous one; a signal is handled before or after the
 /// swap, never during it.
-fn publish(out: Guarded<OutputDir>) -> Result<PathBuf, OutputError> {
+pub fn publish(out: Guarded<OutputDir>) -> Result<PathBuf, OutputError> {
     // Flushing to disk may take a while: not while signals are held off.
     out.sync()?;
     out.finish(OutputDir::publish)

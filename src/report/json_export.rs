@@ -1,13 +1,23 @@
-//! `summary.json`, the versioned, machine-readable result of a run, and baseline files.
+//! `summary.json`, the versioned, machine-readable result of a run; `sweep.json`, that of a
+//! sweep; and baseline files.
 
 use serde_json::Value;
 
+use crate::experiment::sweep::SweepSummary;
 use crate::metrics::RunSummary;
 use crate::metrics::baseline::Baseline;
 
 /// Pretty JSON with a trailing newline. Byte-identical for identical summaries.
 pub fn summary_json(summary: &RunSummary) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(summary).expect("summaries serialize");
+    out.push(b'\n');
+    out
+}
+
+/// `sweep.json`: pretty JSON with a trailing newline. It carries no wall-clock figure, so the
+/// same sweep gives the same bytes whatever the thread count.
+pub fn sweep_json(summary: &SweepSummary) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(summary).expect("sweep summaries serialize");
     out.push(b'\n');
     out
 }

@@ -34,8 +34,10 @@ use super::chart::{CHARTS, FOREST, Format, SPREAD};
 /// The prefix of every private directory and temporary file the lab creates beside an output.
 pub const PRIVATE_PREFIX: &str = ".failover-lab-";
 
-/// The data files a report may hold besides its charts.
-const DATA_FILES: [&str; 10] = [
+/// The data files a report may hold besides its charts (a run's and a sweep's).
+const DATA_FILES: [&str; 12] = [
+    "sweep.json",
+    "sweep.csv",
     "index.html",
     "summary.json",
     "summary.csv",
@@ -57,7 +59,31 @@ pub fn is_report_file(name: &str) -> bool {
                 .iter()
                 .any(|&f| c.file_name(f) == name)
         })
+        || is_sweep_chart(name)
         || (name.starts_with('.') && name.ends_with(".tmp"))
+}
+
+/// A sweep report's chart: `pareto`, or a per-metric chart (`heatmap_<metric>`,
+/// `line_<metric>`, `scatter_<metric>`), as SVG or PNG. Metric keys are lower-case letters,
+/// digits, `_` and `.` (a fault's metrics are `<fault>.<metric>`, the fault's name reduced to
+/// those characters).
+fn is_sweep_chart(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_suffix(".svg")
+        .or_else(|| name.strip_suffix(".png"))
+    else {
+        return false;
+    };
+    stem == "pareto"
+        || ["heatmap_", "line_", "scatter_"].iter().any(|p| {
+            stem.strip_prefix(p).is_some_and(|key| {
+                !key.is_empty()
+                    && !key.starts_with('.')
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            })
+        })
 }
 
 /// An I/O failure, with the path it concerns.

@@ -155,6 +155,10 @@ pub struct Scenario {
     /// `[experiment]`: how `run` replicates and compares the policies (command-line flags win).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<ExperimentSpec>,
+    /// `[sweep]`: what `failover-lab sweep` varies and optimises for this scenario (command-line
+    /// flags win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
     /// `[[expect]]`: checks `failover-lab gate` enforces on the metrics of this scenario's
     /// runs, like k6 thresholds (e.g. `metric = "success_rate"`, `threshold = ">= 0.995"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -217,6 +221,36 @@ pub struct ExperimentSpec {
     /// 0.1 percentage point on rates, 5% of the baseline's mean on everything else.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tolerance: BTreeMap<String, ToleranceSpec>,
+}
+
+/// `[sweep]`: the defaults of `failover-lab sweep`. Each list, when given on the command line,
+/// replaces the table's (`--vary` flags replace `vary`, and so on); a flag's single value wins
+/// over the table's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The policy every point starts from. Default: `[experiment] baseline`, else the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The fields to vary, as `--vary` writes them: `"trip.failure_rate=0.1..0.6:6"`,
+    /// `"ejection.base=10s,30s,1m"`, `"strategy=priority,score"`, `"probe.share=log:0.01..0.2:5"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vary: Vec<String>,
+    /// Draw a Latin hypercube of this many points instead of the full grid (for three or more
+    /// fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    /// Seeds every point runs on. Default: `[experiment] replications` if two or more, else 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<u32>,
+    /// Metrics to optimise, each in its own direction, the first deciding the recommendation.
+    /// Default: `success_rate`, `cost_per_success`, `time_to_verify.p99`, `flaps`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<String>,
+    /// Bounds the recommended point must meet, on the mean over seeds:
+    /// `"success_rate >= 0.999"`, `"time_to_verify.p99 < 20s"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
 }
 
 /// `[router]`: what the router is told about routes (its belief, which may differ from the

@@ -17,4 +17,5 @@ mod output;
 mod properties;
 mod report;
 mod scale;
+mod sweep;
 mod world;

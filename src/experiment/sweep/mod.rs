@@ -10,6 +10,8 @@
 //! - [`vary`]: one `PATH=VALUES` dimension, its path checked against the policy model.
 //! - [`plan`]: the points of several dimensions (grid or Latin hypercube) and the policies they
 //!   make from a base policy, with every invalid point reported at once.
+//! - [`spec`]: `[sweep]` and the command's flags resolved into a base policy, a plan, seeds,
+//!   objectives and constraints.
 //! - [`execute`]: every point on the same seeds, in parallel, folded into estimates as runs
 //!   finish (memory flat in the number of points).
 //! - [`summary`]: the finished sweep as data ([`SweepSummary`], `sweep.json`), analysed by
@@ -17,6 +19,7 @@
 
 pub mod execute;
 pub mod plan;
+pub mod spec;
 pub mod summary;
 pub mod vary;
 
@@ -25,6 +28,7 @@ pub use plan::{
     Design, InvalidPoint, InvalidPoints, MAX_POINTS, PlanError, Point, PointPolicies, SweepPlan,
     grid, latin_hypercube,
 };
+pub use spec::{DEFAULT_SWEEP_SEEDS, SweepDefaults, SweepFlags, SweepRequest};
 pub use summary::{
     ConstraintInfo, DesignInfo, MetricInfo, Parameter, SWEEP_FORMAT_VERSION, SweepContext,
     SweepPoint, SweepScenario, SweepSummary,

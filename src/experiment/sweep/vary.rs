@@ -272,6 +272,26 @@ impl Vary {
         })
     }
 
+    /// The value `policy` has in this field; `None` when it has none (an optional table or
+    /// number left unset).
+    pub fn value_in(&self, policy: &Policy) -> Option<Value> {
+        let table = toml::Table::try_from(policy).ok()?;
+        let mut segments: Vec<&str> = self.path.split('.').collect();
+        let last = segments.pop()?;
+        let mut t = &table;
+        for seg in segments {
+            t = t.get(seg)?.as_table()?;
+        }
+        match (t.get(last)?, self.kind) {
+            (toml::Value::Float(v), _) => Some(Value::Number(*v)),
+            (toml::Value::Integer(v), FieldKind::Number) => Some(Value::Number(*v as f64)),
+            (toml::Value::Integer(v), _) => Some(Value::Integer(*v)),
+            (toml::Value::Boolean(b), _) => Some(Value::Bool(*b)),
+            (toml::Value::String(s), kind) => parse_one(s.trim(), kind, &self.path).ok(),
+            _ => None,
+        }
+    }
+
     /// A range value `x` (base unit) as a value of this field.
     fn value_of(&self, x: f64) -> Value {
         match self.kind {
