@@ -132,7 +132,7 @@ impl GateChecks {
 }
 
 /// A hash of the world a scenario describes: everything but its name, description, policies,
-/// expectations and experiment settings, and the bytes of every file it references (`csv`,
+/// expectations, experiment and sweep settings, and the bytes of every file it references (`csv`,
 /// `trace`). Two scenario files with the same world hash run every policy against the same
 /// dice, so their per-seed results pair.
 pub fn world_hash(s: &Scenario, base_dir: &Path) -> String {
@@ -142,6 +142,7 @@ pub fn world_hash(s: &Scenario, base_dir: &Path) -> String {
     world.policies = Default::default();
     world.expect.clear();
     world.experiment = None;
+    world.sweep = None;
     let text = world
         .to_toml_string()
         .unwrap_or_else(|e| format!("unserialisable: {e}"));
@@ -449,6 +450,10 @@ tolerance = { "faults.outgae.detection_delay" = "5%" }
             tolerance: [("success_rate".to_owned(), ToleranceSpec::Number(0.01))]
                 .into_iter()
                 .collect(),
+            ..Default::default()
+        });
+        b.sweep = Some(crate::scenario::SweepSpec {
+            vary: vec!["trip.failure_rate=0.1,0.2".into()],
             ..Default::default()
         });
         let dir = Path::new(".");

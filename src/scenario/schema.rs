@@ -221,6 +221,7 @@ mod tests {
             "traffic",
             "faults",
             "experiment",
+            "sweep",
             "expect",
         ];
         // The example uses every section; written back, its keys are all the model's fields.

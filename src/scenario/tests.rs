@@ -241,6 +241,13 @@ baseline = "aggressive"
 confidence = 0.9
 tolerance = { success_rate = "0.05pp", "time_to_verify.p99" = "10%", flaps = 1 }
 
+[sweep]
+policy = "aggressive"
+vary = ["trip.failure_rate=0.1..0.6:6", "ejection.base=10s,30s,1m"]
+seeds = 3
+objectives = ["success_rate", "cost_per_success"]
+constraints = ["success_rate >= 0.99"]
+
 [[expect]]
 metric = "success_rate"
 threshold = ">= 0.99"

@@ -418,3 +418,33 @@ fn warnings_of_valid_points_are_kept() {
     assert_eq!(out.warnings[0].0, 1);
     assert_eq!(out.warnings[0].1.field, "trip.latency");
 }
+
+#[test]
+fn a_base_policy_value_is_read_in_the_field_kind() {
+    let mut p = Policy::default();
+    p.trip.failure_rate = 0.35;
+    p.ejection.base = Duration::from_secs(45);
+    p.trip.latency = None;
+    assert_eq!(
+        vary("trip.failure_rate=0.1,0.2").value_in(&p),
+        Some(Value::Number(0.35))
+    );
+    assert_eq!(vary("ejection.base=10s,1m").value_in(&p), Some(secs(45)));
+    assert_eq!(vary("trip.latency=off,20s").value_in(&p), Some(Value::Off));
+    assert_eq!(
+        vary("strategy=priority,score").value_in(&p),
+        Some(Value::Name(
+            toml::Value::try_from(p.strategy)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        ))
+    );
+    assert_eq!(
+        vary("max_attempts=1,2").value_in(&p),
+        Some(Value::Integer(i64::from(p.max_attempts)))
+    );
+    // An optional table the base leaves unset has no value.
+    assert_eq!(vary("adaptive_timeout.factor=2,3").value_in(&p), None);
+}
