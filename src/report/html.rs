@@ -45,7 +45,7 @@
 //! - **Deterministic**: the same summary gives the same bytes (no timestamps; wall-clock facts
 //!   appear only if the summary carries them in `run`).
 
-mod inline_svg;
+pub(crate) mod inline_svg;
 
 use std::collections::BTreeMap;
 
@@ -166,7 +166,7 @@ fn table(head: Markup, rows: Markup) -> Markup {
 
 /// The page's style sheet: a constant of this file, never data, so it is inlined as it is
 /// (escaping would turn its quotes into entities, which a style element does not decode).
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { --ink: #222; --muted: #666; --rule: #ddd; --best: #e3f4dc; --bestink: #1d5e12; }
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);

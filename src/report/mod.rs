@@ -12,6 +12,11 @@
 //! page's comparison section ([`html`]). They share [`replicated`] (headline metrics, units,
 //! formatting) and show nothing for a single seed, whose outputs stay as they were.
 //!
+//! A threshold sweep has its own views of one
+//! [`SweepSummary`](crate::experiment::sweep::SweepSummary) in [`sweep`]: `sweep.csv`, a chart
+//! per charted metric and the Pareto scatter, its `index.html` and the text printed at the end.
+//! They reuse the run report's chart helpers, palette, style sheet and number formats.
+//!
 //! A gate (`failover-lab gate`) has three views of one `metrics::gate::GateReport`: the terminal
 //! text ([`gate`]), JUnit XML for CI test reports ([`junit`]) and a pull-request comment in
 //! Markdown ([`markdown`]). The last two reuse [`gate`]'s wording of each check.
@@ -26,4 +31,5 @@ pub mod markdown;
 pub mod output;
 pub mod palette;
 pub mod replicated;
+pub mod sweep;
 pub mod terminal;

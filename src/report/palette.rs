@@ -10,6 +10,12 @@
 //! - **verdicts** of a comparison reuse them: better green, worse red, no detectable difference
 //!   grey (charts also write the verdict in words: red and green alone fail the most common
 //!   colour-vision deficiency).
+//! - a sweep's **metric values** take a sequential scale ([`better_scale`], viridis) oriented
+//!   by the metric's direction, so the bright end is the better one on every heatmap whether
+//!   the metric improves upwards (success) or downwards (cost); a swept **parameter's** values
+//!   take another ([`parameter_scale`], plasma without its palest yellow), so a parameter's
+//!   colour is never read as good or bad. Both are perceptually ordered and stay ordered in
+//!   grey and for the common colour-vision deficiencies.
 //!
 //! Both palettes were designed to stay distinguishable for the common colour-vision
 //! deficiencies. Past their length they cycle (a scenario with more than ten policies needs the
@@ -80,6 +86,67 @@ pub const INK: Rgb = Rgb(0x22, 0x22, 0x22);
 /// Secondary text: fault labels, notes.
 pub const MUTED: Rgb = Rgb(0x60, 0x60, 0x60);
 
+/// Viridis at nine evenly spaced stops (matplotlib's), dark purple to yellow.
+const VIRIDIS: [Rgb; 9] = [
+    Rgb(0x44, 0x01, 0x54),
+    Rgb(0x47, 0x2c, 0x7a),
+    Rgb(0x3b, 0x51, 0x8b),
+    Rgb(0x2c, 0x71, 0x8e),
+    Rgb(0x21, 0x90, 0x8d),
+    Rgb(0x27, 0xad, 0x81),
+    Rgb(0x5c, 0xc8, 0x63),
+    Rgb(0xaa, 0xdc, 0x32),
+    Rgb(0xfd, 0xe7, 0x25),
+];
+
+/// Plasma at nine evenly spaced stops (matplotlib's), dark blue to yellow.
+const PLASMA: [Rgb; 9] = [
+    Rgb(0x0d, 0x08, 0x87),
+    Rgb(0x4c, 0x02, 0xa1),
+    Rgb(0x7e, 0x03, 0xa8),
+    Rgb(0xa9, 0x23, 0x95),
+    Rgb(0xcc, 0x47, 0x78),
+    Rgb(0xe5, 0x6b, 0x5d),
+    Rgb(0xf8, 0x94, 0x41),
+    Rgb(0xfd, 0xc3, 0x28),
+    Rgb(0xf0, 0xf9, 0x21),
+];
+
+/// `stops` read at `t` in [0, 1] (clamped; NaN reads as 0), linearly between stops.
+fn ramp(stops: &[Rgb], t: f64) -> Rgb {
+    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
+    let x = t * (stops.len() - 1) as f64;
+    let i = (x.floor() as usize).min(stops.len() - 2);
+    let f = x - i as f64;
+    let (a, b) = (stops[i], stops[i + 1]);
+    let mix = |p: u8, q: u8| (f64::from(p) + (f64::from(q) - f64::from(p)) * f).round() as u8;
+    Rgb(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A metric's value on a sweep chart, `goodness` in [0, 1] from the worst value shown (0, dark
+/// purple) to the best (1, yellow): the caller orients it by the metric's direction.
+pub fn better_scale(goodness: f64) -> Rgb {
+    ramp(&VIRIDIS, goodness)
+}
+
+/// A swept parameter's value, `t` in [0, 1] from its lowest (dark blue) to its highest
+/// (orange); plasma's last stretch, pale yellow, is left out because it vanishes on white.
+pub fn parameter_scale(t: f64) -> Rgb {
+    ramp(&PLASMA, t.clamp(0.0, 1.0) * 0.82)
+}
+
+/// Ink or white, whichever reads on `background` (relative luminance, sRGB weights).
+pub fn text_on(background: Rgb) -> Rgb {
+    let l = 0.2126 * f64::from(background.0)
+        + 0.7152 * f64::from(background.1)
+        + 0.0722 * f64::from(background.2);
+    if l > 150.0 {
+        INK
+    } else {
+        Rgb(0xff, 0xff, 0xff)
+    }
+}
+
 /// The colour of the policy at `index` in `RunSummary::policies`.
 pub fn policy(index: usize) -> Rgb {
     POLICIES[index % POLICIES.len()]
@@ -118,6 +185,24 @@ mod tests {
         assert_eq!(policy(POLICIES.len() + 1), policy(1));
         assert_eq!(provider(PROVIDERS.len()), provider(0));
         assert_eq!(policy(0).hex(), "#4e79a7");
+    }
+
+    #[test]
+    fn sequential_scales_run_from_end_to_end_and_clamp() {
+        assert_eq!(better_scale(0.0), VIRIDIS[0]);
+        assert_eq!(better_scale(1.0), VIRIDIS[8]);
+        assert_eq!(better_scale(0.5), VIRIDIS[4]);
+        assert_eq!(better_scale(-3.0), VIRIDIS[0]);
+        assert_eq!(better_scale(f64::NAN), VIRIDIS[0]);
+        assert_eq!(parameter_scale(0.0), PLASMA[0]);
+        assert_ne!(
+            parameter_scale(1.0),
+            PLASMA[8],
+            "the palest yellow is left out"
+        );
+        // Dark cells get white text, bright ones ink.
+        assert_eq!(text_on(better_scale(0.0)), Rgb(0xff, 0xff, 0xff));
+        assert_eq!(text_on(better_scale(1.0)), INK);
     }
 
     #[test]

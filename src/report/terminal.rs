@@ -58,7 +58,7 @@ fn money(x: Option<f64>) -> String {
 
 /// How a column's cells line up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Align {
+pub(crate) enum Align {
     /// Names and words.
     Left,
     /// Numbers.
@@ -76,7 +76,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Renders rows as columns aligned as `align` says (right for columns it does not cover), two
 /// spaces apart, trailing spaces trimmed.
-fn aligned_table(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> String {
+pub(crate) fn aligned_table(header: &[&str], rows: &[Vec<String>], align: &[Align]) -> String {
     // Cells hold names from the scenario file: escaped before they are measured.
     let rows: Vec<Vec<Cow<'_, str>>> = rows
         .iter()

@@ -13,41 +13,41 @@ use super::{ChartError, FONT, MAX_POINTS};
 use crate::metrics::{BucketRow, RunSummary};
 use crate::report::palette::{self, Rgb};
 
-pub(super) type Area<DB> = DrawingArea<DB, Shift>;
+pub(crate) type Area<DB> = DrawingArea<DB, Shift>;
 
 /// Font sizes (plotters units; SVG `font-size` is this / 1.24).
-pub(super) const TITLE_SIZE: f64 = 26.0;
-pub(super) const SUBTITLE_SIZE: f64 = 16.0;
-pub(super) const LABEL_SIZE: f64 = 16.0;
-pub(super) const DESC_SIZE: f64 = 17.0;
-pub(super) const SMALL_SIZE: f64 = 15.0;
+pub(crate) const TITLE_SIZE: f64 = 26.0;
+pub(crate) const SUBTITLE_SIZE: f64 = 16.0;
+pub(crate) const LABEL_SIZE: f64 = 16.0;
+pub(crate) const DESC_SIZE: f64 = 17.0;
+pub(crate) const SMALL_SIZE: f64 = 15.0;
 
 /// Space around the plot and for axis labels, pixels.
-pub(super) const MARGIN: u32 = 16;
-pub(super) const X_LABEL_AREA: u32 = 48;
-pub(super) const Y_LABEL_AREA: u32 = 72;
+pub(crate) const MARGIN: u32 = 16;
+pub(crate) const X_LABEL_AREA: u32 = 48;
+pub(crate) const Y_LABEL_AREA: u32 = 72;
 
 /// Longest name shown in a chart; the HTML tables show names in full.
-pub(super) const MAX_NAME: usize = 32;
+pub(crate) const MAX_NAME: usize = 32;
 
-pub(super) fn rgb(c: Rgb) -> RGBColor {
+pub(crate) fn rgb(c: Rgb) -> RGBColor {
     c.into()
 }
 
-pub(super) fn text(size: f64) -> TextStyle<'static> {
+pub(crate) fn text(size: f64) -> TextStyle<'static> {
     (FONT, size).into_font().color(&rgb(palette::INK))
 }
 
-pub(super) fn muted(size: f64) -> TextStyle<'static> {
+pub(crate) fn muted(size: f64) -> TextStyle<'static> {
     (FONT, size).into_font().color(&rgb(palette::MUTED))
 }
 
-fn anchored(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
+pub(crate) fn anchored(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
     style.pos(Pos::new(h, v))
 }
 
 /// `name`, cut to `max` characters with an ellipsis.
-pub(super) fn short(name: &str, max: usize) -> String {
+pub(crate) fn short(name: &str, max: usize) -> String {
     if name.chars().count() <= max {
         name.to_string()
     } else {
@@ -58,7 +58,7 @@ pub(super) fn short(name: &str, max: usize) -> String {
 }
 
 /// An axis tick: integers without decimals, others with up to two.
-pub(super) fn tick(v: f64) -> String {
+pub(crate) fn tick(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{:.0}", v.round() + 0.0)
     } else {
@@ -69,7 +69,7 @@ pub(super) fn tick(v: f64) -> String {
 
 /// Width and height of `s` in the chart font at `size`, pixels (the bundled font's metrics,
 /// whatever the backend).
-pub(super) fn measure(s: &str, size: f64) -> Result<(i32, i32), ChartError> {
+pub(crate) fn measure(s: &str, size: f64) -> Result<(i32, i32), ChartError> {
     let (w, h) = (FONT, size)
         .into_font()
         .box_size(s)
@@ -77,12 +77,24 @@ pub(super) fn measure(s: &str, size: f64) -> Result<(i32, i32), ChartError> {
     Ok((w as i32, h as i32))
 }
 
+/// The widest of `texts` in `size`, pixels.
+pub(crate) fn widest<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    size: f64,
+) -> Result<u32, ChartError> {
+    let mut widest = 0;
+    for t in texts {
+        widest = widest.max(measure(t, size)?.0);
+    }
+    Ok(widest.max(0) as u32)
+}
+
 /// Height of [`header`].
-pub(super) const HEADER: u32 = 62;
+pub(crate) const HEADER: u32 = 62;
 
 /// The title (left aligned) and a muted subtitle naming the scenario and seed. Returns the area
 /// below.
-pub(super) fn header<DB: DrawingBackend>(
+pub(crate) fn header<DB: DrawingBackend>(
     root: &Area<DB>,
     title: &str,
     summary: &RunSummary,
@@ -97,7 +109,7 @@ pub(super) fn header<DB: DrawingBackend>(
 
 /// The title and a muted `subtitle` (what [`header`] draws, for charts of every seed rather
 /// than one). Returns the area below.
-pub(super) fn header_with<DB: DrawingBackend>(
+pub(crate) fn header_with<DB: DrawingBackend>(
     root: &Area<DB>,
     title: &str,
     subtitle: &str,
@@ -118,7 +130,7 @@ pub(super) fn header_with<DB: DrawingBackend>(
 
 /// The subtitle of a chart over every seed of a replicated run: `scenario NAME · 6 seeds · 95%
 /// intervals · baseline NAME` (the parts the summary carries).
-pub(super) fn replicated_subtitle(summary: &RunSummary) -> String {
+pub(crate) fn replicated_subtitle(summary: &RunSummary) -> String {
     use crate::report::replicated::{self, Style};
     let mut parts = vec![
         format!("scenario {}", short(&summary.scenario.name, 48)),
@@ -140,7 +152,7 @@ pub(super) fn replicated_subtitle(summary: &RunSummary) -> String {
 const NOTE_LINE: u32 = 20;
 
 /// The height [`notes`] takes for `lines`.
-pub(super) fn notes_height(lines: &[String]) -> u32 {
+pub(crate) fn notes_height(lines: &[String]) -> u32 {
     if lines.is_empty() {
         0
     } else {
@@ -150,7 +162,7 @@ pub(super) fn notes_height(lines: &[String]) -> u32 {
 
 /// Muted lines of explanation above the plot (what a row's scale means, how to read it).
 /// Returns the area below.
-pub(super) fn notes<DB: DrawingBackend>(
+pub(crate) fn notes<DB: DrawingBackend>(
     area: &Area<DB>,
     lines: &[String],
 ) -> Result<Area<DB>, ChartError> {
@@ -170,10 +182,10 @@ pub(super) fn notes<DB: DrawingBackend>(
 }
 
 /// Height of a panel caption.
-pub(super) const CAPTION: u32 = 26;
+pub(crate) const CAPTION: u32 = 26;
 
 /// A panel's caption ("policy NAME") at the left edge of its plot, `x`.
-pub(super) fn caption<DB: DrawingBackend>(
+pub(crate) fn caption<DB: DrawingBackend>(
     area: &Area<DB>,
     s: &str,
     x: i32,
@@ -188,15 +200,17 @@ pub(super) fn caption<DB: DrawingBackend>(
 
 /// How a legend entry is drawn.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Swatch {
+pub(crate) enum Swatch {
     Line,
     Fill,
     Point,
     /// A translucent band, as fault windows are drawn.
     Band,
+    /// A hollow circle: a marker around a point, or a point drawn hollow.
+    Ring,
 }
 
-pub(super) struct LegendItem {
+pub(crate) struct LegendItem {
     pub label: String,
     pub color: RGBColor,
     pub swatch: Swatch,
@@ -237,12 +251,12 @@ fn legend_layout(width: u32, items: &[LegendItem]) -> Result<(Vec<(i32, i32)>, u
 }
 
 /// The height [`legend`] takes in an area `width` pixels wide.
-pub(super) fn legend_height(width: u32, items: &[LegendItem]) -> Result<u32, ChartError> {
+pub(crate) fn legend_height(width: u32, items: &[LegendItem]) -> Result<u32, ChartError> {
     Ok(legend_layout(width, items)?.1)
 }
 
 /// A legend laid out in rows above the plot (never on top of the data). Returns the area below.
-pub(super) fn legend<DB: DrawingBackend>(
+pub(crate) fn legend<DB: DrawingBackend>(
     area: &Area<DB>,
     items: &[LegendItem],
 ) -> Result<Area<DB>, ChartError> {
@@ -264,6 +278,7 @@ pub(super) fn legend<DB: DrawingBackend>(
                 item.color.filled(),
             ))?,
             Swatch::Point => top.draw(&Circle::new((x + 11, cy), 6, item.color.filled()))?,
+            Swatch::Ring => top.draw(&Circle::new((x + 11, cy), 7, item.color.stroke_width(2)))?,
             Swatch::Band => {
                 top.draw(&Rectangle::new(
                     [(x + 3, cy - 8), (x + 19, cy + 8)],
@@ -285,7 +300,7 @@ pub(super) fn legend<DB: DrawingBackend>(
 }
 
 /// The legend entries of every policy, in summary order and palette colour.
-pub(super) fn policy_items(summary: &RunSummary, swatch: Swatch) -> Vec<LegendItem> {
+pub(crate) fn policy_items(summary: &RunSummary, swatch: Swatch) -> Vec<LegendItem> {
     summary
         .policies
         .iter()
@@ -296,7 +311,7 @@ pub(super) fn policy_items(summary: &RunSummary, swatch: Swatch) -> Vec<LegendIt
 
 /// Seconds shown in the unit that suits the run's length.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct TimeAxis {
+pub(crate) struct TimeAxis {
     div: f64,
     unit: &'static str,
     /// The axis end (the scenario's duration), in the axis unit.
@@ -339,7 +354,7 @@ impl TimeAxis {
 }
 
 /// A stretch of time the charts mark: the warmup (not measured) and each injected fault.
-pub(super) struct Band {
+pub(crate) struct Band {
     pub start: f64,
     pub end: f64,
     pub label: String,
@@ -347,7 +362,7 @@ pub(super) struct Band {
 }
 
 /// The warmup (if any) and the scenario's faults, in scenario order.
-pub(super) fn bands(summary: &RunSummary) -> Vec<Band> {
+pub(crate) fn bands(summary: &RunSummary) -> Vec<Band> {
     let s = &summary.scenario;
     let mut out = Vec::with_capacity(s.faults.len() + 1);
     if s.warmup > 0.0 {
@@ -367,14 +382,14 @@ pub(super) fn bands(summary: &RunSummary) -> Vec<Band> {
     out
 }
 
-pub(super) const FAULT_ALPHA: f64 = 0.14;
+pub(crate) const FAULT_ALPHA: f64 = 0.14;
 const WARMUP_ALPHA: f64 = 0.06;
 const LANE: i32 = 20;
 const MAX_LANES: usize = 4;
 
 /// Where each band label goes in the strip above a plot: one lane per row of labels, so labels
 /// of overlapping or nearby faults never overlap.
-pub(super) struct BandLayout {
+pub(crate) struct BandLayout {
     /// (band index, lane, label x, bracket x0, bracket x1), pixels relative to the plot's area.
     items: Vec<(usize, usize, i32, i32, i32)>,
     lanes: usize,
@@ -389,7 +404,7 @@ impl BandLayout {
 
 /// The horizontal geometry of a plot: pixel columns of its data area and the x range they show.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct XMap {
+pub(crate) struct XMap {
     pub left: i32,
     pub right: i32,
     pub lo: f64,
@@ -436,7 +451,7 @@ impl XMap {
     }
 }
 
-pub(super) fn layout_bands(
+pub(crate) fn layout_bands(
     bands: &[Band],
     axis: &TimeAxis,
     map: &XMap,
@@ -471,7 +486,7 @@ pub(super) fn layout_bands(
 
 /// Draws the band labels and brackets into the strip of `layout.height()` pixels that ends
 /// where the plot begins (`plot_top`, in `area` coordinates).
-pub(super) fn draw_band_labels<DB: DrawingBackend>(
+pub(crate) fn draw_band_labels<DB: DrawingBackend>(
     area: &Area<DB>,
     bands: &[Band],
     layout: &BandLayout,
@@ -500,7 +515,7 @@ pub(super) fn draw_band_labels<DB: DrawingBackend>(
 
 /// Shades the bands behind the data over the plot's full height (`y` pixel range, `area`
 /// coordinates). Call after the mesh and before the series.
-pub(super) fn shade_bands<DB: DrawingBackend>(
+pub(crate) fn shade_bands<DB: DrawingBackend>(
     area: &Area<DB>,
     bands: &[Band],
     axis: &TimeAxis,
@@ -520,7 +535,7 @@ pub(super) fn shade_bands<DB: DrawingBackend>(
 }
 
 /// Marks the bands' edges on top of opaque data (stacked areas): dashed-looking vertical lines.
-pub(super) fn band_edges<DB: DrawingBackend>(
+pub(crate) fn band_edges<DB: DrawingBackend>(
     area: &Area<DB>,
     bands: &[Band],
     axis: &TimeAxis,
@@ -547,7 +562,7 @@ pub(super) fn band_edges<DB: DrawingBackend>(
 /// Consecutive time-series buckets merged so that at most [`MAX_POINTS`] remain, limited to
 /// the scenario's duration: `(start, end, rows)`, seconds. Sums over a group are exact, so rates
 /// computed from them are too.
-pub(super) fn groups(
+pub(crate) fn groups(
     rows: &[BucketRow],
     bucket: f64,
     duration: f64,
@@ -567,7 +582,7 @@ pub(super) fn groups(
 /// A linear f64 axis whose ticks (and grid lines) are exactly `ticks`: the TTV chart's nines and
 /// the route rows. (plotters' `with_key_points` on f64 ranges loses the label formatter.)
 #[derive(Clone, Debug)]
-pub(super) struct FixedTicks {
+pub(crate) struct FixedTicks {
     pub range: Range<f64>,
     pub ticks: Vec<f64>,
 }
@@ -606,7 +621,7 @@ impl ValueFormatter<f64> for FixedTicks {
 }
 
 /// The pixel rows of `chart`'s plot, in `area` coordinates.
-pub(super) fn plot_rows<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+pub(crate) fn plot_rows<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
     chart: &ChartContext<'_, DB, CT>,
     area: &Area<DB>,
 ) -> Range<i32> {
@@ -615,8 +630,24 @@ pub(super) fn plot_rows<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>
     y.start - by..y.end - by
 }
 
+/// A range around `values` with room for labels: padded by a share of their spread, never
+/// empty, never below `floor`.
+pub(crate) fn padded(
+    values: impl Iterator<Item = f64> + Clone,
+    min_pad: f64,
+    floor: f64,
+) -> (f64, f64) {
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        return (floor.max(0.0), floor.max(0.0) + 1.0);
+    }
+    let pad = ((hi - lo) * 0.2).max(min_pad);
+    ((lo - pad).max(floor), hi + pad)
+}
+
 /// A note in the plot's upper right corner (e.g. "no data"), `area` coordinates.
-pub(super) fn note<DB: DrawingBackend>(
+pub(crate) fn note<DB: DrawingBackend>(
     area: &Area<DB>,
     s: &str,
     at: (i32, i32),
@@ -651,6 +682,16 @@ mod tests {
         assert_eq!(TimeAxis::new(600.0).desc(), "time since start (s)");
         assert_eq!(TimeAxis::new(3600.0).desc(), "time since start (min)");
         assert_eq!(TimeAxis::new(86400.0).x(7200.0), 2.0);
+    }
+
+    #[test]
+    fn ranges_are_padded_and_never_empty() {
+        let (lo, hi) = padded([99.0, 99.0].into_iter(), 0.5, 0.0);
+        assert!(lo < 99.0 && hi > 99.0);
+        let (lo, hi) = padded(std::iter::empty(), 0.5, 0.0);
+        assert!(lo < hi);
+        let (lo, _) = padded([0.01].into_iter(), 0.5, 0.0);
+        assert_eq!(lo, 0.0);
     }
 
     #[test]

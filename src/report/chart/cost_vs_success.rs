@@ -39,18 +39,6 @@ fn points(summary: &RunSummary) -> Vec<(usize, f64, f64)> {
         .collect()
 }
 
-/// A range around `values` with room for labels: padded by a share of their spread, never
-/// empty, never below `floor`.
-fn padded(values: impl Iterator<Item = f64> + Clone, min_pad: f64, floor: f64) -> (f64, f64) {
-    let lo = values.clone().fold(f64::INFINITY, f64::min);
-    let hi = values.fold(f64::NEG_INFINITY, f64::max);
-    if !lo.is_finite() {
-        return (floor.max(0.0), floor.max(0.0) + 1.0);
-    }
-    let pad = ((hi - lo) * 0.2).max(min_pad);
-    ((lo - pad).max(floor), hi + pad)
-}
-
 type Box2 = (i32, i32, i32, i32);
 
 fn overlaps(a: Box2, b: Box2) -> bool {
@@ -84,14 +72,14 @@ impl Painter for Paint<'_> {
             (a, Some(f))
         };
 
-        let (x0, x1) = padded(pts.iter().map(|p| p.1), 0.5, 0.0);
+        let (x0, x1) = common::padded(pts.iter().map(|p| p.1), 0.5, 0.0);
         let x1 = x1.min(100.0 + (x1 - x0) * 0.05);
         let mean_cost = if pts.is_empty() {
             0.1
         } else {
             pts.iter().map(|p| p.2).sum::<f64>() / pts.len() as f64
         };
-        let (y0, y1) = padded(pts.iter().map(|p| p.2), (mean_cost * 0.05).max(1e-4), 0.0);
+        let (y0, y1) = common::padded(pts.iter().map(|p| p.2), (mean_cost * 0.05).max(1e-4), 0.0);
         let mut chart = ChartBuilder::on(&area)
             .margin(MARGIN)
             .margin_right(MARGIN * 2)
@@ -200,16 +188,6 @@ impl Painter for Paint<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_are_padded_and_never_empty() {
-        let (lo, hi) = padded([99.0, 99.0].into_iter(), 0.5, 0.0);
-        assert!(lo < 99.0 && hi > 99.0);
-        let (lo, hi) = padded(std::iter::empty(), 0.5, 0.0);
-        assert!(lo < hi);
-        let (lo, _) = padded([0.01].into_iter(), 0.5, 0.0);
-        assert_eq!(lo, 0.0);
-    }
 
     #[test]
     fn a_policy_without_success_is_listed_not_drawn() {

@@ -34,7 +34,7 @@
 //! - **Consistent colours** come from [`super::palette`]: a policy by its index in
 //!   `summary.policies`, a provider by its index in `scenario.providers`.
 
-mod common;
+pub(crate) mod common;
 mod cost_vs_success;
 mod forest;
 mod provider_share;
@@ -240,7 +240,7 @@ fn ensure_font() -> Result<(), ChartError> {
 }
 
 /// Draws a chart on any backend: the one generic step between a chart and its bytes.
-trait Painter {
+pub(crate) trait Painter {
     /// Pixel size of the whole image (may measure text: the font is registered by then).
     fn size(&self) -> Result<(u32, u32), ChartError>;
     fn paint<DB: DrawingBackend>(
@@ -249,7 +249,7 @@ trait Painter {
     ) -> Result<(), ChartError>;
 }
 
-fn render_with(painter: &impl Painter, format: Format) -> Result<Vec<u8>, ChartError> {
+pub(crate) fn render_with(painter: &impl Painter, format: Format) -> Result<Vec<u8>, ChartError> {
     ensure_font()?;
     let (w, h) = painter.size()?;
     match format {
