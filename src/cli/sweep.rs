@@ -15,9 +15,12 @@ use failover_lab::experiment::sweep::{
     SweepContext, SweepFlags, SweepProgress, SweepRequest, SweepScenario, SweepSummary, run_points,
 };
 use failover_lab::experiment::{default_threads, text_hash};
+use failover_lab::report::chart::Format;
 use failover_lab::report::json_export;
 use failover_lab::report::output::{OutputDir, OutputError};
+use failover_lab::report::sweep as sweep_report;
 use failover_lab::report::terminal::printable;
+use failover_lab::scenario::MAX_SHOWN_PROBLEMS;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
@@ -119,12 +122,22 @@ pub fn sweep(args: &SweepArgs) -> u8 {
     let base = &loaded.world.policies[request.base];
     let points = match request.plan.policies(&base.policy) {
         Ok(p) => p,
+        // One point a line (`printable` would escape the newlines of one message), at most
+        // as many as the loader prints problems.
         Err(e) => {
-            return invalid([format!(
-                "{}: policy {:?}: {e}",
-                loaded.path.display(),
-                base.name
-            )]);
+            let text = format!("{}: policy {:?}: {e}", loaded.path.display(), base.name);
+            let mut lines: Vec<String> = text
+                .lines()
+                .take(MAX_SHOWN_PROBLEMS + 1)
+                .map(str::to_owned)
+                .collect();
+            if e.invalid.len() > MAX_SHOWN_PROBLEMS {
+                lines.push(format!(
+                    "  ... and {} more invalid points",
+                    e.invalid.len() - MAX_SHOWN_PROBLEMS
+                ));
+            }
+            return invalid(lines);
         }
     };
     for (shown, (point, w)) in points.warnings.iter().enumerate() {
@@ -228,10 +241,7 @@ pub fn sweep(args: &SweepArgs) -> u8 {
         }
     };
     if !args.execution.quiet {
-        // TEMP until report::sweep lands.
-        if let Some(p) = summary.recommended() {
-            outln!("recommended: point {} ({})", p.index, p.label);
-        }
+        print!("{}", sweep_report::terminal::render(&summary));
         let points_per_minute = total_points as f64 / wall.max(1e-9) * 60.0;
         errln!(
             "{total_points} points x {} seeds in {wall:.1} s on {threads} threads \
@@ -277,8 +287,25 @@ fn with_progress<T: Send>(
     result
 }
 
-/// Writes every file of the sweep report into its private directory.
+/// Writes every file of the sweep report into its private directory: the data, each chart as
+/// SVG and PNG, and the page that links them. A chart that cannot be drawn is a warning, as in
+/// `run`: it must not cost the user the rest of the report (the page says it is missing).
 fn write_outputs(out: &OutputDir, summary: &SweepSummary) -> Result<(), OutputError> {
     out.write("sweep.json", &json_export::sweep_json(summary))?;
+    out.write("sweep.csv", &sweep_report::csv::sweep_csv(summary))?;
+    for chart in sweep_report::chart::charts_for(summary) {
+        for format in [Format::Svg, Format::Png] {
+            let name = chart.file_name(format);
+            match chart.render(summary, format) {
+                Ok(bytes) => out.write(&name, &bytes)?,
+                Err(e) => errln!("warning: {name}: {e}"),
+            }
+        }
+    }
+    let files = ["sweep.json", "sweep.csv"];
+    out.write(
+        "index.html",
+        sweep_report::html::render(summary, &files).as_bytes(),
+    )?;
     Ok(())
 }

@@ -56,6 +56,20 @@ fn sweep(scenario: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     output_within(cmd, Duration::from_secs(300))
 }
 
+/// Every file of a report directory, by name.
+fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -91,6 +105,12 @@ fn raising_the_trip_threshold_past_the_failure_rate_stops_ejections_and_costs_su
     );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    // One parameter: a line chart per objective instead of heatmaps.
+    let written = files(&dir.join("out"));
+    for chart in ["line_success_rate.svg", "line_ttv_p99.png", "pareto.svg"] {
+        assert!(written.contains_key(chart), "no {chart}");
+    }
+    assert!(!written.keys().any(|k| k.starts_with("heatmap_")));
     let s = json(&dir.join("out/sweep.json"));
     let points = s["points"].as_array().unwrap();
     assert_eq!(points.len(), thresholds.len());
@@ -137,12 +157,35 @@ fn a_sweep_is_byte_identical_on_one_and_two_threads() {
         a.extend(["--threads", threads]);
         let o = sweep(&scenario, &out, &a);
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-        outputs.push((
-            std::fs::read(out.join("sweep.json")).unwrap(),
-            std::fs::read(out.join("sweep.csv")).unwrap(),
-        ));
+        outputs.push(files(&out));
     }
-    assert!(outputs[0] == outputs[1], "sweep.json or sweep.csv differ");
+    // Every file, charts and page included, not only the data.
+    let names: Vec<&String> = outputs[0].keys().collect();
+    for expected in [
+        "sweep.json",
+        "sweep.csv",
+        "index.html",
+        "heatmap_success_rate.svg",
+        "heatmap_success_rate.png",
+        "heatmap_flaps.svg",
+        "pareto.svg",
+        "pareto.png",
+    ] {
+        assert!(
+            outputs[0].contains_key(expected),
+            "no {expected} in {names:?}"
+        );
+    }
+    assert_eq!(
+        outputs[0].keys().collect::<Vec<_>>(),
+        outputs[1].keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &outputs[0] {
+        assert!(
+            bytes == &outputs[1][name],
+            "{name} differs between 1 and 2 threads"
+        );
+    }
 }
 
 #[test]

@@ -133,8 +133,22 @@ impl SweepDefaults {
             match (planned, base) {
                 (Err(e), _) => problems.push(at.key("vary"), e),
                 (Ok(plan), Some(base)) => {
+                    // One problem a point, so the loader's cap on printed problems applies.
                     if let Err(invalid) = plan.policies(base) {
-                        problems.push(at.key("vary"), invalid.to_string());
+                        for p in invalid.invalid {
+                            let field = if p.field.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}: ", p.field)
+                            };
+                            problems.push(
+                                at.key("vary"),
+                                format!(
+                                    "point {} ({}) is not a valid policy: {field}{}",
+                                    p.point, p.label, p.message
+                                ),
+                            );
+                        }
                     }
                 }
                 (Ok(_), None) => {}

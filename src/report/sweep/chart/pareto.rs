@@ -96,7 +96,9 @@ impl<'a> Paint<'a> {
             .iter()
             .filter_map(|p| xy(p).map(|(x, y)| (x, y, p)))
             .collect();
-        let (x0, x1) = common::padded(points.iter().map(|p| p.0), 0.0005, 0.0);
+        // Thresholds often move success by hundredths of a point: the axes fit the points (a
+        // fifth of their span each side), with a floor only so identical points get an axis.
+        let (x0, x1) = common::padded(points.iter().map(|p| p.0), 0.00002, 0.0);
         let x1 = x1.min(1.0 + (x1 - x0) * 0.05);
         let mean_cost = if points.is_empty() {
             0.1
@@ -105,7 +107,7 @@ impl<'a> Paint<'a> {
         };
         let (y0, y1) = common::padded(
             points.iter().map(|p| p.1),
-            (mean_cost * 0.05).max(1e-4),
+            (mean_cost * 0.01).max(1e-6),
             0.0,
         );
         let x_ticks = nice_ticks(x0, x1, 7);
