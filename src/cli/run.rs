@@ -263,18 +263,8 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
         .out
         .clone()
         .unwrap_or_else(|| default_out(&loaded.world.name));
-    // Before anything is simulated: a report that cannot be written is known in milliseconds.
-    let out = match interrupt::guard(|| OutputDir::stage(&out_path), |o| o.staging().to_owned()) {
-        Ok(o) => o,
-        Err(e) => {
-            let why = if e.path == out_path {
-                e.source.to_string()
-            } else {
-                e.to_string()
-            };
-            errln!("cannot write the report to {}: {why}", out_path.display());
-            return exit::HARNESS_FAILURE;
-        }
+    let Some(out) = stage(&out_path) else {
+        return exit::HARNESS_FAILURE;
     };
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
 
@@ -424,6 +414,24 @@ fn with_progress<T: Send>(
 
 /// Swaps the finished report in for the previous one; a signal is handled before or after the
 /// swap, never during it.
+/// Checks `--out` and creates the report's private directory beside it, registered with the
+/// signal handler; prints why not. Called before anything is simulated, so a report that cannot
+/// be written is known in milliseconds.
+pub fn stage(out_path: &Path) -> Option<Guarded<OutputDir>> {
+    match interrupt::guard(|| OutputDir::stage(out_path), |o| o.staging().to_owned()) {
+        Ok(o) => Some(o),
+        Err(e) => {
+            let why = if e.path == out_path {
+                e.source.to_string()
+            } else {
+                e.to_string()
+            };
+            errln!("cannot write the report to {}: {why}", out_path.display());
+            None
+        }
+    }
+}
+
 pub fn publish(out: Guarded<OutputDir>) -> Result<PathBuf, OutputError> {
     // Flushing to disk may take a while: not while signals are held off.
     out.sync()?;

@@ -25,9 +25,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
 use super::gate::Execution;
-use super::interrupt;
 use super::load::{Loaded, check_work, load_file};
-use super::run::{publish, safe_name};
+use super::run::{publish, safe_name, stage};
 
 /// Point warnings printed before "and N more".
 const SHOWN_WARNINGS: usize = 10;
@@ -168,18 +167,8 @@ pub fn sweep(args: &SweepArgs) -> u8 {
     let out_path = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-sweep", safe_name(&loaded.world.name)))
     });
-    // Before anything is simulated: a report that cannot be written is known in milliseconds.
-    let out = match interrupt::guard(|| OutputDir::stage(&out_path), |o| o.staging().to_owned()) {
-        Ok(o) => o,
-        Err(e) => {
-            let why = if e.path == out_path {
-                e.source.to_string()
-            } else {
-                e.to_string()
-            };
-            errln!("cannot write the report to {}: {why}", out_path.display());
-            return exit::HARNESS_FAILURE;
-        }
+    let Some(out) = stage(&out_path) else {
+        return exit::HARNESS_FAILURE;
     };
     let threads = args
         .execution

@@ -155,12 +155,12 @@ fn policy_name(i: usize, p: &PolicySummary) -> Markup {
 }
 
 /// A section of the page: its id (the navigation's anchor), heading and content.
-fn section(id: &str, heading: &str, content: Markup) -> Markup {
+pub(crate) fn section(id: &str, heading: &str, content: Markup) -> Markup {
     html! { section id=(id) { h2 { (heading) } (content) } }
 }
 
 /// A table that scrolls sideways when it is wider than the page: its header cells and rows.
-fn table(head: Markup, rows: Markup) -> Markup {
+pub(crate) fn table(head: Markup, rows: Markup) -> Markup {
     html! { div.scroll { table { thead { tr { (head) } } tbody { (rows) } } } }
 }
 
@@ -976,6 +976,12 @@ fn describe(file: &str) -> &'static str {
 }
 
 fn data_files(files: &[&str]) -> Markup {
+    data_files_with(files, describe)
+}
+
+/// The "Data files" section: a link to each file with what it holds (`describe`), for the run
+/// report and the sweep report alike.
+pub(crate) fn data_files_with(files: &[&str], describe: fn(&str) -> &'static str) -> Markup {
     let content = html! {
         @if files.is_empty() {
             p.note { "No data files were written with this report." }

@@ -31,7 +31,7 @@ use crate::experiment::sweep::{SweepPoint, SweepSummary};
 use crate::metrics::compare::Better;
 use crate::metrics::pareto::{Distinguishability, Recommendation};
 use crate::report::chart::Format;
-use crate::report::html::{CSS, inline_svg};
+use crate::report::html::{self as report_html, CSS, inline_svg, section, table};
 use crate::report::replicated::{self, Style};
 
 /// Most rows of the frontier table and of the points table.
@@ -151,14 +151,6 @@ pub fn render(s: &SweepSummary, files: &[&str]) -> String {
     let mut page = page.into_string();
     page.push('\n');
     page
-}
-
-fn section(id: &str, heading: &str, content: Markup) -> Markup {
-    html! { section id=(id) { h2 { (heading) } (content) } }
-}
-
-fn table(head: Markup, rows: Markup) -> Markup {
-    html! { div.scroll { table { thead { tr { (head) } } tbody { (rows) } } } }
 }
 
 fn direction(b: Better) -> &'static str {
@@ -605,22 +597,7 @@ fn describe(file: &str) -> &'static str {
 }
 
 fn data_files(files: &[&str]) -> Markup {
-    let content = html! {
-        @if files.is_empty() {
-            p.note { "No data files were written with this report." }
-        } @else {
-            ul.files {
-                @for f in files {
-                    li {
-                        a href=(f) { code { (f) } }
-                        @let d = describe(f);
-                        @if !d.is_empty() { " — " (d) }
-                    }
-                }
-            }
-        }
-    };
-    section("data", "Data files", content)
+    report_html::data_files_with(files, describe)
 }
 
 fn provenance(s: &SweepSummary) -> Markup {
