@@ -55,6 +55,8 @@ span.tag.rec { background: var(--best); color: var(--bestink); }
 tr.rec td { background: #f3faf0; }
 figure p.links { font-size: 0.9em; margin: 4px 0 0; color: var(--muted); }
 ul.plain { margin: 4px 0; padding-left: 20px; }
+thead th { overflow-wrap: anywhere; }
+thead th code { white-space: normal; }
 "#;
 
 /// An argument as a POSIX shell reads it back unchanged: as it is when every character is one
