@@ -365,3 +365,60 @@ fn run_set_runs_the_policy_a_sweep_recommends() {
         assert!(err.contains(expect), "{set}: {err}");
     }
 }
+
+#[test]
+fn a_latin_hypercube_and_an_unmeetable_constraint_run_end_to_end() {
+    let dir = temp_dir("sweep-lhs");
+    let scenario = flapping(&dir);
+    let out = dir.join("out");
+    let o = sweep(
+        &scenario,
+        &out,
+        &[
+            "--policy",
+            "base",
+            "--vary",
+            "trip.failure_rate=0.1..0.6:6",
+            "--vary",
+            "ejection.base=10s..5m:5",
+            "--vary",
+            "probe.share=log:0.01..0.2:4",
+            "--samples",
+            "6",
+            "--seeds",
+            "2",
+            "--constraint",
+            "time_to_verify.p99<1ms",
+        ],
+    );
+    let (stdout, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{err}");
+    let s = json(&out.join("sweep.json"));
+    assert_eq!(s["design"]["kind"], "latin_hypercube");
+    assert_eq!(s["points"].as_array().unwrap().len(), 6);
+    // Every stratum of the first dimension holds one point: six draws in six tenths.
+    let mut strata: Vec<u64> = s["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| ((p["values"][0].as_f64().unwrap() - 0.1) / 0.5 * 6.0).floor() as u64)
+        .collect();
+    strata.sort_unstable();
+    assert_eq!(strata, [0, 1, 2, 3, 4, 5]);
+    // Scattered points, not a grid: scatter charts instead of heatmaps.
+    let written = files(&out);
+    assert!(
+        written.contains_key("scatter_success_rate.svg"),
+        "{:?}",
+        written.keys()
+    );
+    assert!(!written.keys().any(|k| k.starts_with("heatmap_")));
+    // No point meets the constraint: said on the terminal and in the file, and not a failure.
+    assert_eq!(
+        s["recommendation"]["kind"], "no_feasible",
+        "{}",
+        s["recommendation"]
+    );
+    assert_eq!(s["recommendation"]["binding"], 0);
+    assert!(!stdout.contains("failover-lab run"), "{stdout}");
+}
