@@ -389,6 +389,8 @@ fn a_latin_hypercube_and_an_unmeetable_constraint_run_end_to_end() {
             "2",
             "--constraint",
             "time_to_verify.p99<1ms",
+            "--constraint",
+            "success_rate>=0.5",
         ],
     );
     let (stdout, err) = text(&o);
@@ -420,5 +422,12 @@ fn a_latin_hypercube_and_an_unmeetable_constraint_run_end_to_end() {
         s["recommendation"]
     );
     assert_eq!(s["recommendation"]["binding"], 0);
+    assert_eq!(s["recommendation"]["misses"][0]["violated_by"], 6);
+    assert_eq!(s["recommendation"]["misses"][1]["violated_by"], 0);
+    let page = String::from_utf8(written["index.html"].clone()).unwrap();
+    assert!(
+        page.contains("every point meets it"),
+        "the met constraint is not said"
+    );
     assert!(!stdout.contains("failover-lab run"), "{stdout}");
 }

@@ -318,6 +318,10 @@ fn recommendation(s: &SweepSummary) -> Markup {
                                                 }
                                                 td { (super::value(&c.key, v, Style::Html)) }
                                             }
+                                            None if m.violated_by == 0 => {
+                                                td.name { "–" }
+                                                td { "every point meets it" }
+                                            }
                                             None => {
                                                 td.name { "–" }
                                                 td { "no point has a value" }

@@ -176,6 +176,7 @@ fn recommendation(s: &SweepSummary, out: &mut String) {
                         "closest: point #{i} at {}",
                         super::value(&c.key, v, Style::Terminal)
                     ),
+                    None if m.violated_by == 0 => "every point meets it".to_owned(),
                     None => "no point has a value".to_owned(),
                 };
                 let _ = writeln!(
