@@ -340,13 +340,18 @@ enum Wake {
 
 /// Polls every in-flight attempt, then the one timer: a fixed order, so the same world gives
 /// the same result (no random `select!`). One timer per verification, armed at the earliest of
-/// what it waits for (timers are a large share of a simulated verification's cost). A panic
-/// while polling an adapter's future is that attempt's failure, not the caller's.
+/// what it waits for, `wake_at` (timers are a large share of a simulated verification's cost).
+/// The timer is made and armed only when no attempt is ready: an adapter that answers at once
+/// (an in-process one, a cache) costs no timer at all. Arming one takes a lock of tokio's timer
+/// wheel, and dropping an armed one takes it again, which two workers of a multi-thread runtime
+/// contend for. A panic while polling an adapter's future is that attempt's failure, not the
+/// caller's.
 #[inline]
 fn poll_wake(
     cx: &mut std::task::Context<'_>,
     in_flight: &mut [InFlight],
-    timer: Pin<&mut Sleep>,
+    mut timer: Pin<&mut Option<Sleep>>,
+    wake_at: Instant,
 ) -> Poll<Wake> {
     for (i, f) in in_flight.iter_mut().enumerate() {
         match catch_unwind(AssertUnwindSafe(|| f.fut.as_mut().poll(cx))) {
@@ -358,14 +363,25 @@ fn poll_wake(
             }
         }
     }
-    if timer.poll(cx).is_ready() {
+    match timer.as_mut().as_pin_mut() {
+        None => timer.set(Some(sleep_until(wake_at))),
+        Some(t) if t.deadline() != wake_at => t.reset(wake_at),
+        Some(_) => {}
+    }
+    if let Some(t) = timer.as_pin_mut()
+        && t.poll(cx).is_ready()
+    {
         return Poll::Ready(Wake::Timer);
     }
     Poll::Pending
 }
 
-async fn next_wake(in_flight: &mut [InFlight], mut timer: Pin<&mut Sleep>) -> Wake {
-    std::future::poll_fn(|cx| poll_wake(cx, in_flight, timer.as_mut())).await
+async fn next_wake(
+    in_flight: &mut [InFlight],
+    mut timer: Pin<&mut Option<Sleep>>,
+    wake_at: Instant,
+) -> Wake {
+    std::future::poll_fn(|cx| poll_wake(cx, in_flight, timer.as_mut(), wake_at)).await
 }
 
 /// A future that has already failed: what an adapter whose `send` panicked returns.
@@ -544,12 +560,22 @@ impl Router {
         let mut stopped: Option<VerificationStatus> = None;
         // The delivering route and the delivery's offset from the epoch.
         let mut delivered: Option<(RouteId, Duration)> = None;
-        let timer = sleep_until(at.now + plan.deadline);
+        // Made at the first wait (see `poll_wake`).
+        let timer: Option<Sleep> = None;
         tokio::pin!(timer);
 
-        self.core().deposit(v.key.group, at.since);
+        // The verification's retry-budget deposit is made under the first decision's lock (no
+        // await comes between): one lock acquisition fewer per verification, which is what two
+        // workers contend for.
+        let mut deposit = Some(v.key.group);
         let status = loop {
             if current.is_none() && stopped.is_none() {
+                if nanos(at.since) >= deadline_ns || v.attempts >= plan.max_attempts {
+                    // No decision to share the lock with.
+                    if let Some(group) = deposit.take() {
+                        self.core().deposit(group, at.since);
+                    }
+                }
                 if nanos(at.since) >= deadline_ns {
                     break VerificationStatus::DeadlineExceeded;
                 }
@@ -559,6 +585,9 @@ impl Router {
                     let number = v.attempts + 1;
                     let (out, launched) = {
                         let mut core = self.core();
+                        if let Some(group) = deposit.take() {
+                            core.deposit(group, at.since);
+                        }
                         let out = core.decide(
                             sh,
                             &v.key,
@@ -656,10 +685,7 @@ impl Router {
                 }
             }
             let wake_at = sh.epoch + Duration::from_nanos(wake_ns);
-            if timer.deadline() != wake_at {
-                timer.as_mut().reset(wake_at);
-            }
-            let wake = next_wake(&mut v.in_flight, timer.as_mut()).await;
+            let wake = next_wake(&mut v.in_flight, timer.as_mut(), wake_at).await;
             at = sh.moment(Instant::now());
             match wake {
                 Wake::Done(i, outcome, panicked) => {
@@ -814,7 +840,7 @@ impl Router {
         handle.spawn(async move {
             let sh = &router.inner.shared;
             let mut stopped = stopped;
-            let timer = sleep_until(grace_end);
+            let timer: Option<Sleep> = None;
             tokio::pin!(timer);
             let mut events = Vec::new();
             while !in_flight.is_empty() {
@@ -826,14 +852,11 @@ impl Router {
                 // Every attempt is judged before the watch may end.
                 let wake_at =
                     judge_next.map_or(grace_end, |ns| sh.epoch + Duration::from_nanos(ns));
-                if timer.deadline() != wake_at {
-                    timer.as_mut().reset(wake_at);
-                }
                 let wake = std::future::poll_fn(|cx| {
                     if Pin::new(&mut stopped).poll(cx).is_ready() {
                         return Poll::Ready(Wake::Evicted);
                     }
-                    poll_wake(cx, &mut in_flight, timer.as_mut())
+                    poll_wake(cx, &mut in_flight, timer.as_mut(), wake_at)
                 })
                 .await;
                 let at = sh.moment(Instant::now());
