@@ -447,3 +447,39 @@ fn baseline_save_writes_through_no_planted_symlink() {
     let meta = std::fs::symlink_metadata(baselines.join("medium.json")).unwrap();
     assert!(meta.is_file());
 }
+
+#[test]
+fn a_sweep_stops_on_a_signal_and_keeps_the_previous_sweep_report() {
+    let dir = temp_dir("sweep-signal");
+    let small = write_scenario(&dir, "small", "2m");
+    let long = write_scenario(&dir, "long", LONG);
+    let out = dir.join("out");
+    let sweep = |scenario: &Path| {
+        let mut c = bin();
+        c.arg("sweep")
+            .arg(scenario)
+            .args(["--vary", "ejection.base=10s,1m", "--seeds", "2", "--quiet"])
+            .arg("--out")
+            .arg(&out);
+        c
+    };
+    let first = sweep(&small).output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let before = snapshot(&out);
+    assert!(before.iter().any(|(n, _)| n == "sweep.json"));
+    let mut child = sweep(&long)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_writing(&mut child, &[&dir, &out]);
+    signal(child.id(), "INT");
+    let status = wait(&mut child, Duration::from_secs(10));
+    let err = child_stderr(&mut child);
+    assert_eq!(status.code(), Some(130), "{status}\n{err}");
+    assert!(hidden(&dir).is_empty(), "left {:?}", hidden(&dir));
+    assert!(
+        snapshot(&out) == before,
+        "the previous sweep report changed"
+    );
+}
