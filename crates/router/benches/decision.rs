@@ -5,55 +5,11 @@
 //!
 //! Run: `cargo bench -p failover-router --bench decision`
 
-use std::sync::Arc;
-
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use failover_router::{
-    Attempt, AttemptFuture, AttemptOutcome, Country, Destination, NumberType, Policy,
-    ProviderAdapter, RouteSpec, Router, RoutingTable, VerificationId, VerificationRequest,
-};
+use failover_router::{Country, Destination, NumberType, VerificationId, VerificationRequest};
 
-struct Instant;
-
-impl ProviderAdapter for Instant {
-    fn send(&self, _: Attempt) -> AttemptFuture {
-        Box::pin(std::future::ready(AttemptOutcome::Delivered))
-    }
-}
-
-const COUNTRIES: [&str; 20] = [
-    "US", "DE", "FR", "GB", "IN", "BR", "MX", "ES", "IT", "NL", "PL", "SE", "NO", "DK", "FI", "PT",
-    "AT", "CH", "BE", "IE",
-];
-
-fn router(routes: usize) -> Router {
-    let providers: Vec<String> = (0..10).map(|p| format!("p{p}")).collect();
-    let mut specs = Vec::new();
-    'fill: for c in COUNTRIES {
-        for nt in NumberType::ALL {
-            for (i, p) in providers.iter().enumerate() {
-                if specs.len() == routes {
-                    break 'fill;
-                }
-                specs.push(RouteSpec {
-                    provider: p.clone(),
-                    country: Country::new(c).unwrap(),
-                    number_type: nt,
-                    cost: 0.01 + i as f64 * 0.001,
-                    priority: i as u32,
-                    weight: 1.0,
-                    failure_domains: vec![format!("agg{}", i % 3)],
-                });
-            }
-        }
-    }
-    let table = RoutingTable::new(&providers, &specs).unwrap();
-    let mut b = Router::builder(table, Policy::default());
-    for p in &providers {
-        b = b.adapter(p, Arc::new(Instant));
-    }
-    b.build().unwrap()
-}
+mod common;
+use common::router;
 
 fn request(i: u64) -> VerificationRequest {
     VerificationRequest {

@@ -17,60 +17,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use failover_router::{
-    Attempt, AttemptFuture, AttemptOutcome, Country, Destination, NumberType, Policy,
-    ProviderAdapter, RouteSpec, Router, RoutingTable, VerificationId, VerificationRequest,
-};
+use failover_router::{Country, Destination, NumberType, VerificationId, VerificationRequest};
 use hdrhistogram::Histogram;
+
+mod common;
+use common::{COUNTRIES, router};
 
 /// Verifications in flight at once: enough to keep two workers busy whatever the scheduling.
 const CLIENTS: usize = 64;
 /// How often the decision sampler decides.
 const DECISION_EVERY: Duration = Duration::from_micros(200);
-
-struct InstantAdapter;
-
-impl ProviderAdapter for InstantAdapter {
-    fn send(&self, _: Attempt) -> AttemptFuture {
-        Box::pin(std::future::ready(AttemptOutcome::Delivered))
-    }
-}
-
-const COUNTRIES: [&str; 20] = [
-    "US", "DE", "FR", "GB", "IN", "BR", "MX", "ES", "IT", "NL", "PL", "SE", "NO", "DK", "FI", "PT",
-    "AT", "CH", "BE", "IE",
-];
-
-/// A table of `routes` routes: ten providers per (country, number type), as in the decision
-/// bench, so the candidate set is the same size at every table size.
-fn router(routes: usize) -> Router {
-    let providers: Vec<String> = (0..10).map(|p| format!("p{p}")).collect();
-    let mut specs = Vec::new();
-    'fill: for c in COUNTRIES {
-        for nt in NumberType::ALL {
-            for (i, p) in providers.iter().enumerate() {
-                if specs.len() == routes {
-                    break 'fill;
-                }
-                specs.push(RouteSpec {
-                    provider: p.clone(),
-                    country: Country::new(c).unwrap(),
-                    number_type: nt,
-                    cost: 0.01 + i as f64 * 0.001,
-                    priority: i as u32,
-                    weight: 1.0,
-                    failure_domains: vec![format!("agg{}", i % 3)],
-                });
-            }
-        }
-    }
-    let table = RoutingTable::new(&providers, &specs).unwrap();
-    let mut b = Router::builder(table, Policy::default());
-    for p in &providers {
-        b = b.adapter(p, Arc::new(InstantAdapter));
-    }
-    b.build().unwrap()
-}
 
 /// Verification `i`, spread over the countries the table covers (at 10 routes: US only).
 fn request(i: u64, routes: usize) -> VerificationRequest {
