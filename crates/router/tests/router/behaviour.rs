@@ -1060,3 +1060,47 @@ async fn a_single_slow_probe_does_not_keep_a_route_out_forever() {
         "{t:?}"
     );
 }
+
+/// An adapter that answers at once: an in-process one, a cache, a mock in a service's tests.
+struct Instant;
+
+impl failover_router::ProviderAdapter for Instant {
+    fn send(&self, _: failover_router::Attempt) -> failover_router::AttemptFuture {
+        Box::pin(std::future::ready(
+            failover_router::AttemptOutcome::Delivered,
+        ))
+    }
+}
+
+/// A verification whose attempt answers at once arms no timer: a timer is made only when
+/// something has to be waited for. Arming one takes a lock of tokio's timer wheel and dropping
+/// it another, which the workers of a multi-thread runtime contend for (README, "Router under
+/// load"). A runtime without timers proves it: making a timer there panics.
+#[test]
+fn an_attempt_answered_at_once_arms_no_timer() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let outcomes = rt.block_on(async {
+        let events = Arc::new(Recorder::default());
+        let w = world_with(
+            &[r("a")],
+            vec![Arc::new(Instant)],
+            priority_policy(),
+            1,
+            events.clone(),
+            events,
+        );
+        let mut out = Vec::new();
+        for i in 0..100 {
+            out.push(w.router.verify(request(i)).await);
+        }
+        out
+    });
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.status == VerificationStatus::Delivered && o.attempts == 1),
+        "{outcomes:?}"
+    );
+}
