@@ -146,6 +146,7 @@ pub fn summarize(
                 0.0
             },
         }),
+        load: None,
     }
 }
 

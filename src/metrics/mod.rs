@@ -140,6 +140,7 @@ pub mod compare;
 mod fault;
 pub mod gate;
 mod histogram;
+pub mod load;
 pub mod metric_path;
 pub mod pareto;
 mod recorder;

@@ -62,6 +62,10 @@ pub struct RunSummary {
     /// Wall-clock facts of this execution (not reproducible by nature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunInfo>,
+    /// What a real-time load test measured (`failover-lab load` only; wall-clock figures,
+    /// versioned on their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::LoadSummary>,
 }
 
 /// What the report needs to know about the scenario, without re-reading it.

@@ -9,11 +9,13 @@
 //! [`traffic`] generates verifications and user behaviour; [`world`] assembles and runs it all.
 
 mod adapter;
+pub(crate) mod arrivals;
 mod calendar;
 mod carrier;
 mod clock;
 mod effects;
 mod message;
+mod paced;
 mod provider;
 mod region;
 pub mod rng;
@@ -23,6 +25,7 @@ mod world;
 
 pub use adapter::SimAdapter;
 pub use message::SimTag;
+pub use paced::{PacedWorld, TICK};
 pub use traffic::{CONVERSION_HORIZON, TrafficCounts};
 pub use trap::Panicked;
 pub use world::{SimError, SimOutcome, simulate};

@@ -1,10 +1,7 @@
 //! Traffic: who asks for a verification code, when, where to, and whether they type it in.
 //!
-//! Legitimate arrivals are a non-homogeneous Poisson process (base rate x diurnal profile x
-//! bursts) simulated by thinning against the profile's maximum rate; each fraud spike is its own
-//! homogeneous Poisson stream whose users never convert; a trace replays recorded arrivals.
-//! Every arrival draws the same random numbers from its own streams whatever happens later, so
-//! every policy faces the identical sequence of requests and users (common random numbers).
+//! The arrivals and what each one draws (destination, ground truth, user) come from
+//! [`arrivals`](super::arrivals), shared with the real-time load generator.
 //!
 //! Callers may be impatient (`caller_timeout`): then the caller's give-up is an event in the
 //! world's agenda, and the task awaiting `verify` drops the verification when it fires, as a
@@ -17,18 +14,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use failover_router::{
-    DeliveryReceipt, Destination, Router, VerificationOutcome, VerificationRequest,
-};
-use rand::Rng;
+use failover_router::{DeliveryReceipt, Router, VerificationOutcome};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::arrivals::{Arrival, Generator, Requests};
 use super::clock::{Event, SharedAgenda};
-use super::message::SimTag;
-use super::rng::{GLOBAL, Purpose, SimRng, stream};
-use crate::scenario::distribution::duration_from_secs;
-use crate::scenario::{self, Arrivals, CompiledScenario, RateProfile};
+use crate::scenario::CompiledScenario;
 
 /// Counts of what the traffic generators produced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,10 +44,11 @@ pub(crate) struct Traffic {
     /// [`CONVERSION_HORIZON`] (computed once: instant arithmetic is not free per verification).
     last_conversion: Instant,
     agenda: SharedAgenda,
-    /// One synthetic (never real) number per country: `+DE0000000000`.
-    numbers: Vec<Destination>,
-    use_cases: Vec<Arc<str>>,
+    /// Synthetic (never real) numbers, one per country: `+DE0000000000`.
+    requests: Requests,
     generators: RefCell<Vec<Generator>>,
+    /// Each generator's arrival scheduled in the agenda.
+    pending: RefCell<Vec<Option<Arrival>>>,
     next_seq: Cell<u64>,
     /// Verifications not finished, plus conversions not yet made.
     live_verifications: Cell<u64>,
@@ -63,36 +56,6 @@ pub(crate) struct Traffic {
     counts: Cell<TrafficCounts>,
     /// Only when some callers may give up.
     done: RefCell<Option<oneshot::Sender<()>>>,
-}
-
-/// What one arrival will do.
-#[derive(Clone, Copy)]
-struct Arrival {
-    destination: scenario::Destination,
-    fraud: bool,
-    /// How long its caller waits for `verify`; `None`: until it ends.
-    caller_timeout: Option<Duration>,
-}
-
-/// Where a generator's arrivals come from.
-enum Source {
-    /// Legitimate traffic: a non-homogeneous Poisson process; `t` is the last arrival (s).
-    Poisson { t: f64 },
-    /// Legitimate traffic replayed from a trace; `next` indexes it.
-    Trace { next: usize },
-    /// Fraud spike `spike`: a homogeneous Poisson process; `t` is the last arrival (s).
-    Fraud { spike: usize, t: f64 },
-}
-
-/// One traffic generator: its source and its own random streams. Its next arrival is drawn
-/// when the previous one happens and waits in the world's agenda.
-struct Generator {
-    source: Source,
-    arrivals: SimRng,
-    dest: SimRng,
-    users: SimRng,
-    /// The arrival scheduled in the agenda.
-    pending: Option<Arrival>,
 }
 
 impl Traffic {
@@ -104,47 +67,16 @@ impl Traffic {
         agenda: SharedAgenda,
         done: oneshot::Sender<()>,
     ) -> Rc<Self> {
-        let numbers = world
-            .countries
-            .iter()
-            .map(|c| Destination::new(format!("+{}0000000000", c.code)))
-            .collect();
-        let use_cases = world
-            .use_cases
-            .iter()
-            .map(|u| Arc::from(u.as_str()))
-            .collect();
-        let legitimate = match &world.traffic.arrivals {
-            Arrivals::Poisson(_) => Source::Poisson { t: 0.0 },
-            Arrivals::Trace(_) => Source::Trace { next: 0 },
-        };
-        let mut generators = vec![Generator {
-            source: legitimate,
-            arrivals: stream(seed, Purpose::Arrivals, GLOBAL),
-            dest: stream(seed, Purpose::Destinations, GLOBAL),
-            users: stream(seed, Purpose::UserBehaviour, GLOBAL),
-            pending: None,
-        }];
-        for (i, spike) in world.traffic.fraud.iter().enumerate() {
-            generators.push(Generator {
-                source: Source::Fraud {
-                    spike: i,
-                    t: spike.start.as_secs_f64(),
-                },
-                arrivals: stream(seed, Purpose::FraudArrivals, i as u64),
-                dest: stream(seed, Purpose::Destinations, 1 + i as u64),
-                users: stream(seed, Purpose::UserBehaviour, 1 + i as u64),
-                pending: None,
-            });
-        }
+        let generators = Generator::for_world(&world, seed, None);
+        let requests = Requests::new(&world);
         Rc::new(Traffic {
             last_conversion: epoch + world.duration + CONVERSION_HORIZON,
             world,
             router,
             epoch,
             agenda,
-            numbers,
-            use_cases,
+            requests,
+            pending: RefCell::new(vec![None; generators.len()]),
             generators: RefCell::new(generators),
             next_seq: Cell::new(0),
             live_verifications: Cell::new(0),
@@ -179,11 +111,10 @@ impl Traffic {
     pub(crate) fn arrive(self: &Rc<Self>, g: usize) {
         let mut generators = self.generators.borrow_mut();
         let generator = &mut generators[g];
-        let arrival = generator
-            .pending
+        let arrival = self.pending.borrow_mut()[g]
             .take()
             .expect("an arrival fired that was never scheduled");
-        self.launch(arrival, &mut generator.dest, &mut generator.users);
+        self.launch(arrival, generator);
         let more = self.schedule_next(g, generator);
         drop(generators);
         if !more {
@@ -222,71 +153,20 @@ impl Traffic {
     }
 
     /// Draws generator `g`'s next arrival and puts it in the agenda; `false` if it has ended.
-    /// Each source draws from its streams in the same order whatever happens to the traffic it
-    /// generated, so every policy faces the same arrivals (common random numbers).
     fn schedule_next(&self, g: usize, generator: &mut Generator) -> bool {
-        let world = &self.world;
-        let next = match &mut generator.source {
-            Source::Poisson { t } => {
-                let Arrivals::Poisson(profile) = &world.traffic.arrivals else {
-                    unreachable!("a Poisson generator for a trace scenario")
-                };
-                next_arrival(profile, &mut generator.arrivals, *t, world.duration).map(|next| {
-                    *t = next;
-                    let class = world.traffic.pick_class(generator.dest.random());
-                    let arrival = Arrival {
-                        destination: class.destination,
-                        fraud: false,
-                        caller_timeout: class.caller_timeout,
-                    };
-                    (duration_from_secs(next), arrival)
-                })
-            }
-            Source::Trace { next } => {
-                let Arrivals::Trace(trace) = &world.traffic.arrivals else {
-                    unreachable!("a trace generator for a Poisson scenario")
-                };
-                trace.get(*next).map(|a| {
-                    *next += 1;
-                    let arrival = Arrival {
-                        destination: a.destination,
-                        fraud: false,
-                        caller_timeout: world.traffic.caller_timeout,
-                    };
-                    (a.at, arrival)
-                })
-            }
-            Source::Fraud { spike, t } => {
-                let spike = &world.traffic.fraud[*spike];
-                *t += exponential(&mut generator.arrivals, spike.rate);
-                (*t < spike.end.as_secs_f64()).then(|| {
-                    let arrival = Arrival {
-                        destination: spike.destination,
-                        fraud: true,
-                        caller_timeout: world.traffic.caller_timeout,
-                    };
-                    (duration_from_secs(*t), arrival)
-                })
-            }
-        };
-        let Some((at, arrival)) = next else {
+        let Some((at, arrival)) = generator.next(&self.world) else {
             return false;
         };
-        generator.pending = Some(arrival);
+        self.pending.borrow_mut()[g] = Some(arrival);
         self.agenda
             .borrow_mut()
             .schedule(self.epoch + at, Event::Arrival(g));
         true
     }
 
-    fn launch(self: &Rc<Self>, a: Arrival, dest: &mut SimRng, users: &mut SimRng) {
-        let country = self.world.country(a.destination.country);
-        // Fixed number of draws per arrival, used or not.
-        let carrier = country.pick_carrier(dest.random());
-        let invalid = dest.random::<f64>() < country.invalid_share;
-        let converts = !a.fraud && users.random::<f64>() < country.conversion;
-        let think = country.think_time.sample(users);
-
+    fn launch(self: &Rc<Self>, a: Arrival, generator: &mut Generator) {
+        let drawn = generator.draw(&self.world, &a);
+        let (converts, think) = (drawn.converts, drawn.think);
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         let mut counts = self.counts.get();
@@ -296,23 +176,7 @@ impl Traffic {
             counts.legitimate += 1;
         }
         self.counts.set(counts);
-        let id = SimTag {
-            seq,
-            carrier,
-            invalid,
-            fraud: a.fraud,
-        }
-        .pack();
-        let req = VerificationRequest {
-            id,
-            destination: self.numbers[a.destination.country.index()].clone(),
-            country: country.code,
-            number_type: a.destination.number_type,
-            use_case: a
-                .destination
-                .use_case
-                .map(|u| Arc::clone(&self.use_cases[u.index()])),
-        };
+        let req = self.requests.request(&self.world, seq, &a, &drawn);
         self.live_verifications
             .set(self.live_verifications.get() + 1);
         let me = Rc::clone(self);
@@ -387,29 +251,5 @@ impl Traffic {
         counts.caller_gave_up += 1;
         self.counts.set(counts);
         self.settle();
-    }
-}
-
-fn exponential(rng: &mut SimRng, rate: f64) -> f64 {
-    // 1 - u lies in (0, 1]: no ln(0).
-    -(1.0 - rng.random::<f64>()).ln() / rate
-}
-
-/// Next arrival after `t` (seconds) by thinning, or `None` past the end of the run.
-fn next_arrival(profile: &RateProfile, rng: &mut SimRng, mut t: f64, end: Duration) -> Option<f64> {
-    let max = profile.max_rate();
-    if max <= 0.0 {
-        return None;
-    }
-    let end = end.as_secs_f64();
-    loop {
-        t += exponential(rng, max);
-        if t >= end {
-            return None;
-        }
-        let accept = rng.random::<f64>() * max;
-        if accept < profile.rate_at(duration_from_secs(t)) {
-            return Some(t);
-        }
     }
 }

@@ -56,6 +56,17 @@ impl Panicked {
             location: String::new(),
         }
     }
+
+    /// A panic outside any trapped code (`what`: where), e.g. in a driver unwinding out of
+    /// `block_on`: caught, so it ends the run as void instead of crashing the thread.
+    pub(crate) fn outside(what: &str) -> Self {
+        Panicked {
+            entity: what.into(),
+            at: Duration::ZERO,
+            message: "a panic outside the trap".into(),
+            location: "unknown location".into(),
+        }
+    }
 }
 
 impl fmt::Display for Panicked {

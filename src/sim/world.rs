@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::adapter::SimAdapter;
 use super::carrier::{CarrierActor, KnowProviders};
-use super::clock::{Agenda, Clock, Targets};
+use super::clock::{Agenda, Clock, SharedAgenda, Targets};
 use super::provider::ProviderActor;
 use super::region::RegionActor;
 use super::rng::{GLOBAL, Purpose, stream_key};
@@ -73,12 +73,9 @@ pub fn simulate(
     match (driven, panicked) {
         (_, Some(p)) => Err(SimError::Panicked(p)),
         (Ok(outcome), None) => outcome,
-        (Err(_), None) => Err(SimError::Panicked(Panicked {
-            entity: "the simulation driver".into(),
-            at: Duration::ZERO,
-            message: "a panic outside the trap".into(),
-            location: "unknown location".into(),
-        })),
+        (Err(_), None) => Err(SimError::Panicked(Panicked::outside(
+            "the simulation driver",
+        ))),
     }
 }
 
@@ -94,69 +91,15 @@ async fn drive(
         let epoch = Instant::now();
         let panicked = trap::arm(epoch);
         let agenda = Agenda::shared(epoch);
-        let carriers: Vec<_> = (0..world.carriers.len())
-            .map(|i| {
-                CarrierActor::new(
-                    CarrierId(i as u32),
-                    Arc::clone(&world),
-                    seed,
-                    epoch,
-                    Rc::clone(&agenda),
-                )
-                .start()
-            })
-            .collect();
-        let providers: Vec<_> = (0..world.providers.len())
-            .map(|i| {
-                ProviderActor::new(
-                    ProviderId(i as u32),
-                    Arc::clone(&world),
-                    seed,
-                    epoch,
-                    carriers.clone(),
-                    Rc::clone(&agenda),
-                )
-                .start()
-            })
-            .collect();
-        for c in &carriers {
-            c.do_send(KnowProviders(providers.clone()));
-        }
-        let regions: Vec<_> = (0..world.regions.len())
-            .map(|r| {
-                let hosted = world
-                    .providers
-                    .iter()
-                    .zip(&providers)
-                    .map(|(p, a)| (p.region == RegionId(r as u32)).then(|| a.clone()))
-                    .collect();
-                RegionActor::new(
-                    RegionId(r as u32),
-                    Arc::clone(&world),
-                    seed,
-                    epoch,
-                    hosted,
-                    Rc::clone(&agenda),
-                )
-                .start()
-            })
-            .collect();
-
+        let adapters = assemble(&world, seed, epoch, &agenda);
         let table = RoutingTable::new(&world.provider_names(), &world.routes)?;
         let mut builder = Router::builder(table, policy).sink(sink).seed(stream_key(
             seed,
             Purpose::RouterExploration,
             GLOBAL,
         ));
-        for (i, p) in world.providers.iter().enumerate() {
-            builder = builder.adapter(
-                &p.name,
-                Arc::new(SimAdapter::new(
-                    ProviderId(i as u32),
-                    regions[p.region.index()].clone(),
-                    &world,
-                )),
-            );
+        for (p, adapter) in world.providers.iter().zip(adapters) {
+            builder = builder.adapter(&p.name, Arc::new(adapter));
         }
         let router = builder.build()?;
         let (done_tx, done_rx) = oneshot::channel();
@@ -200,4 +143,73 @@ async fn drive(
             stragglers: traffic.stragglers(),
         })
     }
+}
+
+/// Starts the world's actors (carriers, providers, regions, all on the current System arbiter)
+/// and returns one adapter per provider, in provider order: what the router is built with.
+pub(crate) fn assemble(
+    world: &Arc<CompiledScenario>,
+    seed: u64,
+    epoch: Instant,
+    agenda: &SharedAgenda,
+) -> Vec<SimAdapter> {
+    let carriers: Vec<_> = (0..world.carriers.len())
+        .map(|i| {
+            CarrierActor::new(
+                CarrierId(i as u32),
+                Arc::clone(world),
+                seed,
+                epoch,
+                Rc::clone(agenda),
+            )
+            .start()
+        })
+        .collect();
+    let providers: Vec<_> = (0..world.providers.len())
+        .map(|i| {
+            ProviderActor::new(
+                ProviderId(i as u32),
+                Arc::clone(world),
+                seed,
+                epoch,
+                carriers.clone(),
+                Rc::clone(agenda),
+            )
+            .start()
+        })
+        .collect();
+    for c in &carriers {
+        c.do_send(KnowProviders(providers.clone()));
+    }
+    let regions: Vec<_> = (0..world.regions.len())
+        .map(|r| {
+            let hosted = world
+                .providers
+                .iter()
+                .zip(&providers)
+                .map(|(p, a)| (p.region == RegionId(r as u32)).then(|| a.clone()))
+                .collect();
+            RegionActor::new(
+                RegionId(r as u32),
+                Arc::clone(world),
+                seed,
+                epoch,
+                hosted,
+                Rc::clone(agenda),
+            )
+            .start()
+        })
+        .collect();
+    world
+        .providers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            SimAdapter::new(
+                ProviderId(i as u32),
+                regions[p.region.index()].clone(),
+                world,
+            )
+        })
+        .collect()
 }

@@ -85,6 +85,7 @@ provider = "a"
         replications: Vec::new(),
         comparisons: Vec::new(),
         run: None,
+        load: None,
     }
 }
 

@@ -168,6 +168,7 @@ fn simulate() -> RunSummary {
         replications: Vec::new(),
         comparisons: Vec::new(),
         run: None,
+        load: None,
     }
 }
 
