@@ -21,6 +21,12 @@
 //! the navigation and its note are written only then. Every number in it is one `summary.json`
 //! carries (`replications`, `comparisons`), only formatted.
 //!
+//! A load test (`failover-lab load`: `load` present) adds, first on the page and first in the
+//! navigation, a "Load test" section (`report/load/html.rs`): the run's facts, where arrivals
+//! went and how verifications ended, the latency percentiles, memory and CPU, the three load
+//! charts, a link to `load.csv` and how to read the figures. A summary without one gets the page
+//! it always got, byte for byte.
+//!
 //! # Rules
 //!
 //! - **HTML by construction.** The page is a [maud](https://maud.lambda.xyz) template: every
@@ -52,6 +58,7 @@ use std::collections::BTreeMap;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart::{self, CHARTS, Chart, Format};
+use super::load;
 use super::palette;
 use super::replicated::{self, Style};
 use crate::metrics::compare::Verdict;
@@ -242,6 +249,9 @@ pub fn render(summary: &RunSummary, files: &[&str]) -> String {
                         }
                     }
                     nav {
+                        @if summary.load.is_some() {
+                            a href={ "#" (load::html::ID) } { (load::html::HEADING) }
+                        }
                         a href="#faults" { "Faults" }
                         a href="#comparison" { "Policy comparison" }
                         @if replicated {
@@ -255,6 +265,9 @@ pub fn render(summary: &RunSummary, files: &[&str]) -> String {
                     }
                 }
                 main {
+                    @if let Some(l) = &summary.load {
+                        (load::html::load_section(summary, l, files))
+                    }
                     (faults(summary))
                     (comparison(summary))
                     @if replicated { (over_seeds(summary)) }
@@ -936,7 +949,7 @@ fn charts(summary: &RunSummary) -> Markup {
 }
 
 /// One chart inlined as SVG in a figure, or the reason it could not be drawn.
-fn figure(summary: &RunSummary, c: Chart) -> Markup {
+pub(crate) fn figure(summary: &RunSummary, c: Chart) -> Markup {
     let svg = chart::render(c.name, summary, Format::Svg)
         .map_err(|e| e.to_string())
         .and_then(|svg| inline_svg::checked(&svg).map_err(|e| e.to_string()));
@@ -969,6 +982,10 @@ fn describe(file: &str) -> &'static str {
              its interval and verdict"
         }
         "replications.csv" => "one row per policy, seed and metric: every seed's value",
+        "load.csv" => {
+            "one row per interval of the load test: rates, in flight, drops, success, overhead \
+             p99, CPU"
+        }
         _ if base.ends_with(".svg") || base.ends_with(".png") => "chart",
         _ if base.ends_with(".jsonl") || base.contains("audit") => "the audit trail",
         _ => "",

@@ -17,6 +17,11 @@
 //! per charted metric and the Pareto scatter, its `index.html` and the text printed at the end.
 //! They reuse the run report's chart helpers, palette, style sheet and number formats.
 //!
+//! A real-time load test (`failover-lab load`, `RunSummary::load` present) has its views in
+//! [`load`]: `load.csv`, the text printed under the policy table, three charts
+//! ([`chart::charts_for`] lists them only then) and the page's "Load test" section ([`html`]
+//! adds it only then). Every other summary's outputs are unchanged.
+//!
 //! A gate (`failover-lab gate`) has three views of one `metrics::gate::GateReport`: the terminal
 //! text ([`gate`]), JUnit XML for CI test reports ([`junit`]) and a pull-request comment in
 //! Markdown ([`markdown`]). The last two reuse [`gate`]'s wording of each check.
@@ -27,6 +32,7 @@ pub mod gate;
 pub mod html;
 pub mod json_export;
 pub mod junit;
+pub mod load;
 pub mod markdown;
 pub mod output;
 pub mod palette;

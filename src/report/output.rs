@@ -29,13 +29,13 @@ use std::path::{Component, Path, PathBuf};
 
 use tempfile::{Builder, NamedTempFile, TempDir};
 
-use super::chart::{CHARTS, FOREST, Format, SPREAD};
+use super::chart::{CHARTS, FOREST, Format, LOAD_CHARTS, SPREAD};
 
 /// The prefix of every private directory and temporary file the lab creates beside an output.
 pub const PRIVATE_PREFIX: &str = ".failover-lab-";
 
-/// The data files a report may hold besides its charts (a run's and a sweep's).
-const DATA_FILES: [&str; 12] = [
+/// The data files a report may hold besides its charts (a run's, a load test's and a sweep's).
+const DATA_FILES: [&str; 13] = [
     "sweep.json",
     "sweep.csv",
     "index.html",
@@ -47,6 +47,7 @@ const DATA_FILES: [&str; 12] = [
     "faults.csv",
     "comparison.csv",
     "replications.csv",
+    "load.csv",
     "audit.jsonl",
 ];
 
@@ -54,11 +55,15 @@ const DATA_FILES: [&str; 12] = [
 /// (`.<name>.<pid>.tmp`) that versions before the private directory could leave behind.
 pub fn is_report_file(name: &str) -> bool {
     DATA_FILES.contains(&name)
-        || CHARTS.iter().chain([&FOREST, &SPREAD]).any(|c| {
-            [Format::Svg, Format::Png]
-                .iter()
-                .any(|&f| c.file_name(f) == name)
-        })
+        || CHARTS
+            .iter()
+            .chain([&FOREST, &SPREAD])
+            .chain(&LOAD_CHARTS)
+            .any(|c| {
+                [Format::Svg, Format::Png]
+                    .iter()
+                    .any(|&f| c.file_name(f) == name)
+            })
         || is_sweep_chart(name)
         || (name.starts_with('.') && name.ends_with(".tmp"))
 }
@@ -563,6 +568,20 @@ mod tests {
             names(&dir)
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_load_test_report_may_be_replaced() {
+        for name in [
+            "load.csv",
+            "load_rate.svg",
+            "load_rate.png",
+            "load_in_flight.svg",
+            "load_overhead.png",
+        ] {
+            assert!(is_report_file(name), "{name}");
+        }
+        assert!(!is_report_file("load.txt") && !is_report_file("load_other.svg"));
     }
 
     #[test]

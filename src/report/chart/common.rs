@@ -351,6 +351,11 @@ impl TimeAxis {
     pub fn desc(&self) -> String {
         format!("time since start ({})", self.unit)
     }
+
+    /// The axis unit: `s`, `min` or `h`.
+    pub fn unit(&self) -> &'static str {
+        self.unit
+    }
 }
 
 /// A stretch of time the charts mark: the warmup (not measured) and each injected fault.

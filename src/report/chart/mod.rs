@@ -14,7 +14,9 @@
 //! empty, [`SPREAD`] (every seed's value) when `replications` is not. [`charts_for`] is the
 //! one list to draw and write: for a single seed it is exactly [`CHARTS`], so a single-seed run
 //! writes the same files as before. (Rendering `forest` or `spread` by name for a single seed
-//! is not an error; it draws a note saying there is nothing to show.)
+//! is not an error; it draws a note saying there is nothing to show.) A load test
+//! (`failover-lab load`, `summary.load` present) adds [`LOAD_CHARTS`], drawn by
+//! [`super::load::chart`]; every other summary never lists them (by name they draw a note).
 //!
 //! # Why it is shaped so
 //!
@@ -53,6 +55,7 @@ use std::sync::OnceLock;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use super::load;
 use crate::metrics::{HistogramError, RunSummary};
 
 /// The font family every chart draws with; the bundled font is registered under it.
@@ -161,9 +164,34 @@ pub const SPREAD: Chart = Chart {
     title: spread::TITLE,
 };
 
+/// A load test's arrival, achieved and completed rates over wall time, with the arrivals
+/// dropped per interval (`load_rate.svg`, `load_rate.png`).
+pub const LOAD_RATE: Chart = Chart {
+    name: "load_rate",
+    title: load::chart::rate::TITLE,
+};
+
+/// A load test's verifications in flight over wall time, with the in-flight cap
+/// (`load_in_flight.svg`, `load_in_flight.png`).
+pub const LOAD_IN_FLIGHT: Chart = Chart {
+    name: "load_in_flight",
+    title: load::chart::in_flight::TITLE,
+};
+
+/// A load test's decision, router overhead and issue lag percentiles (`load_overhead.svg`,
+/// `load_overhead.png`).
+pub const LOAD_OVERHEAD: Chart = Chart {
+    name: "load_overhead",
+    title: load::chart::overhead::TITLE,
+};
+
+/// The charts of a load test (`failover-lab load`), in the order its section shows them.
+pub const LOAD_CHARTS: [Chart; 3] = [LOAD_RATE, LOAD_IN_FLIGHT, LOAD_OVERHEAD];
+
 /// The charts `summary` has, in the order the report shows them: [`CHARTS`], then [`FOREST`]
-/// when it has comparisons and [`SPREAD`] when it has replications (two or more seeds). For a
-/// single seed exactly [`CHARTS`]. What the CLI draws and writes.
+/// when it has comparisons and [`SPREAD`] when it has replications (two or more seeds), then
+/// [`LOAD_CHARTS`] when it has a load test. For a single seed without a load test exactly
+/// [`CHARTS`]. What the CLI draws and writes.
 pub fn charts_for(summary: &RunSummary) -> Vec<Chart> {
     let mut out = CHARTS.to_vec();
     if !summary.comparisons.is_empty() {
@@ -172,10 +200,14 @@ pub fn charts_for(summary: &RunSummary) -> Vec<Chart> {
     if !summary.replications.is_empty() {
         out.push(SPREAD);
     }
+    if summary.load.is_some() {
+        out.extend(LOAD_CHARTS);
+    }
     out
 }
 
-/// Renders the chart called `name` (one of [`CHARTS`], [`FOREST`], [`SPREAD`]).
+/// Renders the chart called `name` (one of [`CHARTS`], [`FOREST`], [`SPREAD`],
+/// [`LOAD_CHARTS`]).
 pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8>, ChartError> {
     match name {
         "success_rate" => success_rate::render(summary, format),
@@ -185,6 +217,9 @@ pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8
         "cost_vs_success" => cost_vs_success::render(summary, format),
         "forest" => forest::render(summary, format),
         "spread" => spread::render(summary, format),
+        "load_rate" => load::chart::rate::render(summary, format),
+        "load_in_flight" => load::chart::in_flight::render(summary, format),
+        "load_overhead" => load::chart::overhead::render(summary, format),
         _ => Err(ChartError::UnknownChart(name.to_string())),
     }
 }
@@ -193,7 +228,7 @@ pub fn render(name: &str, summary: &RunSummary, format: Format) -> Result<Vec<u8
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
     #[error(
-        "unknown chart {0:?}; charts are success_rate, provider_share, ttv_percentiles, route_states, cost_vs_success, forest, spread"
+        "unknown chart {0:?}; charts are success_rate, provider_share, ttv_percentiles, route_states, cost_vs_success, forest, spread, load_rate, load_in_flight, load_overhead"
     )]
     UnknownChart(String),
     #[error("unknown chart format {0:?}; use svg or png")]
@@ -529,6 +564,21 @@ mod tests {
             );
             assert!(svg.contains("&lt;b&gt;"), "{} lost the name", chart.name);
         }
+    }
+
+    #[test]
+    fn only_a_load_test_adds_the_load_charts() {
+        assert!(
+            charts_for(fixture::replicated())
+                .iter()
+                .all(|c| !LOAD_CHARTS.contains(c))
+        );
+        let mut expect = CHARTS.to_vec();
+        expect.extend(LOAD_CHARTS);
+        assert_eq!(charts_for(crate::report::load::fixture::summary()), expect);
+        assert_eq!(LOAD_RATE.file_name(Format::Png), "load_rate.png");
+        let e = render("pie", fixture::summary(), Format::Svg).unwrap_err();
+        assert!(e.to_string().contains("load_overhead"), "{e}");
     }
 
     #[test]
