@@ -8,12 +8,17 @@
 //! [`Guarded::finish`], which holds the registry for the whole swap, so the handler runs before
 //! a swap starts (the new output is removed) or after it ends (the new output is complete).
 //!
+//! A command that can end early with a complete result (`load`: stop the arrivals, drain, write
+//! the report) registers a [`SoftStop`] instead: the first signal only raises its flag and the
+//! command finishes by itself; a second signal stops at once, as above.
+//!
 //! `SIGKILL` cannot be handled: a killed run leaves its private directory
 //! (`.failover-lab-XXXXXX`) beside the output, but never a mixed report.
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 #[cfg(unix)]
 use super::exit;
@@ -48,11 +53,14 @@ pub fn install() {
         let spawned = std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                if let Some(signal) = signals.forever().next() {
+                for signal in signals.forever() {
                     let (name, code) = match signal {
                         SIGINT => ("SIGINT", exit::INTERRUPTED),
                         _ => ("SIGTERM", exit::TERMINATED),
                     };
+                    if soft_stopped(name, code) {
+                        continue;
+                    }
                     stop(name, code);
                 }
             });
@@ -60,6 +68,74 @@ pub fn install() {
             eprintln!("warning: cannot handle SIGINT and SIGTERM: {e}");
         }
     }
+}
+
+/// The registered soft stop, if any (one command at a time registers one).
+static SOFT: Mutex<Option<Arc<SoftState>>> = Mutex::new(None);
+
+struct SoftState {
+    flag: Arc<AtomicBool>,
+    /// The exit code of the signal that raised the flag.
+    code: AtomicU8,
+}
+
+/// A flag the first SIGINT / SIGTERM raises instead of stopping the process; registered while
+/// it lives.
+pub struct SoftStop {
+    state: Arc<SoftState>,
+}
+
+impl SoftStop {
+    pub fn register() -> SoftStop {
+        let state = Arc::new(SoftState {
+            flag: Arc::new(AtomicBool::new(false)),
+            code: AtomicU8::new(0),
+        });
+        *SOFT.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&state));
+        SoftStop { state }
+    }
+
+    /// The flag, for whatever polls it.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.state.flag)
+    }
+
+    /// The exit code of the signal that raised the flag (130 for SIGINT, 143 for SIGTERM).
+    pub fn raised(&self) -> Option<u8> {
+        // The code is stored before the flag is raised.
+        self.state
+            .flag
+            .load(Ordering::Acquire)
+            .then(|| self.state.code.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for SoftStop {
+    fn drop(&mut self) {
+        let mut soft = SOFT.lock().unwrap_or_else(PoisonError::into_inner);
+        if soft.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.state)) {
+            *soft = None;
+        }
+    }
+}
+
+/// Raises a registered soft stop, once: `true` if there was one to raise.
+#[cfg(unix)]
+fn soft_stopped(signal: &str, code: u8) -> bool {
+    let soft = SOFT.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(state) = soft.as_ref() else {
+        return false;
+    };
+    if state.flag.load(Ordering::Acquire) {
+        return false;
+    }
+    state.code.store(code, Ordering::Release);
+    state.flag.store(true, Ordering::Release);
+    eprintln!(
+        "\n{signal}: no more arrivals; draining the verifications in flight, then writing the \
+         report ({signal} again stops at once)"
+    );
+    true
 }
 
 /// Removes every registered path and exits with `code`.

@@ -22,6 +22,7 @@ mod exit;
 mod gate;
 mod interrupt;
 mod load;
+mod load_test;
 mod replicated;
 mod run;
 mod sweep;
@@ -62,6 +63,10 @@ enum Command {
     /// Vary fields of one policy over a grid or a Latin hypercube, run every point on the same
     /// seeds, and report the Pareto frontier and a recommendation under constraints.
     Sweep(sweep::SweepArgs),
+    /// Load-test the router in real time against the scenario's world (open-model arrivals,
+    /// N router workers, the world optionally K times faster); write the report with a load
+    /// section. Ctrl-C drains and still writes it.
+    Load(load_test::LoadArgs),
     /// Manage the baselines `gate` compares with.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
@@ -80,6 +85,7 @@ pub fn main() -> ExitCode {
         }) => validate::validate(&scenarios, strict_paths),
         Some(Command::Gate(args)) => gate::gate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Load(args)) => load_test::load(&args),
         Some(Command::Baseline(cmd)) => baseline::baseline(&cmd),
         Some(Command::Schema) => {
             println!("{}", failover_lab::scenario::json_schema());

@@ -134,7 +134,7 @@ pub fn safe_name(name: &str) -> String {
 /// The policies `--policy` names, by index, in the order first named: a policy named twice
 /// runs once, as `cargo build -p x -p x` builds `x` once (a second run of the same policy and
 /// seed would only repeat identical numbers under a second column).
-fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, String> {
+pub(super) fn select_policies(loaded: &Loaded, names: &[String]) -> Result<Vec<usize>, String> {
     let all: Vec<&str> = loaded
         .world
         .policies
@@ -440,7 +440,7 @@ pub fn publish(out: Guarded<OutputDir>) -> Result<PathBuf, OutputError> {
 
 /// Writes every file of the report into its private directory (nothing is visible at `--out`
 /// until [`publish`]). `audits` are the per-run audit parts, by name, in plan order.
-fn write_outputs(
+pub(super) fn write_outputs(
     out: &OutputDir,
     summary: &RunSummary,
     audits: Vec<(String, Arc<AuditWriter<BufWriter<File>>>)>,
@@ -495,21 +495,32 @@ fn write_outputs(
     if replicated {
         files.extend(["comparison.csv", "replications.csv"]);
     }
-    if out.contains("audit.jsonl") {
-        files.push("audit.jsonl");
+    for extra in ["audit.jsonl", "load.csv"] {
+        if out.contains(extra) {
+            files.push(extra);
+        }
     }
     // Links only what this run wrote: the directory holds nothing else.
     out.write("index.html", html::render(summary, &files).as_bytes())?;
     Ok(())
 }
 
-fn print_tables(summary: &RunSummary) {
-    outln!(
-        "{} (seed {}, {} s simulated)",
-        summary.scenario.name,
-        summary.seed,
-        summary.scenario.duration
-    );
+pub(super) fn print_tables(summary: &RunSummary) {
+    match &summary.load {
+        None => outln!(
+            "{} (seed {}, {} s simulated)",
+            summary.scenario.name,
+            summary.seed,
+            summary.scenario.duration
+        ),
+        Some(load) => outln!(
+            "{} (seed {}, {:.1} s of arrivals at speed x{}, wall-clock times)",
+            summary.scenario.name,
+            summary.seed,
+            load.duration,
+            load.speed
+        ),
+    }
     println!();
     print!("{}", terminal::policy_table(summary));
     let faults = terminal::fault_table(summary);
@@ -522,7 +533,8 @@ fn print_tables(summary: &RunSummary) {
         println!();
         print!("{differences}");
     }
-    if let Some(run) = &summary.run {
+    // A load test's figures are its own (the load table), not a simulation's throughput.
+    if let Some(run) = summary.run.as_ref().filter(|_| summary.load.is_none()) {
         println!(
             "\n{} verifications simulated in {:.2} s ({:.0} verifications/s per core, {} threads)",
             run.simulated_verifications,

@@ -11,6 +11,7 @@
 
 pub mod estimate;
 pub mod gate;
+pub mod load;
 pub mod replicate;
 mod summary;
 pub mod sweep;

@@ -131,17 +131,19 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
+    /// From a histogram of nanoseconds.
     pub fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return Percentiles::default();
         }
+        let us = |ns: u64| ns as f64 / 1e3;
         Percentiles {
             count: h.len(),
-            mean: h.mean(),
-            p50: h.value_at_quantile(0.5) as f64,
-            p99: h.value_at_quantile(0.99) as f64,
-            p999: h.value_at_quantile(0.999) as f64,
-            max: h.max() as f64,
+            mean: h.mean() / 1e3,
+            p50: us(h.value_at_quantile(0.5)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
         }
     }
 }
@@ -203,13 +205,14 @@ pub struct Counters {
     pub cpu: Option<Duration>,
 }
 
-/// Histograms of microseconds from 1 us to an hour, 3 significant digits.
+/// Histograms of nanoseconds from 1 ns to an hour, 3 significant digits: a decision takes
+/// about a microsecond, so microsecond buckets would round most of them to 0 or 1.
 fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
 }
 
-fn micros(ns: u64) -> u64 {
-    (ns / 1_000).max(1)
+fn nanos(ns: u64) -> u64 {
+    ns.max(1)
 }
 
 /// Folds verification records and interval samples into a [`LoadSummary`].
@@ -251,13 +254,13 @@ impl Default for LoadFold {
 impl LoadFold {
     pub fn record(&mut self, r: &VerificationRecord) {
         self.issue_lag
-            .saturating_record(micros(r.issued.saturating_sub(r.intended)));
+            .saturating_record(nanos(r.issued.saturating_sub(r.intended)));
         let wall = r.ended_at.saturating_sub(r.started);
-        let overhead = micros(wall.saturating_sub(r.in_adapters));
+        let overhead = nanos(wall.saturating_sub(r.in_adapters));
         self.overhead.saturating_record(overhead);
         self.interval_overhead.saturating_record(overhead);
         if let Some(d) = r.decision {
-            self.decision.saturating_record(micros(d));
+            self.decision.saturating_record(nanos(d));
         }
         self.interval_ended += 1;
         match r.ended {
@@ -265,7 +268,7 @@ impl LoadFold {
                 self.outcomes.delivered += 1;
                 self.interval_delivered += 1;
                 self.time_to_verify
-                    .saturating_record(micros(r.ended_at.saturating_sub(r.intended)));
+                    .saturating_record(nanos(r.ended_at.saturating_sub(r.intended)));
             }
             Ended::Failed => self.outcomes.failed += 1,
             Ended::CallerGaveUp => self.outcomes.caller_gave_up += 1,
@@ -299,7 +302,7 @@ impl LoadFold {
             success_rate: (self.interval_ended > 0)
                 .then(|| self.interval_delivered as f64 / self.interval_ended as f64),
             overhead_p99: (!self.interval_overhead.is_empty())
-                .then(|| self.interval_overhead.value_at_quantile(0.99) as f64),
+                .then(|| self.interval_overhead.value_at_quantile(0.99) as f64 / 1e3),
             cpu,
         };
         self.peak_in_flight = self.peak_in_flight.max(now.in_flight);
@@ -323,7 +326,7 @@ impl LoadFold {
         let overhead = if self.overhead.is_empty() {
             0.0
         } else {
-            self.overhead.value_at_quantile(0.99) as f64
+            self.overhead.value_at_quantile(0.99) as f64 / 1e3
         };
         (self.outcomes.success_rate(), overhead)
     }

@@ -13,6 +13,7 @@ mod files;
 mod fuzz;
 mod gate;
 mod hardening;
+mod load;
 mod output;
 mod properties;
 mod report;
