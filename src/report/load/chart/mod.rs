@@ -31,6 +31,20 @@ pub(crate) const NO_LOAD: &str = "no load test in this summary";
 /// The note a load chart draws for a load test without a sample.
 pub(crate) const NO_SAMPLES: &str = "no interval ended: the run stopped before its first sample";
 
+/// The x axis of every load chart over time.
+pub(crate) fn wall_time_desc(unit: &str) -> String {
+    format!("wall time since the first arrival was due ({unit})")
+}
+
+/// Tick labels of a count axis: whole numbers only.
+pub(crate) fn count_label(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        crate::report::chart::common::tick(*v)
+    } else {
+        String::new()
+    }
+}
+
 /// `scenario NAME · 2 workers · speed x10 · 60.0 s + 3.0 s drain` (and `· interrupted`).
 pub(crate) fn subtitle(s: &RunSummary) -> String {
     let mut parts = vec![format!("scenario {}", short(&s.scenario.name, 48))];

@@ -214,20 +214,10 @@ fn drops<DB: DrawingBackend>(
         .build_cartesian_2d(axis.range(), 0.0..y_top)?;
     chart
         .configure_mesh()
-        .x_desc(format!(
-            "wall time since the first arrival was due ({})",
-            axis.unit()
-        ))
+        .x_desc(super::wall_time_desc(axis.unit()))
         .y_desc("dropped")
         .x_label_formatter(&|v| common::tick(*v))
-        .y_label_formatter(&|v| {
-            // Counts: whole numbers only.
-            if (v - v.round()).abs() < 1e-9 {
-                common::tick(*v)
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&super::count_label)
         .label_style(common::text(LABEL_SIZE))
         .axis_desc_style(common::text(DESC_SIZE))
         .max_light_lines(0)
