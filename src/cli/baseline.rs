@@ -14,6 +14,7 @@ use super::gate::{
     Execution, baseline_path, check_writable, load_all, run_all, seeds_for, write_file,
 };
 use super::load::{Loaded, check_work};
+use super::shard;
 
 #[derive(Subcommand, Debug)]
 pub enum BaselineCommand {
@@ -93,7 +94,18 @@ fn save(args: &SaveArgs) -> u8 {
         .threads
         .unwrap_or_else(default_threads)
         .max(1);
-    let results = match run_all(&jobs, threads, args.execution.quiet) {
+    let job = match args.execution.shard.begin() {
+        Ok(job) => job,
+        Err(e) => {
+            errln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
+    let results = run_all(&jobs, threads, args.execution.quiet);
+    if let Some(code) = shard::after_runs(job.as_ref()) {
+        return code;
+    }
+    let results = match results {
         Ok(r) => r,
         Err(e) => {
             errln!("{e}");

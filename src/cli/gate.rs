@@ -31,6 +31,7 @@ use super::exit;
 use super::interrupt;
 use super::load::{Loaded, check_work, load_file};
 use super::run::safe_name;
+use super::shard::{self, ShardArgs};
 
 #[derive(Args, Debug)]
 pub struct GateArgs {
@@ -85,6 +86,8 @@ pub struct Execution {
     /// Run even when the estimated work is above the documented limits (README, "Limits").
     #[arg(long)]
     pub allow_large: bool,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 /// One scenario, ready to run.
@@ -383,7 +386,18 @@ pub fn gate(args: &GateArgs) -> u8 {
         .iter()
         .map(|p| (&p.loaded, p.seeds.as_slice(), p.confidence))
         .collect();
-    let results = match run_all(&jobs, threads, args.execution.quiet) {
+    let job = match args.execution.shard.begin() {
+        Ok(job) => job,
+        Err(e) => {
+            errln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
+    let results = run_all(&jobs, threads, args.execution.quiet);
+    if let Some(code) = shard::after_runs(job.as_ref()) {
+        return code;
+    }
+    let results = match results {
         Ok(r) => r,
         Err(e) => {
             errln!("{e}");

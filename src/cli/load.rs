@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use failover_lab::experiment::estimate::Work;
-use failover_lab::experiment::gate::GateChecks;
+use failover_lab::experiment::gate::{GateChecks, world_hash};
 use failover_lab::experiment::sweep::SweepDefaults;
+use failover_lab::experiment::text_hash;
 use failover_lab::report::terminal::printable;
 use failover_lab::scenario::{
-    CompiledScenario, FileRules, MAX_SHOWN_PROBLEMS, Scenario, ScenarioError, diagnose,
+    CompiledScenario, FileRules, MAX_SHOWN_PROBLEMS, Scenario, ScenarioError, diagnose, entity_key,
     more_problems, read_scenario_file,
 };
 
@@ -89,6 +90,12 @@ pub fn load_text(
             .map(|d| format!("warning: {d}"))
             .collect()
     };
+    let mut world = world;
+    world.fingerprint = entity_key(&format!(
+        "{}|{}",
+        text_hash(&text),
+        world_hash(&scenario, base)
+    ));
     Ok(Loaded {
         path: path.to_owned(),
         text,

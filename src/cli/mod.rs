@@ -23,8 +23,10 @@ mod gate;
 mod interrupt;
 mod load;
 mod load_test;
+mod merge;
 mod replicated;
 mod run;
+mod shard;
 mod sweep;
 mod validate;
 
@@ -67,6 +69,9 @@ enum Command {
     /// N router workers, the world optionally K times faster); write the report with a load
     /// section. Ctrl-C drains and still writes it.
     Load(load_test::LoadArgs),
+    /// Write the outputs of a command run in shards (`--shard I/N`) from their partial
+    /// results, exactly as one machine would have; exit with the command's code.
+    Merge(merge::MergeArgs),
     /// Manage the baselines `gate` compares with.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
@@ -76,7 +81,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     interrupt::install();
-    let code = match cli.command {
+    ExitCode::from(dispatch(cli))
+}
+
+/// Runs the command `cli` names (also what `merge` runs again).
+fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
         None => run::demo(),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Validate {
@@ -86,11 +96,11 @@ pub fn main() -> ExitCode {
         Some(Command::Gate(args)) => gate::gate(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Load(args)) => load_test::load(&args),
+        Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Baseline(cmd)) => baseline::baseline(&cmd),
         Some(Command::Schema) => {
             println!("{}", failover_lab::scenario::json_schema());
             exit::OK
         }
-    };
-    ExitCode::from(code)
+    }
 }

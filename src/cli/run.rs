@@ -26,6 +26,7 @@ use super::exit;
 use super::interrupt::{self, Guarded};
 use super::load::{Loaded, check_work, load_file, load_text};
 use super::replicated::{self, ExperimentArgs};
+use super::shard::{self, ShardArgs};
 
 /// The demo scenario, embedded so a fresh clone can run `cargo run --release` with no arguments.
 const DEMO: &str = include_str!("../../scenarios/demo.toml");
@@ -67,6 +68,8 @@ pub struct RunArgs {
     pub strict_paths: bool,
     #[command(flatten)]
     pub experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 pub fn demo() -> u8 {
@@ -263,10 +266,30 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
         .out
         .clone()
         .unwrap_or_else(|| default_out(&loaded.world.name));
-    let Some(out) = stage(&out_path) else {
-        return exit::HARNESS_FAILURE;
-    };
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    if args.shard.shard.is_some() && (args.audit || !experiment.precision.is_empty()) {
+        errln!(
+            "--shard cannot go with {}: it needs every run in one process; run it unsharded",
+            if args.audit { "--audit" } else { "--precision" }
+        );
+        return exit::INVALID_INPUT;
+    }
+    let job = match args.shard.begin() {
+        Ok(job) => job,
+        Err(e) => {
+            errln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
+    // A shard writes a partial result, not the report: `--out` is merge's business.
+    let out = if job.is_some() {
+        None
+    } else {
+        let Some(out) = stage(&out_path) else {
+            return exit::HARNESS_FAILURE;
+        };
+        Some(out)
+    };
 
     // One progress gauge (virtual nanoseconds) and, with --audit, one audit part per run.
     let gauges: Vec<Arc<AtomicU64>> = plan.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
@@ -274,7 +297,10 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
     if args.audit {
         for (i, spec) in plan.iter().enumerate() {
             let part = format!(".audit.{i}.jsonl");
-            match out.create(&part) {
+            let staged = out
+                .as_ref()
+                .expect("--audit is refused with --shard: staged");
+            match staged.create(&part) {
                 Ok(f) => audits.push((
                     part,
                     Arc::new(AuditWriter::new(
@@ -314,7 +340,7 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
                 .map(|(_, w)| w.clone() as Arc<dyn failover_router::EventSink>),
             progress: None,
         };
-        match replicated::execute(
+        let executed = replicated::execute(
             loaded,
             &policies,
             seed,
@@ -322,7 +348,11 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
             threads,
             &hooks,
             args.quiet,
-        ) {
+        );
+        if let Some(code) = shard::after_runs(job.as_ref()) {
+            return code;
+        }
+        match executed {
             Ok((reps, outcome)) => summarize_replications(
                 info,
                 reps,
@@ -340,6 +370,9 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
             execute_with(&loaded.world, &plan, threads, &hooks)
         });
         let wall = started.elapsed().as_secs_f64();
+        if let Some(code) = shard::after_runs(job.as_ref()) {
+            return code;
+        }
         let mut ok: Vec<RunResult> = Vec::with_capacity(results.len());
         for r in results {
             match r {
@@ -353,6 +386,7 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
         summarize(info, seed, ok, threads, wall)
     };
 
+    let out = out.expect("staged: only a shard has no report, and it has returned");
     let published = write_outputs(&out, &summary, audits).and_then(|()| publish(out));
     let dest = match published {
         Ok(dest) => dest,

@@ -167,8 +167,14 @@ pub fn sweep(args: &SweepArgs) -> u8 {
     let out_path = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-sweep", safe_name(&loaded.world.name)))
     });
-    let Some(out) = stage(&out_path) else {
-        return exit::HARNESS_FAILURE;
+    // A shard writes a partial result, not the report: `--out` is merge's business.
+    let out = if args.execution.shard.shard.is_some() {
+        None
+    } else {
+        let Some(out) = stage(&out_path) else {
+            return exit::HARNESS_FAILURE;
+        };
+        Some(out)
     };
     let threads = args
         .execution
@@ -177,6 +183,13 @@ pub fn sweep(args: &SweepArgs) -> u8 {
         .max(1);
     let labels: Vec<String> = (0..total_points).map(|i| request.plan.label(i)).collect();
 
+    let job = match args.execution.shard.begin() {
+        Ok(job) => job,
+        Err(e) => {
+            errln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
     let started = Instant::now();
     let runs = with_progress(&loaded, total_points, args.execution.quiet, |progress| {
         run_points(
@@ -190,6 +203,9 @@ pub fn sweep(args: &SweepArgs) -> u8 {
         )
     });
     let wall = started.elapsed().as_secs_f64();
+    if let Some(code) = super::shard::after_runs(job.as_ref()) {
+        return code;
+    }
     let runs = match runs {
         Ok(r) => r,
         Err(e) => {
@@ -222,6 +238,7 @@ pub fn sweep(args: &SweepArgs) -> u8 {
         },
     );
 
+    let out = out.expect("staged: only a shard has no report, and it has returned");
     let dest = match write_outputs(&out, &summary).and_then(|()| publish(out)) {
         Ok(dest) => dest,
         Err(e) => {

@@ -13,6 +13,7 @@ pub mod estimate;
 pub mod gate;
 pub mod load;
 pub mod replicate;
+pub mod shard;
 mod summary;
 pub mod sweep;
 mod truth;
@@ -33,15 +34,16 @@ pub use summary::{
 pub use truth::affected_routes;
 
 /// One run to make.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunSpec {
     /// Index into the scenario's policies.
     pub policy: usize,
     pub seed: u64,
 }
 
-/// What one run produced.
-#[derive(Clone, Debug)]
+/// What one run produced. Serializable, exactly (floats round-trip), so a shard can hand it
+/// to `merge` (see [`shard`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     pub spec: RunSpec,
     pub policy: String,
@@ -67,6 +69,12 @@ pub enum ExperimentError {
     Metrics(#[from] ConfigError),
     #[error("no policy with index {0}")]
     NoSuchPolicy(usize),
+    /// Another shard's run (`--shard`): not an error of the run, never reported as one.
+    #[error("made by another shard")]
+    NotInShard,
+    /// A merge whose partials do not hold this run (`failover-lab merge`).
+    #[error("{0}")]
+    Shard(String),
     #[error("time-to-verify histograms: {0}")]
     Histogram(#[from] crate::metrics::HistogramError),
     #[error(
@@ -249,15 +257,40 @@ pub fn execute_each(
     hooks: &(dyn Fn(usize) -> Hooks + Sync),
     done: &(dyn Fn(usize, Result<RunResult, ExperimentError>) + Sync),
 ) {
-    let threads = threads.clamp(1, plan.len().max(1));
+    // In a shard or a merge, each run is made here, by another shard, or taken from the
+    // partials; what needs no simulation is handed over first, in plan order.
+    let mut make: Vec<(usize, Option<(usize, String)>)> = Vec::with_capacity(plan.len());
+    match shard::claim(world, plan) {
+        None => make.extend((0..plan.len()).map(|i| (i, None))),
+        Some(claims) => {
+            for (i, claim) in claims.into_iter().enumerate() {
+                match claim {
+                    shard::Claim::Make {
+                        ordinal,
+                        fingerprint,
+                    } => make.push((i, Some((ordinal, fingerprint)))),
+                    shard::Claim::Skip => done(i, Err(ExperimentError::NotInShard)),
+                    shard::Claim::Take(result) => done(i, Ok(*result)),
+                    shard::Claim::Refuse(why) => done(i, Err(ExperimentError::Shard(why))),
+                }
+            }
+        }
+    }
+    let threads = threads.clamp(1, make.len().max(1));
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(spec) = plan.get(i) else { break };
-                    done(i, run_one_with(world, *spec, hooks(i)));
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((i, recorded)) = make.get(k) else {
+                        break;
+                    };
+                    let result = run_one_with(world, plan[*i], hooks(*i));
+                    if let (Some((ordinal, fingerprint)), Ok(r)) = (recorded, &result) {
+                        shard::record(*ordinal, fingerprint.clone(), r);
+                    }
+                    done(*i, result);
                 }
             });
         }

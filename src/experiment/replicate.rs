@@ -110,6 +110,8 @@ impl Replications {
                         error.get_or_insert(e);
                     }
                 }
+                // Another shard's run: this shard's fold is never reported.
+                Err(ExperimentError::NotInShard) => {}
                 Err(e) => {
                     error.get_or_insert(e);
                 }

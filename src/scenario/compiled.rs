@@ -82,6 +82,10 @@ pub struct CompiledScenario {
     /// Settings that are valid but probably not meant (policy warnings), at their field paths:
     /// shown by `validate` and `run`, never fatal.
     pub warnings: Problems,
+    /// Identifies the source this world was compiled from (its text and referenced files), so
+    /// a shard's run can be told from another world's: set by whoever read the files (the
+    /// CLI's loader), 0 otherwise.
+    pub fingerprint: u64,
 }
 
 impl CompiledScenario {

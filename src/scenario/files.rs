@@ -32,6 +32,10 @@ pub const MAX_CSV_FILE_BYTES: u64 = 64 << 20;
 /// routes, which validation handles in seconds; beyond it a file is refused unread.
 pub const MAX_SCENARIO_FILE_BYTES: u64 = 64 << 20;
 
+/// Most bytes read from a shard's partial result file (4 GiB): every run's full result, for a
+/// share of a large sweep.
+pub const MAX_PARTIAL_FILE_BYTES: u64 = 4 << 30;
+
 /// What a referenced file holds, which sets its size limit and how errors name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -44,6 +48,8 @@ pub enum FileKind {
     /// The scenario file itself (given on the command line, not referenced), read by the same
     /// rules: a FIFO given as a scenario must not block either.
     Scenario,
+    /// A shard's partial result (`failover-lab merge`), given on the command line.
+    Partial,
 }
 
 impl FileKind {
@@ -53,6 +59,7 @@ impl FileKind {
             FileKind::Policy => MAX_POLICY_FILE_BYTES,
             FileKind::Trace | FileKind::Samples => MAX_CSV_FILE_BYTES,
             FileKind::Scenario => MAX_SCENARIO_FILE_BYTES,
+            FileKind::Partial => MAX_PARTIAL_FILE_BYTES,
         }
     }
 
@@ -62,6 +69,7 @@ impl FileKind {
             FileKind::Trace => "trace (CSV)",
             FileKind::Samples => "CSV of samples",
             FileKind::Scenario => "scenario file (TOML)",
+            FileKind::Partial => "partial result (JSON)",
         }
     }
 
@@ -72,6 +80,9 @@ impl FileKind {
             FileKind::Trace => "trace",
             FileKind::Samples => "csv",
             FileKind::Scenario => return "give the path of a scenario file (TOML)".to_owned(),
+            FileKind::Partial => {
+                return "give the path of a partial result a shard wrote".to_owned();
+            }
         };
         format!("point `{key}` at a regular file, a {}", self.what())
     }
@@ -186,6 +197,12 @@ fn shown_dir(dir: &Path) -> String {
 pub fn read_scenario_file(path: &Path) -> Result<String, String> {
     let bytes = read_regular(path, FileKind::Scenario, |_| Ok(()))?;
     utf8_text(path, FileKind::Scenario, bytes)
+}
+
+/// The bytes of a shard's partial result at `path`, by the rules of referenced files (regular
+/// files only, checked before opening; at most [`MAX_PARTIAL_FILE_BYTES`]).
+pub fn read_partial_file(path: &Path) -> Result<Vec<u8>, String> {
+    read_regular(path, FileKind::Partial, |_| Ok(()))
 }
 
 /// The bytes of the regular file at `path`, at most `kind`'s limit; `check` runs on the path

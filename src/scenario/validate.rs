@@ -1085,6 +1085,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         faults,
         experiment,
         warnings: cx.warnings,
+        fingerprint: 0,
     })
 }
 

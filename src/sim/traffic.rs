@@ -23,7 +23,7 @@ use super::clock::{Event, SharedAgenda};
 use crate::scenario::CompiledScenario;
 
 /// Counts of what the traffic generators produced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrafficCounts {
     pub legitimate: u64,
     pub fraudulent: u64,

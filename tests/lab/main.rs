@@ -18,5 +18,6 @@ mod output;
 mod properties;
 mod report;
 mod scale;
+mod shard;
 mod sweep;
 mod world;
