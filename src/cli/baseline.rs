@@ -11,10 +11,9 @@ use failover_lab::report::json_export::baseline_json;
 
 use super::exit;
 use super::gate::{
-    Execution, baseline_path, check_writable, load_all, run_all, seeds_for, write_file,
+    Execution, baseline_path, check_writable, load_all, run_executed, seeds_for, write_file,
 };
 use super::load::{Loaded, check_work};
-use super::shard;
 
 #[derive(Subcommand, Debug)]
 pub enum BaselineCommand {
@@ -94,23 +93,9 @@ fn save(args: &SaveArgs) -> u8 {
         .threads
         .unwrap_or_else(default_threads)
         .max(1);
-    let job = match args.execution.shard.begin() {
-        Ok(job) => job,
-        Err(e) => {
-            errln!("{e}");
-            return exit::INVALID_INPUT;
-        }
-    };
-    let results = run_all(&jobs, threads, args.execution.quiet);
-    if let Some(code) = shard::after_runs(job.as_ref()) {
-        return code;
-    }
-    let results = match results {
+    let results = match run_executed(&jobs, threads, &args.execution) {
         Ok(r) => r,
-        Err(e) => {
-            errln!("{e}");
-            return exit::HARNESS_FAILURE;
-        }
+        Err(code) => return code,
     };
     for (l, reps) in loaded.iter().zip(results) {
         let b = Baseline::from_replications(

@@ -295,6 +295,28 @@ fn plan(args: &GateArgs) -> Result<Vec<Planned>, ()> {
     if ok { Ok(planned) } else { Err(()) }
 }
 
+/// [`run_all`] as `execution` asks (a shard, a merge, or every run here); `Err` is the exit
+/// code when the command ends here: a bad shard flag, a shard's partial written, a merge
+/// refused, a run that failed (each already printed).
+pub fn run_executed(
+    scenarios: &[(&Loaded, &[u64], f64)],
+    threads: usize,
+    execution: &Execution,
+) -> Result<Vec<Vec<PolicyReplications>>, u8> {
+    let job = execution.shard.begin().map_err(|e| {
+        errln!("{e}");
+        exit::INVALID_INPUT
+    })?;
+    let results = run_all(scenarios, threads, execution.quiet);
+    if let Some(code) = shard::after_runs(job.as_ref()) {
+        return Err(code);
+    }
+    results.map_err(|e| {
+        errln!("{e}");
+        exit::HARNESS_FAILURE
+    })
+}
+
 /// Runs every policy of every scenario on its seeds, behind one progress bar over runs.
 pub fn run_all(
     scenarios: &[(&Loaded, &[u64], f64)],
@@ -386,23 +408,9 @@ pub fn gate(args: &GateArgs) -> u8 {
         .iter()
         .map(|p| (&p.loaded, p.seeds.as_slice(), p.confidence))
         .collect();
-    let job = match args.execution.shard.begin() {
-        Ok(job) => job,
-        Err(e) => {
-            errln!("{e}");
-            return exit::INVALID_INPUT;
-        }
-    };
-    let results = run_all(&jobs, threads, args.execution.quiet);
-    if let Some(code) = shard::after_runs(job.as_ref()) {
-        return code;
-    }
-    let results = match results {
+    let results = match run_executed(&jobs, threads, &args.execution) {
         Ok(r) => r,
-        Err(e) => {
-            errln!("{e}");
-            return exit::HARNESS_FAILURE;
-        }
+        Err(code) => return code,
     };
     let mut report = GateReport::default();
     for (p, reps) in planned.into_iter().zip(results) {

@@ -450,11 +450,7 @@ mod tests {
             Shard::from_env(k8s, Some(4)),
             Ok(Shard { index: 3, count: 4 })
         );
-        assert!(
-            Shard::from_env(k8s, None)
-                .unwrap_err()
-                .contains("--shards")
-        );
+        assert!(Shard::from_env(k8s, None).unwrap_err().contains("--shards"));
         assert!(Shard::from_env(k8s, Some(2)).is_err());
         // Slurm: the array's ids may start anywhere.
         let slurm = env(&[
