@@ -138,6 +138,7 @@ pub mod audit;
 pub mod baseline;
 pub mod compare;
 mod fault;
+pub mod fit;
 pub mod gate;
 mod histogram;
 pub mod load;
