@@ -19,6 +19,7 @@ macro_rules! outln {
 
 mod baseline;
 mod exit;
+mod fit;
 mod gate;
 mod interrupt;
 mod load;
@@ -72,6 +73,9 @@ enum Command {
     /// Write the outputs of a command run in shards (`--shard I/N`) from their partial
     /// results, exactly as one machine would have; exit with the command's code.
     Merge(merge::MergeArgs),
+    /// Fit a scenario to attempt records (an audit trail or an attempts CSV): per route the
+    /// error and loss rates, the latency distribution and incident windows as faults.
+    Fit(fit::FitArgs),
     /// Manage the baselines `gate` compares with.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
@@ -97,6 +101,7 @@ fn dispatch(cli: Cli) -> u8 {
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Load(args)) => load_test::load(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Fit(args)) => fit::fit_command(&args),
         Some(Command::Baseline(cmd)) => baseline::baseline(&cmd),
         Some(Command::Schema) => {
             println!("{}", failover_lab::scenario::json_schema());

@@ -301,13 +301,13 @@ fn execute(loaded: &Loaded, args: &RunArgs, selected: Option<Vec<usize>>) -> u8 
                 .as_ref()
                 .expect("--audit is refused with --shard: staged");
             match staged.create(&part) {
-                Ok(f) => audits.push((
-                    part,
-                    Arc::new(AuditWriter::new(
-                        BufWriter::with_capacity(1 << 20, f),
-                        &loaded.world.policies[spec.policy].name,
-                    )),
-                )),
+                Ok(f) => {
+                    let named = &loaded.world.policies[spec.policy];
+                    let writer =
+                        AuditWriter::new(BufWriter::with_capacity(1 << 20, f), &named.name);
+                    writer.write_config(&loaded.world.routes, &named.policy);
+                    audits.push((part, Arc::new(writer)));
+                }
                 Err(e) => {
                     errln!("cannot write the report: {e}");
                     return exit::HARNESS_FAILURE;

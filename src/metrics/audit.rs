@@ -1,7 +1,10 @@
 //! The audit trail on disk: every router event as one JSON line, streamed (never held in memory).
 //!
 //! Destinations are already masked by the router's event types; the writer adds the policy name
-//! so the lines of several policies can live in one file.
+//! so the lines of several policies can live in one file. A trail may start with a `config`
+//! line ([`AuditWriter::write_config`]): the routing table (each route's index, provider,
+//! country, number type, cost) and the policy, so the events' route indices can be read
+//! without the scenario (`failover-lab fit` reads it).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -32,6 +35,51 @@ impl<W: Write + Send> AuditWriter<W> {
                 line: Vec::with_capacity(512),
                 error: None,
             }),
+        }
+    }
+
+    /// Writes the `config` line: what the events' route indices mean and the policy they ran
+    /// under. Call it before the first event.
+    pub fn write_config(
+        &self,
+        routes: &[failover_router::RouteSpec],
+        policy: &failover_router::Policy,
+    ) {
+        #[derive(serde::Serialize)]
+        struct Config<'a> {
+            r#type: &'static str,
+            routes: Vec<IndexedRoute<'a>>,
+            settings: &'a failover_router::Policy,
+        }
+        #[derive(serde::Serialize)]
+        struct IndexedRoute<'a> {
+            route: usize,
+            #[serde(flatten)]
+            spec: &'a failover_router::RouteSpec,
+        }
+        let config = Config {
+            r#type: "config",
+            routes: routes
+                .iter()
+                .enumerate()
+                .map(|(route, spec)| IndexedRoute { route, spec })
+                .collect(),
+            settings: policy,
+        };
+        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if st.error.is_some() {
+            return;
+        }
+        let AuditState { out, line, error } = &mut *st;
+        line.clear();
+        line.extend_from_slice(&self.prefix);
+        if serde_json::to_writer(&mut *line, &config).is_err() {
+            return;
+        }
+        line.remove(self.prefix.len());
+        line.push(b'\n');
+        if let Err(e) = out.write_all(line) {
+            *error = Some(e);
         }
     }
 

@@ -50,6 +50,8 @@ pub enum FileKind {
     Scenario,
     /// A shard's partial result (`failover-lab merge`), given on the command line.
     Partial,
+    /// Attempt records (`failover-lab fit`): streamed line by line, so no size limit.
+    Records,
 }
 
 impl FileKind {
@@ -60,6 +62,7 @@ impl FileKind {
             FileKind::Trace | FileKind::Samples => MAX_CSV_FILE_BYTES,
             FileKind::Scenario => MAX_SCENARIO_FILE_BYTES,
             FileKind::Partial => MAX_PARTIAL_FILE_BYTES,
+            FileKind::Records => u64::MAX,
         }
     }
 
@@ -70,6 +73,7 @@ impl FileKind {
             FileKind::Samples => "CSV of samples",
             FileKind::Scenario => "scenario file (TOML)",
             FileKind::Partial => "partial result (JSON)",
+            FileKind::Records => "file of attempt records",
         }
     }
 
@@ -82,6 +86,9 @@ impl FileKind {
             FileKind::Scenario => return "give the path of a scenario file (TOML)".to_owned(),
             FileKind::Partial => {
                 return "give the path of a partial result a shard wrote".to_owned();
+            }
+            FileKind::Records => {
+                return "give the path of an audit trail (.jsonl) or an attempts CSV".to_owned();
             }
         };
         format!("point `{key}` at a regular file, a {}", self.what())
@@ -203,6 +210,17 @@ pub fn read_scenario_file(path: &Path) -> Result<String, String> {
 /// files only, checked before opening; at most [`MAX_PARTIAL_FILE_BYTES`]).
 pub fn read_partial_file(path: &Path) -> Result<Vec<u8>, String> {
     read_regular(path, FileKind::Partial, |_| Ok(()))
+}
+
+/// Opens a file of attempt records for streaming: a regular file only, checked before opening
+/// (a FIFO must not block), with no size limit (it is read line by line, never whole).
+pub fn open_data_file(path: &Path) -> Result<File, String> {
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    refuse_special(path, FileKind::Records, &meta)?;
+    let file = open_nonblocking(path).map_err(cannot)?;
+    refuse_special(path, FileKind::Records, &file.metadata().map_err(cannot)?)?;
+    Ok(file)
 }
 
 /// The bytes of the regular file at `path`, at most `kind`'s limit; `check` runs on the path

@@ -83,7 +83,7 @@ pub use fault::{
 };
 pub use files::{
     FileKind, FileRules, MAX_CSV_FILE_BYTES, MAX_PARTIAL_FILE_BYTES, MAX_POLICY_FILE_BYTES,
-    MAX_SCENARIO_FILE_BYTES, read_partial_file, read_scenario_file,
+    MAX_SCENARIO_FILE_BYTES, open_data_file, read_partial_file, read_scenario_file,
 };
 pub use locate::{Diagnostic, diagnose, line_col};
 pub(crate) use path::unknown_name;

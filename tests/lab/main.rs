@@ -10,6 +10,7 @@ mod failover;
 mod fidelity;
 #[cfg(unix)]
 mod files;
+mod fit;
 mod fuzz;
 mod gate;
 mod hardening;
