@@ -145,7 +145,7 @@ impl LatencyFit {
 pub const TAIL_TOLERANCE: f64 = 0.03;
 
 /// Points of an empirical latency distribution written into a scenario.
-pub const EMPIRICAL_POINTS: usize = 500;
+pub const EMPIRICAL_POINTS: usize = 1000;
 
 fn quantile_of(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
