@@ -307,3 +307,56 @@ fn nothing_is_detected_where_nothing_happened() {
         model.traffic.rate
     );
 }
+
+/// The fault windows of `world` on one (provider, country) as one span: (first start, last end).
+fn fault_span(world: &CompiledScenario) -> (f64, f64) {
+    let start = world
+        .faults
+        .iter()
+        .map(|f| f.start.as_secs_f64())
+        .fold(f64::MAX, f64::min);
+    let end = world
+        .faults
+        .iter()
+        .map(|f| f.end.as_secs_f64())
+        .fold(0.0, f64::max);
+    (start, end)
+}
+
+/// Degradations come back too: regional-degradation's 20-minute slowdown and loss on
+/// meridian in India as one window, within two buckets; gradual-degradation's three
+/// overlapping faults on orbit in the US (2 % then 5 % more errors, a loss ramp from 2 % to
+/// 70 %) as one window spanning them, within two buckets (a ramp has no crisp edge of its own:
+/// the segmentation cannot, and does not try to, cut the union into the faults that made it);
+/// nothing on any other route.
+#[test]
+fn degradations_come_back_from_their_audit_trails() {
+    for (scenario, bucket, provider, country) in [
+        ("regional-degradation.toml", 30, "meridian", "IN"),
+        ("gradual-degradation.toml", 60, "orbit", "US"),
+    ] {
+        let dir = temp_dir("fit-degradation");
+        let trail = audit(&dir, scenario, "static-priority");
+        let world = compiled(scenario);
+        let model = fitted(&trail, Duration::from_secs(bucket));
+        let (start, end) = fault_span(&world);
+        let slack = 2.0 * bucket as f64;
+        for r in &model.routes {
+            if r.provider == provider && r.country.as_str() == country {
+                assert_eq!(r.incidents.len(), 1, "{scenario}: {:?}", r.incidents);
+                let inc = &r.incidents[0];
+                assert!(
+                    (inc.start - start).abs() <= slack && (inc.end - end).abs() <= slack,
+                    "{scenario}: {inc:?} against {start}..{end}"
+                );
+            } else {
+                assert!(
+                    r.incidents.is_empty(),
+                    "{scenario}: {}: {:?}",
+                    r.provider,
+                    r.incidents
+                );
+            }
+        }
+    }
+}
