@@ -214,6 +214,28 @@ pub struct TrafficFit {
         Option<String>,
         f64,
     )>,
+    /// Records spanning a day or more: the rate of each hour of the day over the mean (24
+    /// points, from midnight of the records' clock), and the time of day of the first bucket.
+    pub diurnal: Option<Diurnal>,
+}
+
+/// A daily profile: hourly factors of the mean rate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diurnal {
+    /// Seconds after midnight of the records' first bucket (their clock taken as seconds since
+    /// a midnight, as epoch seconds are).
+    pub start: f64,
+    pub factors: [f64; 24],
+}
+
+/// A provider account's rate limit, where its refusals show one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RateLimitFit {
+    pub provider: String,
+    /// Accepted attempts per second: the median over the buckets with refusals.
+    pub per_second: f64,
+    pub refused: u64,
+    pub buckets: usize,
 }
 
 /// Everything fitted.
@@ -223,7 +245,12 @@ pub struct FitModel {
     pub bucket: f64,
     pub routes: Vec<RouteFit>,
     pub traffic: TrafficFit,
+    /// Providers whose refusals (`rate_limited`) reach [`RATE_LIMITED_SHARE`] of their attempts.
+    pub rate_limits: Vec<RateLimitFit>,
 }
+
+/// Share of a provider's attempts refused as rate limited from which a limit is fitted.
+pub const RATE_LIMITED_SHARE: f64 = 0.01;
 
 /// Fits every route of `routes` (the records' table) and the traffic.
 pub fn fit_model(agg: &Aggregate, routes: &[failover_router::RouteSpec]) -> FitModel {
@@ -304,7 +331,80 @@ pub fn fit_model(agg: &Aggregate, routes: &[failover_router::RouteSpec]) -> FitM
         bucket,
         routes: fitted,
         traffic: traffic(agg, routes),
+        rate_limits: rate_limits(agg, routes),
     }
+}
+
+/// Per provider with enough refusals: the accepted rate in the buckets where refusals happened
+/// (the median over them: a provider refuses once its account's rate is reached).
+fn rate_limits(agg: &Aggregate, routes: &[failover_router::RouteSpec]) -> Vec<RateLimitFit> {
+    let bucket = agg.bucket.as_secs_f64();
+    let n = agg.buckets();
+    let mut providers: Vec<&str> = routes.iter().map(|r| r.provider.as_str()).collect();
+    providers.sort_unstable();
+    providers.dedup();
+    providers
+        .into_iter()
+        .filter_map(|p| {
+            let mine: Vec<&super::aggregate::RouteAggregate> = routes
+                .iter()
+                .zip(&agg.routes)
+                .filter(|(r, _)| r.provider == p)
+                .map(|(_, a)| a)
+                .collect();
+            let (attempts, refused) = mine.iter().fold((0, 0), |(a, r), x| {
+                (a + x.total.attempts, r + x.total.rate_limited)
+            });
+            if attempts == 0 || (refused as f64) < RATE_LIMITED_SHARE * attempts as f64 {
+                return None;
+            }
+            let mut accepted: Vec<f64> = (0..n)
+                .filter_map(|i| {
+                    let (a, r) = mine.iter().fold((0, 0), |(a, r), x| {
+                        let c = x.buckets.get(i).copied().unwrap_or_default();
+                        (a + c.attempts, r + c.rate_limited)
+                    });
+                    (r > 0).then(|| (a - r) as f64 / bucket)
+                })
+                .collect();
+            accepted.sort_by(f64::total_cmp);
+            let per_second = *accepted.get(accepted.len() / 2)?;
+            Some(RateLimitFit {
+                provider: p.to_owned(),
+                per_second,
+                refused,
+                buckets: accepted.len(),
+            })
+        })
+        .collect()
+}
+
+/// Hourly factors of the mean arrival rate, for records spanning a day or more.
+fn diurnal(agg: &Aggregate) -> Option<Diurnal> {
+    const DAY: f64 = 86_400.0;
+    let bucket = agg.bucket.as_secs_f64();
+    if agg.span < DAY || bucket > 3600.0 {
+        return None;
+    }
+    let start = agg.origin.unwrap_or(0.0).rem_euclid(DAY);
+    let (mut arrivals, mut seconds) = ([0u64; 24], [0f64; 24]);
+    for i in 0..agg.buckets() {
+        let hour = (((start + i as f64 * bucket).rem_euclid(DAY)) / 3600.0) as usize % 24;
+        arrivals[hour] += agg.traffic.arrivals.get(i).copied().unwrap_or(0);
+        seconds[hour] += bucket;
+    }
+    let total: u64 = arrivals.iter().sum();
+    let mean = total as f64 / seconds.iter().sum::<f64>();
+    if mean <= 0.0 {
+        return None;
+    }
+    let mut factors = [1.0; 24];
+    for (h, f) in factors.iter_mut().enumerate() {
+        if seconds[h] > 0.0 {
+            *f = arrivals[h] as f64 / seconds[h] / mean;
+        }
+    }
+    Some(Diurnal { start, factors })
 }
 
 /// What a window looks like, from its counts and the route's baseline rates.
@@ -349,6 +449,7 @@ fn traffic(agg: &Aggregate, routes: &[failover_router::RouteSpec]) -> TrafficFit
             } else {
                 0.0
             },
+            diurnal: None,
             arrivals: attempts,
             mix: mix
                 .into_iter()
@@ -364,11 +465,100 @@ fn traffic(agg: &Aggregate, routes: &[failover_router::RouteSpec]) -> TrafficFit
             0.0
         },
         arrivals,
+        diurnal: diurnal(agg),
         mix: agg
             .traffic
             .mix
             .iter()
             .map(|((c, nt, u), n)| (*c, *nt, u.clone(), *n as f64 / total))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use failover_router::{Country, NumberType, RouteSpec};
+
+    use super::super::records::{Outcome, Record};
+    use super::*;
+
+    fn route(provider: &str) -> RouteSpec {
+        RouteSpec {
+            provider: provider.into(),
+            country: Country::new("DE").unwrap(),
+            number_type: NumberType::Mobile,
+            cost: 0.01,
+            priority: 0,
+            weight: 1.0,
+            failure_domains: Vec::new(),
+        }
+    }
+
+    /// Two days of arrivals, twice as many from 12:00 to 18:00: the daily profile says so; and
+    /// a provider refusing everything above 10 accepted attempts a second gets that limit.
+    #[test]
+    fn a_daily_profile_and_a_rate_limit_come_back() {
+        let mut agg = Aggregate::new(Duration::from_secs(60));
+        let de = Country::new("DE").unwrap();
+        for minute in 0..2 * 24 * 60 {
+            let t = minute as f64 * 60.0;
+            let hour = (minute / 60) % 24;
+            let n = if (12..18).contains(&hour) { 20 } else { 10 };
+            for k in 0..n {
+                agg.add(Record::Arrival {
+                    at: t + k as f64,
+                    country: de,
+                    number_type: NumberType::Mobile,
+                    use_case: None,
+                })
+                .unwrap();
+            }
+            // 900 attempts a minute: 600 accepted (10/s), 300 refused.
+            for k in 0..900 {
+                let outcome = if k < 600 {
+                    Outcome::Delivered
+                } else {
+                    Outcome::FastError { rate_limited: true }
+                };
+                agg.add(Record::Attempt {
+                    at: t + k as f64 / 15.0,
+                    route: 0,
+                    outcome,
+                    latency: 1.0,
+                    cost: None,
+                })
+                .unwrap();
+            }
+        }
+        let model = fit_model(&agg, &[route("atlas")]);
+        let d = model.traffic.diurnal.as_ref().expect("two days of records");
+        assert_eq!(d.start, 0.0);
+        let mean = (18.0 * 10.0 + 6.0 * 20.0) / 24.0;
+        for (h, f) in d.factors.iter().enumerate() {
+            let expect = if (12..18).contains(&h) { 20.0 } else { 10.0 } / mean;
+            assert!((f - expect).abs() < 0.01, "hour {h}: {f} against {expect}");
+        }
+        assert_eq!(model.rate_limits.len(), 1);
+        let l = &model.rate_limits[0];
+        assert!((l.per_second - 10.0).abs() < 0.2, "{l:?}");
+    }
+
+    #[test]
+    fn less_than_a_day_has_no_daily_profile() {
+        let mut agg = Aggregate::new(Duration::from_secs(60));
+        for minute in 0..600 {
+            agg.add(Record::Arrival {
+                at: minute as f64 * 60.0,
+                country: Country::new("DE").unwrap(),
+                number_type: NumberType::Mobile,
+                use_case: None,
+            })
+            .unwrap();
+        }
+        let model = fit_model(&agg, &[]);
+        assert!(model.traffic.diurnal.is_none());
+        assert!(model.rate_limits.is_empty());
     }
 }

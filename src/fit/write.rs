@@ -57,6 +57,23 @@ fn distribution(l: &LatencyFit) -> Value {
     }
 }
 
+fn traffic_value(model: &FitModel, mix: Vec<Value>) -> Value {
+    let mut t = json!({
+        "rate": format!("{:.6}/s", model.traffic.rate.max(1e-6)),
+        "mix": mix,
+    });
+    if let Some(d) = &model.traffic.diurnal {
+        t["diurnal"] = json!({
+            "start": secs(d.start),
+            "points": d.factors.iter().enumerate().map(|(h, f)| json!({
+                "at": format!("{h}h"),
+                "factor": f,
+            })).collect::<Vec<_>>(),
+        });
+    }
+    t
+}
+
 /// The scenario text for `model`, validated; `dir` is where it will be written (for the
 /// validation's file rules).
 pub fn scenario_text(
@@ -114,13 +131,17 @@ pub fn scenario_text(
                     v
                 })
                 .collect();
-            json!({
+            let mut v = json!({
                 "name": name,
                 "region": "fitted",
                 "api_latency": {"kind": "constant", "value": "0s"},
                 "error_rate": error_rate.clamp(0.0, 1.0),
                 "paths": paths,
-            })
+            });
+            if let Some(limit) = model.rate_limits.iter().find(|l| l.provider == *name) {
+                v["rate_limit"] = json!(format!("{:.3}/s", limit.per_second.max(0.001)));
+            }
+            v
         })
         .collect();
 
@@ -204,10 +225,7 @@ pub fn scenario_text(
         "providers": provider_values,
         "router": {"routes": routes},
         "policies": {policy_name.clone(): policy},
-        "traffic": {
-            "rate": format!("{:.6}/s", model.traffic.rate.max(1e-6)),
-            "mix": mix,
-        },
+        "traffic": traffic_value(model, mix),
         "faults": faults,
     });
     let parsed: Scenario = serde_json::from_value(scenario)
@@ -274,9 +292,22 @@ fn header(model: &FitModel, src: &ScenarioSource<'_>, policy: &str) -> String {
     );
     let _ = writeln!(
         h,
-        "# Traffic: {:.3}/s over the span, the mix as recorded; no daily profile is fitted.",
-        model.traffic.rate
+        "# Traffic: {:.3}/s over the span, the mix as recorded; {}.",
+        model.traffic.rate,
+        if model.traffic.diurnal.is_some() {
+            "a daily profile of hourly factors (the records span a day or more)"
+        } else {
+            "no daily profile (the records span less than a day)"
+        }
     );
+    for l in &model.rate_limits {
+        let _ = writeln!(
+            h,
+            "# Provider {} refused {} attempts as rate limited: rate_limit {:.3}/s, the median \
+             accepted rate over the {} buckets with refusals.",
+            l.provider, l.refused, l.per_second, l.buckets
+        );
+    }
     match src.policy {
         Some(_) => {
             let _ = writeln!(
