@@ -22,12 +22,17 @@
 //! ([`chart::charts_for`] lists them only then) and the page's "Load test" section ([`html`]
 //! adds it only then). Every other summary's outputs are unchanged.
 //!
+//! A fit (`failover-lab fit`) has its report in [`fit`]: per route (at most 40 charted) the
+//! latency distribution with the fitted densities, a QQ plot and the failure rate with its
+//! incident windows, and an `index.html` listing every route; [`fit::files`] returns them all.
+//!
 //! A gate (`failover-lab gate`) has three views of one `metrics::gate::GateReport`: the terminal
 //! text ([`gate`]), JUnit XML for CI test reports ([`junit`]) and a pull-request comment in
 //! Markdown ([`markdown`]). The last two reuse [`gate`]'s wording of each check.
 
 pub mod chart;
 pub mod csv_export;
+pub mod fit;
 pub mod gate;
 pub mod html;
 pub mod json_export;

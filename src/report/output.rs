@@ -65,6 +65,7 @@ pub fn is_report_file(name: &str) -> bool {
                     .any(|&f| c.file_name(f) == name)
             })
         || is_sweep_chart(name)
+        || is_fit_chart(name)
         || (name.starts_with('.') && name.ends_with(".tmp"))
 }
 
@@ -88,6 +89,23 @@ fn is_sweep_chart(name: &str) -> bool {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
             })
+        })
+}
+
+/// A fit report's chart: `fit_latency_<k>`, `fit_qq_<k>` or `fit_failures_<k>`, `<k>` a
+/// route's index (ASCII digits), as SVG or PNG.
+fn is_fit_chart(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_suffix(".svg")
+        .or_else(|| name.strip_suffix(".png"))
+    else {
+        return false;
+    };
+    ["fit_latency_", "fit_qq_", "fit_failures_"]
+        .iter()
+        .any(|p| {
+            stem.strip_prefix(p)
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
         })
 }
 
@@ -567,6 +585,41 @@ mod tests {
             "{:?}",
             names(&dir)
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fit_report_may_be_replaced() {
+        for name in [
+            "index.html",
+            "fit_latency_0.svg",
+            "fit_latency_0.png",
+            "fit_qq_12.svg",
+            "fit_failures_39.png",
+        ] {
+            assert!(is_report_file(name), "{name}");
+        }
+        for name in [
+            "fit_latency_.svg",
+            "fit_latency_a.svg",
+            "fit_qq_1.txt",
+            "fit_qq_1",
+            "fit_other_1.svg",
+            "fit_failures_-1.png",
+            "fit_failures_1.svg.png.toml",
+            "fitted.toml",
+        ] {
+            assert!(!is_report_file(name), "{name}");
+        }
+        // A directory holding a fit report may be replaced by another.
+        let dir = temp_dir("fit");
+        let old = dir.join("report");
+        fs::create_dir_all(&old).unwrap();
+        for f in ["index.html", "fit_latency_0.svg", "fit_qq_0.png"] {
+            fs::write(old.join(f), b"").unwrap();
+        }
+        OutputDir::stage(&old).unwrap().publish().unwrap();
+        assert!(names(&old).is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
 
