@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use failover_lab::fit::write::{ScenarioSource, scenario_text};
 use failover_lab::fit::{FitOptions, fit};
+use failover_lab::report::fit::{FitReportMeta, files};
 use failover_lab::report::output::AtomicFile;
 
 use super::exit;
@@ -32,6 +33,11 @@ pub struct FitArgs {
     /// Fail (exit 2) when more than this share of lines is unusable.
     #[arg(long, value_name = "SHARE", default_value_t = 0.01)]
     pub max_bad: f64,
+    /// Also write the fit report into DIR: per route the latency histogram against the fitted
+    /// distribution, a QQ plot, the failure rate over time with the incident windows, and
+    /// `index.html`.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// No summary: only errors and the scenario's path.
     #[arg(long, short)]
     pub quiet: bool,
@@ -55,6 +61,14 @@ pub fn fit_command(args: &FitArgs) -> u8 {
         );
         return exit::INVALID_INPUT;
     }
+    // The report's directory is checked before the records are read.
+    let report = match &args.report {
+        None => None,
+        Some(dir) => match super::run::stage(dir) {
+            Some(out) => Some(out),
+            None => return exit::HARNESS_FAILURE,
+        },
+    };
     let opts = FitOptions {
         bucket,
         max_bad_share: args.max_bad,
@@ -112,6 +126,26 @@ pub fn fit_command(args: &FitArgs) -> u8 {
     };
     match AtomicFile::write(&args.out, text.as_bytes()) {
         Ok(path) => {
+            if let (Some(out), Some(dir)) = (report, &args.report) {
+                let meta = FitReportMeta {
+                    sources: sources.clone(),
+                    records: run.records,
+                    lines: run.lines,
+                    bad: run.bad,
+                    scenario_file: scenario_link(dir, &path),
+                };
+                let written = files(&run.model, &meta)
+                    .into_iter()
+                    .try_for_each(|(name, bytes)| out.write(&name, &bytes))
+                    .and_then(|()| super::run::publish(out));
+                match written {
+                    Ok(dest) => println!("report: {}", dest.join("index.html").display()),
+                    Err(e) => {
+                        errln!("cannot write the report: {e}");
+                        return exit::HARNESS_FAILURE;
+                    }
+                }
+            }
             if !args.quiet {
                 let incidents: usize = run.model.routes.iter().map(|r| r.incidents.len()).sum();
                 outln!(
@@ -132,4 +166,13 @@ pub fn fit_command(args: &FitArgs) -> u8 {
             exit::HARNESS_FAILURE
         }
     }
+}
+
+/// The scenario as the report's page links it: `../NAME` when it sits beside the report's
+/// directory, else no link (the page names it in its header facts anyway).
+fn scenario_link(report: &std::path::Path, scenario: &std::path::Path) -> Option<String> {
+    let report_parent = std::fs::canonicalize(report).ok()?.parent()?.to_owned();
+    let scenario = std::fs::canonicalize(scenario).ok()?;
+    let name = scenario.file_name()?.to_string_lossy();
+    (scenario.parent()? == report_parent).then(|| format!("../{name}"))
 }

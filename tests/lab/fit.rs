@@ -191,7 +191,9 @@ fn a_fitted_scenario_is_valid_and_runs_as_it_is() {
     cmd.arg("fit")
         .arg(&trail)
         .args(["--bucket", "30s", "--out"])
-        .arg(&out);
+        .arg(&out)
+        .arg("--report")
+        .arg(dir.join("fit-report"));
     let o = output_within(cmd, Duration::from_secs(120));
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
@@ -205,6 +207,19 @@ fn a_fitted_scenario_is_valid_and_runs_as_it_is() {
         scenario.contains("black_hole"),
         "the outage is not a fault:\n{scenario}"
     );
+    // The fit report: a page and, per route, its three charts.
+    let report = dir.join("fit-report");
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(page.contains("atlas"), "the page names no route");
+    for chart in ["fit_latency_0", "fit_qq_0", "fit_failures_0"] {
+        for ext in ["svg", "png"] {
+            assert!(
+                report.join(format!("{chart}.{ext}")).is_file(),
+                "{chart}.{ext}"
+            );
+        }
+    }
+    assert!(stdout.contains("report: "), "{stdout}");
     // The recorded policy came along.
     assert!(scenario.contains("[policies.aggressive]"), "{scenario}");
     let mut cmd = bin();

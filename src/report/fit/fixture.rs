@@ -168,7 +168,9 @@ pub(crate) fn model() -> FitModel {
             rate: 2.1,
             arrivals: 15_000,
             mix: Vec::new(),
+            diurnal: None,
         },
+        rate_limits: Vec::new(),
     }
 }
 
@@ -210,6 +212,8 @@ pub(crate) fn many(n: usize) -> FitModel {
             rate: 1.0,
             arrivals: 1_000,
             mix: Vec::new(),
+            diurnal: None,
         },
+        rate_limits: Vec::new(),
     }
 }

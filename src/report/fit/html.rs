@@ -167,7 +167,7 @@ fn reading() -> Markup {
             strong { "Incidents." }
             " Incident windows come from seeded binary segmentation of each route's failure rate \
              per bucket (" code { "metrics::fit::changepoint" } "): segments whose rate is \
-             clearly above the baseline (the trial-weighted median of the segments' rates), by \
+             clearly above the baseline (the trial-weighted lower quartile of the segments' rates), by \
              three standard errors and two percentage points, merged when adjacent. The error \
              rate and loss in the table are measured outside the windows; the scenario gets the \
              windows as faults."

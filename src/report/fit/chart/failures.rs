@@ -5,7 +5,7 @@
 //! attempt; no point where a bucket had no attempt, so the line breaks there). Over
 //! [`MAX_POINTS`] buckets, consecutive buckets are merged and each point is the plain mean of
 //! their rates (the series carries no trial counts), which the notes say. The baseline is the
-//! change-point detection's (the trial-weighted median of its segments' rates), which every
+//! change-point detection's (the trial-weighted lower quartile of its segments' rates), which every
 //! incident carries; a route without incidents has none, so the rate outside incidents the model
 //! fitted (`1 - (1 - error rate) (1 - loss)`) is drawn instead and named so. Time is in minutes,
 //! or in hours from a span of 10 hours.
@@ -87,7 +87,10 @@ fn reference(r: &RouteFit) -> Option<(f64, String)> {
     if let Some(i) = r.incidents.first() {
         return Some((
             i.baseline,
-            format!("baseline {} (change-point median)", percent(i.baseline)),
+            format!(
+                "baseline {} (change-point lower quartile)",
+                percent(i.baseline)
+            ),
         ));
     }
     if r.totals.attempts == 0 {
