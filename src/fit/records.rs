@@ -408,6 +408,9 @@ fn read_csv(
             )
         })
         .collect();
+    // With a routing table already known (an audit trail's config line read first), a row must
+    // name one of its routes; without one, the rows define the routes.
+    let table_known = !header.routes.is_empty();
     let mut record = csv::StringRecord::new();
     let mut latest = f64::NEG_INFINITY;
     loop {
@@ -493,6 +496,13 @@ fn read_csv(
                 country: c,
                 number_type: nt,
             };
+            if table_known && !index.contains_key(&key) {
+                return Err(
+                    "the row's (provider, country, number_type) is not a route of the routing \
+                     table the records came with (an earlier audit trail's config line)"
+                        .into(),
+                );
+            }
             let next = index.len();
             let route = *index.entry(key).or_insert(next);
             if route == header.routes.len() {

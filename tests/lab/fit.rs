@@ -289,6 +289,26 @@ fn bad_records_are_located_and_never_quoted() {
         e.contains("trail.jsonl:4: route 7 is not in the trail's config record"),
         "{e}"
     );
+    // A CSV read after a trail's config line: a provider the table does not have is a bad row.
+    let config = dir.join("config.jsonl");
+    std::fs::write(&config, trail.lines().next().unwrap()).unwrap();
+    let unknown = dir.join("unknown.csv");
+    std::fs::write(
+        &unknown,
+        format!("{csv_head}1.0,a,DE,mobile,delivered,1\n2.0,hunter2,DE,mobile,delivered,1\n"),
+    )
+    .unwrap();
+    let mut cmd = bin();
+    cmd.arg("fit")
+        .arg(&config)
+        .arg(&unknown)
+        .arg("--out")
+        .arg(dir.join("out.toml"));
+    let o = output_within(cmd, Duration::from_secs(60));
+    let (_, e) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("unknown.csv:3: the row's (provider"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
     // Within --max-bad, bad lines are warnings and the fit goes on.
     let (code, e) = run("trail2.jsonl", trail, &["--max-bad", "0.6"]);
     assert_eq!(code, Some(0), "{e}");
