@@ -497,3 +497,23 @@ fn route_labels(s: &RunSummary) -> Vec<String> {
         .map(|r| r.label.clone())
         .collect()
 }
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
+/// (width, height) from a PNG's IHDR chunk: what every chart test checks a raster against.
+pub(crate) fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(bytes[..8], PNG_SIGNATURE, "not a PNG");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&bytes[16..20]), be(&bytes[20..24]))
+}
+
+/// (width, height) from an SVG's root attributes.
+pub(crate) fn svg_size(svg: &str) -> (u32, u32) {
+    let attr = |name: &str| -> u32 {
+        let start = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = start + svg[start..].find('"').unwrap();
+        svg[start..end].parse().unwrap()
+    };
+    (attr("width"), attr("height"))
+}

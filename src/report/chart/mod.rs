@@ -327,17 +327,8 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, ChartError> {
 #[cfg(test)]
 mod tests {
     use super::fixture;
+    use super::fixture::{png_size, svg_size};
     use super::*;
-
-    const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
-
-    /// (width, height) from a PNG's IHDR chunk.
-    fn png_size(bytes: &[u8]) -> (u32, u32) {
-        assert_eq!(bytes[..8], PNG_SIGNATURE, "not a PNG");
-        assert_eq!(&bytes[12..16], b"IHDR");
-        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        (be(&bytes[16..20]), be(&bytes[20..24]))
-    }
 
     fn svg(name: &str, summary: &RunSummary) -> String {
         String::from_utf8(render(name, summary, Format::Svg).unwrap()).unwrap()
@@ -383,15 +374,6 @@ mod tests {
             .filter(|p| p.iter().all(|&c| c < 0x60))
             .count();
         assert!(dark > 300, "only {dark} dark pixels where the title is");
-    }
-
-    fn svg_size(svg: &str) -> (u32, u32) {
-        let attr = |name: &str| -> u32 {
-            let start = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-            let end = start + svg[start..].find('"').unwrap();
-            svg[start..end].parse().unwrap()
-        };
-        (attr("width"), attr("height"))
     }
 
     #[test]

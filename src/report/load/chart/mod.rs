@@ -69,27 +69,12 @@ pub(crate) fn x_end(s: &RunSummary, points: &[series::Point]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::chart::fixture::{png_size, svg_size};
     use crate::report::chart::{self, Format, LOAD_CHARTS};
     use crate::report::load::fixture;
 
     fn svg(name: &str, s: &RunSummary) -> String {
         String::from_utf8(chart::render(name, s, Format::Svg).unwrap()).unwrap()
-    }
-
-    /// (width, height) from a PNG's IHDR chunk.
-    fn png_size(bytes: &[u8]) -> (u32, u32) {
-        assert_eq!(&bytes[1..4], b"PNG");
-        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        (be(&bytes[16..20]), be(&bytes[20..24]))
-    }
-
-    fn svg_size(svg: &str) -> (u32, u32) {
-        let attr = |name: &str| -> u32 {
-            let start = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-            let end = start + svg[start..].find('"').unwrap();
-            svg[start..end].parse().unwrap()
-        };
-        (attr("width"), attr("height"))
     }
 
     #[test]

@@ -1,23 +1,8 @@
 use super::*;
 use crate::experiment::sweep::{Value, grid as grid_plan};
+use crate::report::chart::fixture::{png_size, svg_size};
 use crate::report::html::inline_svg;
 use crate::report::sweep::fixture;
-
-/// (width, height) from a PNG's IHDR chunk.
-fn png_size(bytes: &[u8]) -> (u32, u32) {
-    assert_eq!(&bytes[1..4], b"PNG", "not a PNG");
-    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    (be(&bytes[16..20]), be(&bytes[20..24]))
-}
-
-fn svg_size(svg: &str) -> (u32, u32) {
-    let attr = |name: &str| -> u32 {
-        let start = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-        let end = start + svg[start..].find('"').unwrap();
-        svg[start..end].parse().unwrap()
-    };
-    (attr("width"), attr("height"))
-}
 
 fn svg(c: &SweepChart, s: &SweepSummary) -> String {
     String::from_utf8(c.render(s, Format::Svg).unwrap()).unwrap()
