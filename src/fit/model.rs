@@ -173,6 +173,12 @@ pub struct RouteFit {
     /// Per bucket: failure rate (`None`: no attempt), for the report.
     #[serde(skip)]
     pub failure_series: Vec<Option<f64>>,
+    /// Per bucket: fast errors per judged attempt, and losses per attempt past the provider
+    /// (`None`: no such attempt), for the report.
+    #[serde(skip)]
+    pub error_series: Vec<Option<f64>>,
+    #[serde(skip)]
+    pub loss_series: Vec<Option<f64>>,
 }
 
 /// The counts a report shows.
@@ -321,6 +327,19 @@ pub fn fit_model(agg: &Aggregate, routes: &[failover_router::RouteSpec]) -> FitM
                     .map(|i| {
                         let c = counts(i);
                         (c.judged() > 0).then(|| c.failures() as f64 / c.judged() as f64)
+                    })
+                    .collect(),
+                error_series: (0..n)
+                    .map(|i| {
+                        let c = counts(i);
+                        (c.judged() > 0).then(|| c.fast_errors as f64 / c.judged() as f64)
+                    })
+                    .collect(),
+                loss_series: (0..n)
+                    .map(|i| {
+                        let c = counts(i);
+                        let passed = c.judged().saturating_sub(c.fast_errors);
+                        (passed > 0).then(|| (c.undelivered + c.silent()) as f64 / passed as f64)
                     })
                     .collect(),
             }

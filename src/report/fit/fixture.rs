@@ -122,6 +122,8 @@ fn route(provider: &str, country: &str, number_type: NumberType, attempts: u64) 
         latency: None,
         incidents: Vec::new(),
         failure_series: vec![None; BUCKETS],
+        error_series: vec![None; BUCKETS],
+        loss_series: vec![None; BUCKETS],
     }
 }
 

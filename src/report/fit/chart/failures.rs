@@ -1,5 +1,7 @@
 //! A route's failure rate per bucket over the records' time, its incident windows shaded and
-//! numbered as the page's incident table numbers them, and its baseline dashed.
+//! numbered as the page's incident table numbers them, and its baseline dashed; under it, thin,
+//! the two rates it is made of: fast errors (per judged attempt) and losses (per attempt past
+//! the provider), so a window shows which one moved.
 //!
 //! The rate is `RouteFit::failure_series` (fast errors, losses and silent timeouts per judged
 //! attempt; no point where a bucket had no attempt, so the line breaks there). Over
@@ -49,6 +51,12 @@ fn baseline_colour() -> RGBColor {
 }
 fn incident_colour() -> RGBColor {
     common::rgb(palette::WORSE)
+}
+fn error_colour() -> RGBColor {
+    common::rgb(palette::PROVIDERS[1])
+}
+fn loss_colour() -> RGBColor {
+    common::rgb(palette::PROVIDERS[2])
 }
 
 /// Minutes, or hours from 10 hours.
@@ -111,11 +119,15 @@ fn legend(r: &RouteFit) -> Vec<LegendItem> {
     if r.failure_series.iter().all(Option::is_none) {
         return Vec::new();
     }
-    let mut out = vec![LegendItem::new(
-        "failure rate per bucket",
-        line_colour(),
-        Swatch::Line,
-    )];
+    let mut out = vec![
+        LegendItem::new("failure rate per bucket", line_colour(), Swatch::Line),
+        LegendItem::new("of which fast errors", error_colour(), Swatch::Line),
+        LegendItem::new(
+            "losses (per attempt past the provider)",
+            loss_colour(),
+            Swatch::Line,
+        ),
+    ];
     if !r.incidents.is_empty() {
         out.push(LegendItem::new(
             format!("incident windows ({})", r.incidents.len()),
@@ -258,6 +270,30 @@ impl Painter for Paint<'_> {
                 6,
                 baseline_colour().stroke_width(2),
             ))?;
+        }
+        // The two component rates, thin, broken where a bucket has no attempt of their kind.
+        for (series, colour) in [
+            (&r.error_series, error_colour()),
+            (&r.loss_series, loss_colour()),
+        ] {
+            let mut segment: Vec<(f64, f64)> = Vec::new();
+            for &(t, v) in &points(series, bucket) {
+                match v {
+                    Some(v) if v.is_finite() => segment.push((axis.x(t), (v * 100.0).min(top))),
+                    _ => {
+                        if segment.len() > 1 {
+                            chart.draw_series(LineSeries::new(
+                                segment.drain(..),
+                                colour.stroke_width(1),
+                            ))?;
+                        }
+                        segment.clear();
+                    }
+                }
+            }
+            if segment.len() > 1 {
+                chart.draw_series(LineSeries::new(segment, colour.stroke_width(1)))?;
+            }
         }
         // The line, broken where a point has no attempt; a lone point as a dot.
         let mut run: Vec<(f64, f64)> = Vec::new();
