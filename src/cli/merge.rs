@@ -39,20 +39,26 @@ pub fn merge(args: &MergeArgs) -> u8 {
             Err(e) => problems.push(e),
         }
     }
-    if problems.is_empty()
-        && let Err(found) = shard::check_parts(&parts)
-    {
-        problems = found;
-    }
-    if !problems.is_empty() {
-        for p in problems {
-            errln!("{p}");
+    let header = parts
+        .first()
+        .map(|(_, p)| (p.command.clone(), p.plan_hash.clone()));
+    let runs = if problems.is_empty() {
+        shard::check_parts(parts)
+    } else {
+        Err(problems)
+    };
+    let (runs, (command, plan_hash)) = match (runs, header) {
+        (Ok(runs), Some(header)) => (runs, header),
+        (Err(problems), _) => {
+            for p in problems {
+                errln!("{p}");
+            }
+            return exit::INVALID_INPUT;
         }
-        return exit::INVALID_INPUT;
-    }
-    let first = &parts[0].1;
+        (Ok(_), None) => unreachable!("clap requires one partial at least"),
+    };
     let mut argv = vec!["failover-lab".to_owned()];
-    argv.extend(with_out(&first.command, args.out.as_ref()));
+    argv.extend(with_out(&command, args.out.as_ref()));
     if args.quiet && !argv.iter().any(|a| a == "--quiet" || a == "-q") {
         argv.push("--quiet".into());
     }
@@ -67,12 +73,6 @@ pub fn merge(args: &MergeArgs) -> u8 {
             return exit::INVALID_INPUT;
         }
     };
-    let plan_hash = first.plan_hash.clone();
-    let runs = match shard::check_parts(&parts) {
-        Ok(runs) => runs,
-        Err(_) => unreachable!("checked above"),
-    };
-    drop(parts);
     shard::begin_merge(runs, plan_hash);
     super::dispatch(cli)
 }

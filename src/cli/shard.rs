@@ -42,6 +42,14 @@ impl ShardArgs {
             }
             return Ok(None);
         };
+        // The partial records the command line for `merge` to run again, as text.
+        if std::env::args_os().any(|a| a.to_str().is_none()) {
+            return Err(
+                "--shard: an argument is not UTF-8 text, which a partial result cannot \
+                        record for merge: rename the file or directory it names"
+                    .into(),
+            );
+        }
         let shard = if text == "auto" {
             Shard::from_env(|k| std::env::var(k).ok(), self.shards)?
         } else {

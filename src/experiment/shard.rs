@@ -332,13 +332,14 @@ pub fn merge_problem() -> Option<String> {
     })
 }
 
-/// Checks that `parts` are every shard of one plan, each once; returns their runs.
-pub fn check_parts(parts: &[(String, Partial)]) -> Result<Vec<RunRecord>, Vec<String>> {
+/// Checks that `parts` are every shard of one plan, each once, and moves their runs out in
+/// plan order (never copied: the parts of a large sweep hold every run's full result).
+pub fn check_parts(parts: Vec<(String, Partial)>) -> Result<Vec<RunRecord>, Vec<String>> {
     let mut problems = Vec::new();
     let Some((first_name, first)) = parts.first() else {
         return Err(vec!["no partial results given".into()]);
     };
-    for (name, p) in parts {
+    for (name, p) in &parts {
         if p.tool_version != first.tool_version {
             problems.push(format!(
                 "{name}: written by failover-lab {}, {first_name} by {}: run every shard with \
@@ -372,7 +373,7 @@ pub fn check_parts(parts: &[(String, Partial)]) -> Result<Vec<RunRecord>, Vec<St
     }
     let count = first.shard.count;
     let mut seen: Vec<Vec<&str>> = vec![Vec::new(); count];
-    for (name, p) in parts {
+    for (name, p) in &parts {
         seen[p.shard.index - 1].push(name);
     }
     let missing: Vec<String> = (1..=count)
@@ -399,21 +400,21 @@ pub fn check_parts(parts: &[(String, Partial)]) -> Result<Vec<RunRecord>, Vec<St
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut runs: Vec<RunRecord> = parts.iter().flat_map(|(_, p)| p.runs.clone()).collect();
+    let total = first.runs_total;
+    let owned = parts.iter().all(|(_, p)| {
+        p.runs
+            .iter()
+            .all(|r| Shard::owns(p.shard, r.ordinal) && r.ordinal < total)
+    });
+    let mut runs: Vec<RunRecord> = parts.into_iter().flat_map(|(_, p)| p.runs).collect();
     runs.sort_by_key(|r| r.ordinal);
-    let complete = runs.len() == first.runs_total
-        && runs.iter().enumerate().all(|(i, r)| r.ordinal == i)
-        && parts.iter().all(|(_, p)| {
-            p.runs
-                .iter()
-                .all(|r| Shard::owns(p.shard, r.ordinal) && r.ordinal < first.runs_total)
-        });
+    let complete =
+        owned && runs.len() == total && runs.iter().enumerate().all(|(i, r)| r.ordinal == i);
     if !complete {
         return Err(vec![format!(
-            "the partials hold {} runs of a plan of {}, not each once: a partial was edited or \
-             truncated",
-            runs.len(),
-            first.runs_total
+            "the partials hold {} runs of a plan of {total}, not each once: a partial was edited \
+             or truncated",
+            runs.len()
         )]);
     }
     Ok(runs)

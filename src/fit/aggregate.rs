@@ -12,6 +12,11 @@ use super::records::{Outcome, Record};
 
 /// Most time buckets a fit keeps (a week at 1-minute buckets is 10,080).
 pub const MAX_BUCKETS: usize = 1_000_000;
+/// Most routes a fit keeps (each has its latency bins, 66 KiB).
+pub const MAX_ROUTES: usize = 10_000;
+/// Most (route, bucket) rows of counts in all (80 bytes each: 800 MB), so no record file can
+/// make the fit's memory unbounded: many routes need larger buckets.
+pub const MAX_CELLS: usize = 10_000_000;
 /// Latency bins: 0.2 % wide from 1 ms to about 3.6 h (1 ms x 1.002^8200).
 const BIN_RATIO: f64 = 1.002;
 const BIN_FLOOR: f64 = 1e-3;
@@ -142,6 +147,8 @@ pub struct Aggregate {
     pub routes: Vec<RouteAggregate>,
     pub traffic: TrafficAggregate,
     pub records: u64,
+    /// Rows of counts allocated over every route.
+    cells: usize,
 }
 
 impl Aggregate {
@@ -153,6 +160,7 @@ impl Aggregate {
             routes: Vec::new(),
             traffic: TrafficAggregate::default(),
             records: 0,
+            cells: 0,
         }
     }
 
@@ -172,11 +180,27 @@ impl Aggregate {
         Ok(i)
     }
 
-    fn route(&mut self, r: usize) -> &mut RouteAggregate {
+    /// Route `r` with room for bucket `i`, or an error past [`MAX_ROUTES`] or [`MAX_CELLS`].
+    fn route(&mut self, r: usize, i: usize) -> Result<&mut RouteAggregate, String> {
+        if r >= MAX_ROUTES {
+            return Err(format!(
+                "the records name more than {MAX_ROUTES} routes: fit a share of them at a time"
+            ));
+        }
         if r >= self.routes.len() {
             self.routes.resize_with(r + 1, RouteAggregate::default);
         }
-        &mut self.routes[r]
+        let grow = (i + 1).saturating_sub(self.routes[r].buckets.len());
+        if self.cells + grow > MAX_CELLS {
+            return Err(format!(
+                "routes x buckets pass {MAX_CELLS} rows of counts: use a larger --bucket (now {})",
+                failover_router::duration::format(self.bucket)
+            ));
+        }
+        self.cells += grow;
+        let route = &mut self.routes[r];
+        route.bucket(i);
+        Ok(route)
     }
 
     /// Folds one record in.
@@ -210,7 +234,7 @@ impl Aggregate {
             } => {
                 let i = self.index(at)?;
                 self.span = self.span.max(at + latency - self.origin.unwrap_or(0.0));
-                let r = self.route(route);
+                let r = self.route(route, i)?;
                 r.total.add(outcome, cost);
                 r.bucket(i).add(outcome, None);
                 if outcome == Outcome::Delivered {
@@ -219,7 +243,7 @@ impl Aggregate {
             }
             Record::Late { at, route, latency } => {
                 let i = self.index(at)?;
-                let r = self.route(route);
+                let r = self.route(route, i)?;
                 r.total.late += 1;
                 r.bucket(i).late += 1;
                 r.latency(latency);
@@ -231,5 +255,43 @@ impl Aggregate {
     /// Number of buckets covering the records.
     pub fn buckets(&self) -> usize {
         (self.span / self.bucket.as_secs_f64()).ceil().max(1.0) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(at: f64, route: usize) -> Record {
+        Record::Attempt {
+            at,
+            route,
+            outcome: Outcome::Delivered,
+            latency: 1.0,
+            cost: None,
+        }
+    }
+
+    /// No record file makes the fit's memory unbounded: too many routes, or too many routes x
+    /// buckets, is an error naming what to change, not an allocation.
+    #[test]
+    fn routes_and_buckets_are_bounded() {
+        let mut agg = Aggregate::new(Duration::from_secs(1));
+        assert!(agg.add(attempt(0.0, MAX_ROUTES - 1)).is_ok());
+        let e = agg.add(attempt(0.0, MAX_ROUTES)).unwrap_err();
+        assert!(e.contains("routes"), "{e}");
+        // 100 routes over 200,000 one-second buckets would be 20 million rows.
+        let mut agg = Aggregate::new(Duration::from_secs(1));
+        agg.add(attempt(0.0, 0)).unwrap();
+        let mut failed = None;
+        for r in 0..100 {
+            if let Err(e) = agg.add(attempt(199_999.0, r)) {
+                failed = Some((r, e));
+                break;
+            }
+        }
+        let (r, e) = failed.expect("the cap was not reached");
+        assert_eq!(r, MAX_CELLS / 200_000);
+        assert!(e.contains("--bucket"), "{e}");
     }
 }
