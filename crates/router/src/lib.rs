@@ -79,6 +79,8 @@
 //! - [`adapter`]: the provider seam and the failure taxonomy with its attribution.
 //! - [`policy`]: every threshold, with documented defaults and per-country / use-case overrides.
 //! - [`event`]: the audit trail and the sink trait.
+//! - `telemetry` (feature `metrics`): counters, gauges and histograms through the `metrics`
+//!   facade, derived from the audit trail, for a recorder the embedder installs.
 //! - `health`, `state`, `select`, `budget`, `core`, `router`: sliding windows, the route state
 //!   machine, selection strategies, retry / exploration budgets, the locked core, the async driver.
 pub mod adapter;
@@ -93,6 +95,8 @@ pub mod route;
 mod router;
 mod select;
 mod state;
+#[cfg(feature = "metrics")]
+pub mod telemetry;
 
 pub use adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Attribution, Destination, FailureKind,

@@ -244,11 +244,11 @@ pub enum TableError {
 
 const NO_GROUP: u32 = u32::MAX;
 const NUMBER_TYPES: usize = 5;
-const DENSE_GROUPS: usize = 26 * 26 * NUMBER_TYPES;
+pub(crate) const DENSE_GROUPS: usize = 26 * 26 * NUMBER_TYPES;
 
 /// The position of (country, number type) in the dense group index. A `Country` holds two
 /// upper-case ASCII letters by construction.
-fn dense(country: Country, number_type: NumberType) -> usize {
+pub(crate) fn dense(country: Country, number_type: NumberType) -> usize {
     let [a, b] = country.0;
     let letter = |c: u8| usize::from(c.wrapping_sub(b'A')).min(25);
     (letter(a) * 26 + letter(b)) * NUMBER_TYPES + number_type as usize

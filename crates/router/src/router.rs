@@ -34,6 +34,8 @@ use crate::inline::InlineVec;
 use crate::policy::{Plan, Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::state::Judged;
+#[cfg(feature = "metrics")]
+use crate::telemetry::{DecisionTimer, RouterMetrics};
 
 /// One verification to deliver.
 #[derive(Clone, Debug)]
@@ -142,6 +144,8 @@ pub struct RouterBuilder {
     unknown_adapter: Option<String>,
     sink: Arc<dyn EventSink>,
     seed: u64,
+    #[cfg(feature = "metrics")]
+    metrics: bool,
 }
 
 impl RouterBuilder {
@@ -164,6 +168,17 @@ impl RouterBuilder {
     /// Default 0. Same seed, same inputs, same decisions.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Whether this router records its metrics (feature `metrics`; default: yes) into the
+    /// `metrics` recorder in force when [`RouterBuilder::build`] runs. Off for a router whose
+    /// figures must not reach the service's dashboards: a simulation in virtual time, a
+    /// shadow router evaluating another policy (its series would add to the live router's).
+    /// Off, the router reads no wall clock and registers nothing.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
         self
     }
 
@@ -249,6 +264,10 @@ impl RouterBuilder {
         };
         shared.build_plans();
         let core = Core::new(&shared, self.seed);
+        #[cfg(feature = "metrics")]
+        let metrics = self
+            .metrics
+            .then(|| RouterMetrics::new(&shared.table, |r| core.routes[r.index()].effective()));
         Ok(Router {
             inner: Arc::new(Inner {
                 shared,
@@ -256,6 +275,8 @@ impl RouterBuilder {
                 sink: self.sink,
                 core: Mutex::new(core),
                 watchers: Mutex::new(Watchers::default()),
+                #[cfg(feature = "metrics")]
+                metrics,
             }),
         })
     }
@@ -276,6 +297,10 @@ struct Inner {
     sink: Arc<dyn EventSink>,
     core: Mutex<Core>,
     watchers: Mutex<Watchers>,
+    /// The metrics' handles (`None`: [`RouterBuilder::metrics`] off). Beside the core, not in
+    /// `Shared`: a route keeps its series whatever configuration it is served under.
+    #[cfg(feature = "metrics")]
+    metrics: Option<RouterMetrics>,
 }
 
 /// The verifications whose pending attempts are being watched after they ended, oldest first,
@@ -463,6 +488,8 @@ impl Router {
             unknown_adapter: None,
             sink: Arc::new(NoopSink),
             seed: 0,
+            #[cfg(feature = "metrics")]
+            metrics: true,
         }
     }
 
@@ -497,9 +524,24 @@ impl Router {
         }
     }
 
+    /// Times a decision for the metrics, lock wait included (what the request waits).
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn decision_timer(&self) -> DecisionTimer<'_> {
+        match &self.inner.metrics {
+            Some(m) => m.time_decision(),
+            None => DecisionTimer::off(),
+        }
+    }
+
     /// Hands one event to the sink. A panicking sink loses that event, never the routing.
     #[inline]
     fn emit(&self, event: &RouterEvent<'_>) {
+        // Before the sink: a panicking sink must not cost the metrics their event.
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner.metrics {
+            m.observe(event);
+        }
         let sink = &self.inner.sink;
         if catch_unwind(AssertUnwindSafe(|| sink.emit(event))).is_err() {
             tracing::error!("the event sink panicked; the event was dropped");
@@ -583,6 +625,8 @@ impl Router {
                     stopped = Some(VerificationStatus::AttemptsExhausted);
                 } else {
                     let number = v.attempts + 1;
+                    #[cfg(feature = "metrics")]
+                    let timer = self.decision_timer();
                     let (out, launched) = {
                         let mut core = self.core();
                         if let Some(group) = deposit.take() {
@@ -605,6 +649,8 @@ impl Router {
                             .map(|r| (core.next_attempt_id(), core.launch(r, out.probe)));
                         (out, launched)
                     };
+                    #[cfg(feature = "metrics")]
+                    timer.stop();
                     self.emit_all(&mut events);
                     self.emit(&RouterEvent::Decision(Decision {
                         at: at.since,
@@ -1017,7 +1063,11 @@ impl Router {
         let sh = &self.inner.shared;
         let at = sh.moment(Instant::now());
         let (key, plan) = self.request_key(req);
+        #[cfg(feature = "metrics")]
+        let timer = self.decision_timer();
         let (out, candidates, mut events) = self.first_decision(&mut self.core(), &key, plan, at);
+        #[cfg(feature = "metrics")]
+        timer.stop();
         self.emit_all(&mut events);
         self.emit(&RouterEvent::Decision(Decision {
             at: at.since,

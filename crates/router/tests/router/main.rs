@@ -5,10 +5,13 @@
 //! - `holds_up`: regressions of the router under failure: cancelled callers, panicking
 //!   adapters and sinks, shared budgets, misattributed blame, probing, conversion lag, the
 //!   ejection cap, selection herding, straggler hygiene and latency bias.
+//! - `metrics` (feature `metrics`): every metric equals the audit trail's count.
 //! - `properties`: generated policies (proptest): every one that validates is safe for the
 //!   router's arithmetic.
 
 mod behaviour;
 mod harness;
 mod holds_up;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod properties;
