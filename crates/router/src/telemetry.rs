@@ -14,7 +14,7 @@
 //! their group on first use (at most 26 x 26 x 5 of them).
 //!
 //! Routes are indexed by route id. A routing table that grows at runtime (hot reload appends
-//! routes and keeps ids stable) registers its new routes with [`RouterMetrics::extend`]; routes
+//! routes and keeps ids stable) registers its new routes with `RouterMetrics::extend`; routes
 //! known at build are read without any lock, appended ones behind a read-mostly lock.
 //!
 //! Everything but the decision latency derives from the events (`Router::emit` hands each one
