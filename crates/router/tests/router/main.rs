@@ -12,3 +12,4 @@ mod behaviour;
 mod harness;
 mod holds_up;
 mod properties;
+mod reload;
