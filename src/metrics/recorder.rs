@@ -312,7 +312,9 @@ impl EventSink for Recorder {
             RouterEvent::Attempt(e) => st.attempt(cfg, e),
             RouterEvent::LateDelivery(e) => st.late(e),
             RouterEvent::StateChange(e) => st.state_change(cfg, e),
-            RouterEvent::TripSuppressed(_) | RouterEvent::Abandoned(_) => {}
+            RouterEvent::TripSuppressed(_)
+            | RouterEvent::Abandoned(_)
+            | RouterEvent::Reloaded(_) => {}
             RouterEvent::PanicEnter(e) => st.panic_enter(e),
             RouterEvent::PanicExit(e) => st.panic_exit(e),
             RouterEvent::Finished(e) => st.finished(cfg, e),

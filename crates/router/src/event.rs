@@ -22,7 +22,7 @@ pub(crate) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
     s.serialize_f64(d.as_secs_f64())
 }
 
-fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_some(&d.as_secs_f64()),
         None => s.serialize_none(),
@@ -263,6 +263,27 @@ pub struct Conversion {
     pub route: RouteId,
 }
 
+/// The router's configuration was swapped by [`crate::Router::reload`]: what changed. Route
+/// ids are the router's (stable across reloads: see [`crate::Route::retired`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reloaded {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    /// Reloads so far, this one included.
+    pub generation: u64,
+    /// Routes new to the router, or listed again after being retired: they start cold.
+    pub added: Vec<RouteId>,
+    /// Routes no longer listed: never candidates again.
+    pub retired: Vec<RouteId>,
+    /// Routes kept whose cost, priority, weight or failure domains changed.
+    pub changed: Vec<RouteId>,
+    /// Top-level policy fields (or sections) that changed, e.g. `"trip"`, `"max_attempts"`.
+    pub policy_fields: Vec<&'static str>,
+    /// The health windows were rebuilt (`health.window` or `health.buckets` changed), losing
+    /// their counts; states, backoff and long-run records are kept either way.
+    pub windows_reset: bool,
+}
+
 /// One entry of the audit trail.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -277,6 +298,7 @@ pub enum RouterEvent<'a> {
     Finished(Finished),
     Conversion(Conversion),
     Abandoned(Abandoned),
+    Reloaded(Reloaded),
 }
 
 impl RouterEvent<'_> {
@@ -291,6 +313,7 @@ impl RouterEvent<'_> {
             RouterEvent::Finished(e) => e.at,
             RouterEvent::Conversion(e) => e.at,
             RouterEvent::Abandoned(e) => e.at,
+            RouterEvent::Reloaded(e) => e.at,
         }
     }
 }
@@ -335,6 +358,10 @@ impl EventSink for TracingSink {
             RouterEvent::PanicExit(e) => {
                 tracing::info!(country = %e.country, number_type = %e.number_type, "panic mode left")
             }
+            RouterEvent::Reloaded(e) => tracing::info!(
+                generation = e.generation, added = e.added.len(), retired = e.retired.len(),
+                changed = e.changed.len(), policy = ?e.policy_fields, "configuration reloaded"
+            ),
             RouterEvent::TripSuppressed(e) => tracing::warn!(
                 route = e.route.0, reason = ?e.reason, out = e.out_of_service, of = e.group_size,
                 "trip suppressed by ejection cap"

@@ -90,6 +90,7 @@ pub mod duration;
 pub mod event;
 mod health;
 mod inline;
+mod ops;
 pub mod policy;
 pub mod route;
 mod router;
@@ -104,13 +105,16 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, RouteState,
+    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, Reloaded, RouteState,
     RouterEvent, TracingSink,
 };
 pub use health::WindowSnapshot;
+pub use ops::{GroupSnapshot, RouteSnapshot, RouterSnapshot};
 pub use policy::{Policy, PolicyError, Strategy};
-pub use route::{Country, NumberType, ProviderId, RouteId, RouteSpec, RoutingTable, TableError};
+pub use route::{
+    Country, NumberType, ProviderId, Route, RouteId, RouteSpec, RoutingTable, TableError,
+};
 pub use router::{
-    BuildError, DeliveryReceipt, DryRun, Explanation, RouteStatus, Router, RouterBuilder,
-    UnknownRoute, VerificationOutcome, VerificationRequest,
+    BuildError, DeliveryReceipt, DryRun, Explanation, ProbeStatus, RouteStatus, Router,
+    RouterBuilder, UnknownRoute, VerificationOutcome, VerificationRequest,
 };

@@ -344,11 +344,10 @@ impl RouterMetrics {
         })
     }
 
-    /// Registers the routes of `table` whose ids are beyond those known so far (a hot reload
+    /// Registers the routes of `table` whose ids are beyond those known so far (a reload
     /// appends routes and keeps the others' ids), starting healthy, and any group new to it.
-    /// Routes already known keep their series. Call it before the new table takes traffic;
-    /// an event naming a route it does not know yet is not counted.
-    #[allow(dead_code)] // Hot reload's (issue 17): the lead's `Router::reload` calls it.
+    /// Routes already known keep their series. Called before the new table takes traffic: an
+    /// event naming a route not registered yet is not counted.
     pub(crate) fn extend(&self, table: &RoutingTable) {
         metrics::with_recorder(|r| {
             let mut appended = self.appended.write().unwrap_or_else(|e| e.into_inner());
@@ -359,6 +358,12 @@ impl RouterMetrics {
             drop(appended);
             self.register_groups(r, table);
         });
+    }
+
+    /// Shows `route` in `state`: for a change no event reports (a reload reviving a retired
+    /// route, cold).
+    pub(crate) fn show_state(&self, route: RouteId, state: RouteState) {
+        self.route(route, |m| m.state.set(state_value(state)));
     }
 
     fn register_groups(&self, r: &dyn Recorder, table: &RoutingTable) {
@@ -408,9 +413,12 @@ impl RouterMetrics {
                     g.time_to_verify.record(t.as_secs_f64());
                 }
             }
+            // A reload's routes are registered by the reload itself (`extend`, `show_state`),
+            // before and while it installs the new table.
             RouterEvent::LateDelivery(_)
             | RouterEvent::Conversion(_)
-            | RouterEvent::Abandoned(_) => {}
+            | RouterEvent::Abandoned(_)
+            | RouterEvent::Reloaded(_) => {}
         }
     }
 

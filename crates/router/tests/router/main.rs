@@ -15,3 +15,4 @@ mod holds_up;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod properties;
+mod reload;
