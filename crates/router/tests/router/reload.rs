@@ -1,7 +1,5 @@
 //! Operating a running router: hot reload and the snapshot of every route, in paused time.
 
-use std::time::Duration;
-
 use failover_router::policy::Policy;
 use failover_router::{
     BuildError, FailureKind, NumberType, RouteId, RouteSpec, RouteState, RoutingTable,
