@@ -483,7 +483,7 @@ thread_local! {
 #[inline]
 pub fn verify_sampled(verification: crate::adapter::VerificationId) -> bool {
     // Fibonacci hashing: consecutive ids spread evenly over the residues.
-    (verification.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % TIME_TO_VERIFY_SAMPLE == 0
+    (verification.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32).is_multiple_of(TIME_TO_VERIFY_SAMPLE)
 }
 
 /// Whether to time this decision: true once in [`DECISION_SAMPLE`] on average.
@@ -726,7 +726,10 @@ mod tests {
                 .filter(|i| verify_sampled(crate::adapter::VerificationId(i * stride)))
                 .count();
             let share = n as f64 / 64_000.0;
-            assert!((share - 1.0 / 16.0).abs() < 0.005, "stride {stride}: {share}");
+            assert!(
+                (share - 1.0 / 16.0).abs() < 0.005,
+                "stride {stride}: {share}"
+            );
         }
     }
 }
