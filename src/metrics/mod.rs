@@ -164,8 +164,8 @@ pub use run_summary::{
 };
 pub use summary::{
     BucketRow, COST_DECIMALS, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics,
-    PanicInterval, PolicyRun, Quantiles, RouteStats, RunWindow, StateTransition, StatusCounts,
-    TimelineState, Totals, round_cost,
+    PanicInterval, PolicyRun, Quantiles, RestartRecord, RouteStats, RunWindow, StateTransition,
+    StatusCounts, TimelineState, Totals, round_cost,
 };
 
 /// One route as the recorder needs to know it, indexed by [`RouteId`].

@@ -79,6 +79,7 @@
 //! - [`adapter`]: the provider seam and the failure taxonomy with its attribution.
 //! - [`policy`]: every threshold, with documented defaults and per-country / use-case overrides.
 //! - [`event`]: the audit trail and the sink trait.
+//! - [`warm`]: a router's learnt state, exported and restored across a restart.
 //! - `health`, `state`, `select`, `budget`, `core`, `router`: sliding windows, the route state
 //!   machine, selection strategies, retry / exploration budgets, the locked core, the async driver.
 pub mod adapter;
@@ -93,6 +94,7 @@ pub mod route;
 mod router;
 mod select;
 mod state;
+pub mod warm;
 
 pub use adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Attribution, Destination, FailureKind,
@@ -100,8 +102,8 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, RouteState,
-    RouterEvent, TracingSink,
+    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, RestoredRoute,
+    RouteState, RouterEvent, Started, TracingSink,
 };
 pub use health::WindowSnapshot;
 pub use policy::{Policy, PolicyError, Strategy};
@@ -109,4 +111,7 @@ pub use route::{Country, NumberType, ProviderId, RouteId, RouteSpec, RoutingTabl
 pub use router::{
     BuildError, DeliveryReceipt, DryRun, Explanation, RouteStatus, Router, RouterBuilder,
     UnknownRoute, VerificationOutcome, VerificationRequest,
+};
+pub use warm::{
+    GroupKey, RouterState, STATE_VERSION, SavedProbe, SavedRoute, StateError, WarmStart,
 };

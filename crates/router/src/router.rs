@@ -26,7 +26,7 @@ use crate::adapter::{
 use crate::core::{Candidates, Core, DecisionOut, Moment, RequestKey, ResolvedRule, Shared};
 use crate::event::{
     AbandonReason, Abandoned, AttemptFinished, Candidate, Conversion, Decision, DecisionReason,
-    EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent,
+    EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent, Started,
     VerificationStatus,
 };
 use crate::health::{QuantileThreshold, WindowSnapshot};
@@ -34,6 +34,7 @@ use crate::inline::InlineVec;
 use crate::policy::{Plan, Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::state::Judged;
+use crate::warm::{Offered, RouterState, StateError, WarmStart};
 
 /// One verification to deliver.
 #[derive(Clone, Debug)]
@@ -132,6 +133,12 @@ pub enum BuildError {
         "{field}: unknown provider {name:?}; compliance rules must name providers of the routing table"
     )]
     UnknownComplianceProvider { field: String, name: String },
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error(
+        "the epoch is {0:?} after the build: give RouterBuilder::epoch an instant already passed (the replaced router's epoch)"
+    )]
+    EpochInFuture(Duration),
 }
 
 /// Builds a [`Router`]: table and policy, one adapter per provider, an event sink, a seed.
@@ -142,6 +149,9 @@ pub struct RouterBuilder {
     unknown_adapter: Option<String>,
     sink: Arc<dyn EventSink>,
     seed: u64,
+    /// A state to restore (`warm.rs`).
+    pub(crate) warm: Option<Offered>,
+    pub(crate) epoch: Option<Instant>,
 }
 
 impl RouterBuilder {
@@ -237,10 +247,17 @@ impl RouterBuilder {
                 .and_then(|u| use_cases.iter().position(|x| x == u));
         }
         let trip_latency = self.policy.trip.latency.map(QuantileThreshold::new);
+        let now = Instant::now();
+        let epoch = self.epoch.unwrap_or(now);
+        if epoch > now {
+            return Err(BuildError::EpochInFuture(epoch - now));
+        }
+        // A router that restores a state or continues another's trail says so first.
+        let announce = self.warm.is_some() || self.epoch.is_some();
         let mut shared = Shared {
             table: self.table,
             policy: self.policy,
-            epoch: Instant::now(),
+            epoch,
             use_cases,
             override_countries,
             plans: Vec::new(),
@@ -248,16 +265,27 @@ impl RouterBuilder {
             trip_latency,
         };
         shared.build_plans();
-        let core = Core::new(&shared, self.seed);
-        Ok(Router {
+        let mut core = Core::new(&shared, self.seed);
+        let restored = crate::warm::restore(&shared, &mut core, self.warm, now)?;
+        let router = Router {
             inner: Arc::new(Inner {
                 shared,
                 adapters,
                 sink: self.sink,
                 core: Mutex::new(core),
                 watchers: Mutex::new(Watchers::default()),
+                warm_start: restored.outcome,
             }),
-        })
+        };
+        if announce {
+            router.emit(&RouterEvent::Started(Started {
+                at: router.inner.shared.since_epoch(now),
+                warm_start: restored.outcome,
+                routes: &restored.routes,
+                panic: &restored.panic,
+            }));
+        }
+        Ok(router)
     }
 }
 
@@ -276,6 +304,7 @@ struct Inner {
     sink: Arc<dyn EventSink>,
     core: Mutex<Core>,
     watchers: Mutex<Watchers>,
+    warm_start: WarmStart,
 }
 
 /// The verifications whose pending attempts are being watched after they ended, oldest first,
@@ -463,6 +492,8 @@ impl Router {
             unknown_adapter: None,
             sink: Arc::new(NoopSink),
             seed: 0,
+            warm: None,
+            epoch: None,
         }
     }
 
@@ -1166,6 +1197,22 @@ impl Router {
             pending_attempts: rt.ledger.pending(),
             probes_in_flight: rt.probes_in_flight,
         })
+    }
+
+    /// What the router has learnt, for the router that replaces it
+    /// ([`RouterBuilder::state`]): per route, its state, what is left of its ejection, its
+    /// backoff, its long-run record, its probing, its override; and the groups in panic. One
+    /// lock acquisition; nothing changes and nothing is emitted. Export it as late as possible
+    /// before the process stops: the old router's in-flight verifications still teach it.
+    pub fn export_state(&self) -> RouterState {
+        let now = Instant::now();
+        crate::warm::export(&self.inner.shared, &self.core(), now)
+    }
+
+    /// How this router started: cold, from a restored state, or cold because the state given
+    /// was older than `warm_start.max_age`.
+    pub fn warm_start(&self) -> WarmStart {
+        self.inner.warm_start
     }
 
     /// Verifications whose pending attempts are being watched after they ended.

@@ -7,8 +7,10 @@
 //!   ejection cap, selection herding, straggler hygiene and latency bias.
 //! - `properties`: generated policies (proptest): every one that validates is safe for the
 //!   router's arithmetic.
+//! - `warm_start`: a router's learnt state exported and restored across a restart.
 
 mod behaviour;
 mod harness;
 mod holds_up;
 mod properties;
+mod warm_start;
