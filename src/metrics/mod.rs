@@ -159,7 +159,7 @@ use failover_router::{Country, NumberType, RouteId, RoutingTable};
 pub use histogram::{HistogramError, SerializedHistogram};
 pub use recorder::{Ledger, Recorder};
 pub use run_summary::{
-    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RestartInfo, RunInfo, RunSummary,
     SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 pub use summary::{
