@@ -562,6 +562,11 @@ pub(super) fn print_tables(summary: &RunSummary) {
         println!("\nfault impact");
         print!("{faults}");
     }
+    let restarts = terminal::restart_table(summary);
+    if !restarts.is_empty() {
+        println!("\nrouter restarts");
+        print!("{restarts}");
+    }
     let differences = terminal::differences_table(summary);
     if !differences.is_empty() {
         println!();

@@ -107,6 +107,12 @@ pub enum LoadPlanError {
     Threads,
     #[error("--max-in-flight must be at least 1")]
     MaxInFlight,
+    #[error(
+        "the scenario restarts the router ([[restarts]]), which `load` does not do: a load test \
+         measures one router's overhead in real time; run restarts with `failover-lab run`, or \
+         remove the [[restarts]] entries"
+    )]
+    Restarts,
 }
 
 impl LoadPlan {
@@ -126,6 +132,9 @@ impl LoadPlan {
 
     pub fn check(&self, world: &CompiledScenario) -> Result<(), LoadPlanError> {
         Self::check_speed(self.speed)?;
+        if !world.restarts.is_empty() {
+            return Err(LoadPlanError::Restarts);
+        }
         if let Some(rate) = self.rate {
             if !(rate > 0.0 && rate.is_finite()) {
                 return Err(LoadPlanError::Rate(rate));

@@ -1,7 +1,7 @@
 //! Assembling the versioned run summary from the runs of one scenario.
 
 use crate::metrics::{
-    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RestartInfo, RunInfo, RunSummary,
     SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 use crate::scenario::{
@@ -99,6 +99,14 @@ pub fn scenario_info(
         warmup: world.warmup.as_secs_f64(),
         bucket: world.bucket.as_secs_f64(),
         faults,
+        restarts: world
+            .restarts
+            .iter()
+            .map(|r| RestartInfo {
+                at: r.at.as_secs_f64(),
+                warm: r.warm,
+            })
+            .collect(),
         providers: world.providers.iter().map(|p| p.name.clone()).collect(),
         routes: world
             .routes

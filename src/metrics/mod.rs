@@ -159,13 +159,13 @@ use failover_router::{Country, NumberType, RouteId, RoutingTable};
 pub use histogram::{HistogramError, SerializedHistogram};
 pub use recorder::{Ledger, Recorder};
 pub use run_summary::{
-    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RunInfo, RunSummary,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RestartInfo, RunInfo, RunSummary,
     SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 pub use summary::{
     BucketRow, COST_DECIMALS, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics,
-    PanicInterval, PolicyRun, Quantiles, RouteStats, RunWindow, StateTransition, StatusCounts,
-    TimelineState, Totals, round_cost,
+    PanicInterval, PolicyRun, Quantiles, RestartRecord, RouteStats, RunWindow, StateTransition,
+    StatusCounts, TimelineState, Totals, round_cost,
 };
 
 /// One route as the recorder needs to know it, indexed by [`RouteId`].

@@ -9,8 +9,8 @@ use failover_router::event::{
     StateReason,
 };
 use failover_router::{
-    AttemptOutcome, Country, EventSink, FailureKind, NumberType, RouteState, RouterEvent,
-    VerificationId, VerificationStatus,
+    AttemptOutcome, Country, EventSink, FailureKind, NumberType, RouteState, RouterEvent, Started,
+    VerificationId, VerificationStatus, WarmStart,
 };
 use hdrhistogram::Histogram;
 
@@ -18,8 +18,8 @@ use super::fault::FaultTracker;
 use super::histogram::{SerializedHistogram, latency_histogram, log_bins, micros, quantiles};
 use super::summary::round_cost;
 use super::summary::{
-    BucketRow, FORMAT_VERSION, FailureCounts, Metrics, PanicInterval, PolicyRun, RouteStats,
-    RunWindow, StateTransition, StatusCounts, Totals,
+    BucketRow, FORMAT_VERSION, FailureCounts, Metrics, PanicInterval, PolicyRun, RestartRecord,
+    RouteStats, RunWindow, StateTransition, StatusCounts, Totals,
 };
 use super::{ConfigError, RecorderConfig};
 
@@ -51,6 +51,7 @@ struct State {
 
     panic_open: Vec<(Country, NumberType, Duration)>,
     panic_closed: Vec<(Country, NumberType, Duration, Duration)>,
+    restarts: Vec<RestartRecord>,
 
     rows: Vec<Row>,
     /// `rows.len() * providers` attempt counts, row-major.
@@ -173,6 +174,7 @@ impl Recorder {
             routes: config.routes.iter().map(|_| RouteAcc::new()).collect(),
             panic_open: Vec::new(),
             panic_closed: Vec::new(),
+            restarts: Vec::new(),
             rows: Vec::with_capacity(reserved),
             provider_attempts: Vec::with_capacity(reserved * config.providers.len()),
             ttv_bins: Vec::with_capacity(reserved * log_bins::LOG_BINS),
@@ -319,6 +321,7 @@ impl EventSink for Recorder {
             RouterEvent::PanicExit(e) => st.panic_exit(e),
             RouterEvent::Finished(e) => st.finished(cfg, e),
             RouterEvent::Conversion(e) => st.conversion(cfg, e),
+            RouterEvent::Started(e) => st.started(cfg, e),
         }
     }
 }
@@ -465,6 +468,70 @@ impl State {
         let (was_up, up) = (was == RouteState::Healthy, e.to == RouteState::Healthy);
         for f in &mut self.faults {
             f.on_state_change(e.at, r, was_up, up, ejected);
+        }
+    }
+
+    /// A new router took over (a restart): from now on route states and panic are its own.
+    /// Its starting states are carried over, not counted as ejections or restorations: the
+    /// state machine decided none of them now.
+    fn started(&mut self, cfg: &RecorderConfig, e: &Started<'_>) {
+        let state_of = |r: usize| {
+            e.routes
+                .iter()
+                .find(|x| x.route.index() == r)
+                .map_or(RouteState::Healthy, |x| x.state)
+        };
+        self.restarts.push(RestartRecord {
+            at: e.at.as_secs_f64(),
+            warm: matches!(e.warm_start, WarmStart::Restored { .. }),
+            routes_out: e
+                .routes
+                .iter()
+                .filter(|x| x.state == RouteState::Ejected)
+                .count() as u64,
+            routes_probing: e
+                .routes
+                .iter()
+                .filter(|x| x.state == RouteState::Probing)
+                .count() as u64,
+        });
+        for r in 0..self.routes.len() {
+            let to = state_of(r);
+            let acc = &mut self.routes[r];
+            let was = acc.state;
+            if was == to {
+                continue;
+            }
+            acc.state = to;
+            acc.timeline.push((e.at, to));
+            if was == RouteState::Healthy {
+                acc.down_since = Some(e.at);
+            }
+            if to == RouteState::Healthy
+                && let Some(since) = acc.down_since.take()
+            {
+                acc.time_down += overlap(since, e.at, cfg.warmup, cfg.duration);
+            }
+            let (was_up, up) = (was == RouteState::Healthy, to == RouteState::Healthy);
+            for f in &mut self.faults {
+                f.on_state_change(e.at, r, was_up, up, false);
+            }
+        }
+        let listed = |c: Country, n: NumberType| {
+            e.panic.iter().any(|g| g.country == c && g.number_type == n)
+        };
+        let (stay, end): (Vec<_>, Vec<_>) = std::mem::take(&mut self.panic_open)
+            .into_iter()
+            .partition(|&(c, n, _)| listed(c, n));
+        self.panic_open = stay;
+        self.panic_closed
+            .extend(end.into_iter().map(|(c, n, s)| (c, n, s, e.at)));
+        for g in e.panic {
+            self.panic_enter(&PanicChange {
+                at: e.at,
+                country: g.country,
+                number_type: g.number_type,
+            });
         }
     }
 
@@ -676,6 +743,7 @@ impl State {
             status_counts,
             totals: self.totals,
             faults: self.faults.iter().map(|f| f.impact(end)).collect(),
+            restarts: self.restarts.clone(),
             routes,
             providers: cfg.providers.clone(),
             panic,

@@ -81,6 +81,9 @@ pub struct ScenarioInfo {
     pub warmup: f64,
     pub bucket: f64,
     pub faults: Vec<FaultInfo>,
+    /// Router restarts (`[[restarts]]`), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<RestartInfo>,
     /// Provider names in id order (the provider columns of time series).
     pub providers: Vec<String>,
     /// Route labels (`provider/CC/number_type`) in id order.
@@ -97,6 +100,15 @@ pub struct FaultInfo {
     /// Seconds.
     pub start: f64,
     pub end: f64,
+}
+
+/// A router restart of the scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestartInfo {
+    /// Seconds.
+    pub at: f64,
+    /// The new router restores the old one's state (`warm = true`).
+    pub warm: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

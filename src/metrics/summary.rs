@@ -33,6 +33,9 @@ pub struct PolicyRun {
     pub status_counts: StatusCounts,
     pub totals: Totals,
     pub faults: Vec<FaultImpact>,
+    /// Router restarts (`[[restarts]]`) as the run saw them, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<RestartRecord>,
     /// Indexed by route id.
     pub routes: Vec<RouteStats>,
     /// Provider names, the column order of [`BucketRow::provider_attempts`].
@@ -46,6 +49,19 @@ pub struct PolicyRun {
     pub attempt_latency: Quantiles,
     /// The same, microseconds.
     pub attempt_latency_histogram: SerializedHistogram,
+}
+
+/// A router restart, as the new router's `started` event told it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestartRecord {
+    /// Seconds.
+    pub at: f64,
+    /// The new router restored the old one's state.
+    pub warm: bool,
+    /// Routes the new router started out of service (restored ejections, force-ejects).
+    pub routes_out: u64,
+    /// Routes it started probing (ejections that ran out).
+    pub routes_probing: u64,
 }
 
 /// The time frame of the run, seconds.

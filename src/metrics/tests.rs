@@ -8,8 +8,8 @@ use failover_router::event::{
 };
 use failover_router::{
     AttemptId, AttemptOutcome, Country, DecisionReason, Destination, EventSink, FailureKind,
-    NumberType, RouteId, RouteState, RouterEvent, Strategy, VerificationId, VerificationStatus,
-    WindowSnapshot,
+    GroupKey, NumberType, RestoredRoute, RouteId, RouteState, RouterEvent, Started, Strategy,
+    VerificationId, VerificationStatus, WarmStart, WindowSnapshot,
 };
 
 use super::histogram::log_bins;
@@ -755,6 +755,91 @@ fn panic_time_sums_groups_and_closes_open_intervals() {
             ("DE".to_owned(), 80.0, 100.0, true),
         ]
     );
+}
+
+/// A router taking over (a restart): its `started` event says which routes start out of service
+/// and which groups in panic; every other route is back in service, every other panic over,
+/// and none of it counts as an ejection or a restoration.
+#[test]
+fn a_new_router_s_starting_states_are_carried_over_not_counted() {
+    let restored = [RestoredRoute {
+        route: RouteId(1),
+        state: RouteState::Probing,
+        ejected_for: None,
+        backoff_multiplier: 2.0,
+        override_: failover_router::Override::None,
+    }];
+    let panic = [GroupKey {
+        country: us(),
+        number_type: NumberType::Mobile,
+    }];
+    fn started<'a>(
+        at: f64,
+        warm: bool,
+        routes: &'a [RestoredRoute],
+        panic: &'a [GroupKey],
+    ) -> RouterEvent<'a> {
+        RouterEvent::Started(Started {
+            at: s(at),
+            warm_start: if warm {
+                WarmStart::Restored {
+                    age: Duration::ZERO,
+                    routes: 3,
+                    ignored: 0,
+                    new: 0,
+                }
+            } else {
+                WarmStart::Cold
+            },
+            routes,
+            panic,
+        })
+    }
+    let events = [
+        state(10.0, 0, RouteState::Healthy, RouteState::Ejected, false),
+        state(10.0, 1, RouteState::Healthy, RouteState::Ejected, false),
+        panic_change(12.0, true, de()),
+        panic_change(12.0, true, us()),
+        // Warm: `a` is no longer listed (its ejection is over), `b` starts probing, US stays in
+        // panic; DE's panic ends with the old router.
+        started(20.0, true, &restored, &panic),
+        // Cold: everything back in service, no panic.
+        started(50.0, false, &[], &[]),
+        state(60.0, 1, RouteState::Healthy, RouteState::Ejected, false),
+    ];
+    let run = record(config(0.0, 100.0, 10.0), &events, 100.0);
+    let r = &run.routes;
+    let timeline = |i: usize| -> Vec<(f64, TimelineState)> {
+        r[i].timeline.iter().map(|t| (t.at, t.state)).collect()
+    };
+    assert_eq!(
+        timeline(0),
+        [
+            (10.0, TimelineState::Ejected),
+            (20.0, TimelineState::Healthy)
+        ]
+    );
+    assert_eq!(
+        timeline(1),
+        [
+            (10.0, TimelineState::Ejected),
+            (20.0, TimelineState::Probing),
+            (50.0, TimelineState::Healthy),
+            (60.0, TimelineState::Ejected)
+        ]
+    );
+    // The state machine ejected `a` once and `b` twice; the restarts ejected nothing.
+    assert_eq!((r[0].ejections, r[1].ejections), (1, 2));
+    assert!(close(r[0].time_ejected, 10.0));
+    assert!(close(r[1].time_ejected, 40.0 + 40.0));
+    // US: [12, 50); DE: [12, 20).
+    assert!(close(run.metrics.panic_time, 38.0 + 8.0));
+    let restarts: Vec<_> = run
+        .restarts
+        .iter()
+        .map(|x| (x.at, x.warm, x.routes_out, x.routes_probing))
+        .collect();
+    assert_eq!(restarts, [(20.0, true, 0, 1), (50.0, false, 0, 0)]);
 }
 
 // ---------------------------------------------------------------------------------------------

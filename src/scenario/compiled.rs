@@ -76,6 +76,8 @@ pub struct CompiledScenario {
     pub policies: Vec<NamedPolicy>,
     pub traffic: TrafficModel,
     pub faults: Vec<FaultModel>,
+    /// Router restarts, in time order.
+    pub restarts: Vec<RestartModel>,
     /// `[experiment]`, checked: replications (>= 1), the baseline as a policy index,
     /// confidence.
     pub experiment: ExperimentModel,
@@ -128,6 +130,14 @@ impl CompiledScenario {
     pub fn use_case(&self, id: UseCaseId) -> &str {
         &self.use_cases[id.index()]
     }
+}
+
+/// A router restart (`[[restarts]]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartModel {
+    pub at: Duration,
+    /// The new router restores the old one's state.
+    pub warm: bool,
 }
 
 /// Network region.

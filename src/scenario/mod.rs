@@ -72,6 +72,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml_edit::ImDocument;
 
+pub use compiled::RestartModel;
 pub use compiled::{
     Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
     Destination, DiurnalProfile, DomainId, ExperimentModel, FaultEffect, FaultModel, FraudModel,
@@ -152,6 +153,10 @@ pub struct Scenario {
     /// `[[faults]]`: what goes wrong, where and when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// `[[restarts]]`: when the router is restarted mid-run (a deploy), with or without its
+    /// learnt state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<Restart>,
     /// `[experiment]`: how `run` replicates and compares the policies (command-line flags win).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<ExperimentSpec>,
@@ -163,6 +168,27 @@ pub struct Scenario {
     /// runs, like k6 thresholds (e.g. `metric = "success_rate"`, `threshold = ">= 0.995"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<Expect>,
+}
+
+/// One `[[restarts]]` entry: the router is replaced by a new one at `at`, as a deploy replaces
+/// a service's process. Verifications already started finish on the old router (a graceful
+/// drain); new ones go to the new router, built with the same table, policy and providers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {
+    /// When the router restarts, e.g. "20m": after 0s and before the end of the run.
+    #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
+    pub at: Duration,
+    /// Whether the new router restores the old one's learnt state (ejections, backoff,
+    /// long-run records, probing, overrides), as a service that exports it at shutdown does;
+    /// `false` starts it cold, knowing nothing. Default true.
+    #[serde(default = "default_warm")]
+    pub warm: bool,
+}
+
+fn default_warm() -> bool {
+    true
 }
 
 /// One `[[expect]]` entry: a metric, optionally one policy, and a threshold.

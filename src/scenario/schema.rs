@@ -220,6 +220,7 @@ mod tests {
             "policies",
             "traffic",
             "faults",
+            "restarts",
             "experiment",
             "sweep",
             "expect",
@@ -390,6 +391,8 @@ mod tests {
                 "/faults/0",
             ),
             ("period = \"2m\"\n", "", "/faults/4"),
+            ("at = \"45m\"\n", "", "/restarts/1"),
+            ("warm = false\n", "warm = \"no\"\n", "/restarts/1/warm"),
             ("to = 0.6\n", "", "/faults/5"),
             (
                 "multiplier = 3.0",

@@ -235,6 +235,13 @@ duration = "10m"
 [faults.target]
 failure_domain = "ic-eu"
 
+[[restarts]]
+at = "15m"
+
+[[restarts]]
+at = "45m"
+warm = false
+
 [experiment]
 replications = 5
 baseline = "aggressive"
@@ -296,6 +303,19 @@ fn full_example_parses_validates_and_round_trips() {
     assert_eq!(s.warmup, Duration::from_secs(300));
     assert_eq!(s.providers.len(), 3);
     assert_eq!(s.faults.len(), 9);
+    assert_eq!(
+        s.restarts,
+        [
+            Restart {
+                at: Duration::from_secs(900),
+                warm: true
+            },
+            Restart {
+                at: Duration::from_secs(2700),
+                warm: false
+            }
+        ]
+    );
     // Policies keep file order, and the file entry is loaded.
     let names: Vec<&str> = s.policies.names().collect();
     assert_eq!(names, ["default", "aggressive", "shared"]);

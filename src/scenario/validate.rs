@@ -1066,6 +1066,42 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         });
     }
 
+    // ---- Restarts ----
+    let mut restarts: Vec<RestartModel> = Vec::with_capacity(s.restarts.len());
+    for (i, r) in s.restarts.iter().enumerate() {
+        let at = root.key("restarts").index(i).key("at");
+        if r.at.is_zero() {
+            cx.push(
+                at,
+                "must be after 0s: a router restarted before any traffic is just the first \
+                 router; give a time inside the run, e.g. at = \"10m\"",
+            );
+        } else if r.at >= s.duration && !s.duration.is_zero() {
+            cx.push(
+                at,
+                format!(
+                    "{} is not before the end of the run ({}); move it earlier or raise `duration`",
+                    fmt_d(r.at),
+                    fmt_d(s.duration)
+                ),
+            );
+        } else if let Some(j) = s.restarts[..i].iter().position(|o| o.at == r.at) {
+            cx.push(
+                at,
+                format!(
+                    "{} is also restarts[{j}]'s time; two restarts at one instant are one \
+                     restart: remove one",
+                    fmt_d(r.at)
+                ),
+            );
+        }
+        restarts.push(RestartModel {
+            at: r.at,
+            warm: r.warm,
+        });
+    }
+    restarts.sort_by_key(|r| r.at);
+
     cx.problems.into_result()?;
     Ok(CompiledScenario {
         name: s.name.clone(),
@@ -1083,6 +1119,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         policies: s.policies.0.clone(),
         traffic,
         faults,
+        restarts,
         experiment,
         warnings: cx.warnings,
         fingerprint: 0,

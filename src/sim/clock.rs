@@ -6,8 +6,8 @@
 //! With a queue per actor, every due item woke that actor's task, polled its actix context and
 //! re-armed its own timer; with one agenda, one task wakes once per simulated instant, fires
 //! everything due, and re-arms once. Traffic arrivals, user conversions and impatient callers
-//! giving up (`caller_timeout`) live here too, so a verification costs no timer of its own
-//! besides the router's attempt timeout.
+//! giving up (`caller_timeout`) and router restarts (`[[restarts]]`) live here too, so a
+//! verification costs no timer of its own besides the router's attempt timeout.
 //!
 //! Time is still tokio's paused clock: the agenda only decides which single deadline the clock
 //! task sleeps until; tokio advances virtual time to it when every task is idle (DESIGN.md
@@ -47,6 +47,8 @@ pub(crate) enum Event {
     /// A caller's patience runs out (`caller_timeout`): tell the task waiting for its
     /// verification to drop it. Nobody listens when the verification has already ended.
     CallerGivesUp(oneshot::Sender<()>),
+    /// `[[restarts]]` entry `i`: the traffic switches to a new router.
+    Restart(usize),
 }
 
 /// The pending events. Shared (single thread) by the actors and traffic that schedule events
@@ -135,6 +137,7 @@ impl Fire for Targets {
             Event::CallerGivesUp(caller) => {
                 let _ = caller.send(());
             }
+            Event::Restart(i) => self.traffic.restart(i),
         }
     }
 }

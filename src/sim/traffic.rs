@@ -8,6 +8,10 @@
 //! service's HTTP handler does when its own timeout runs out. The router audits such a
 //! verification as `abandoned` (and still judges its attempts); the traffic counts the give-ups
 //! in [`TrafficCounts::caller_gave_up`] as ground truth.
+//!
+//! A `[[restarts]]` entry switches the traffic to a new router at its time: each verification
+//! keeps the router it started on (so those in flight drain on the old one), conversions are
+//! reported to the router in service, as a service reports them to its current process.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -20,6 +24,7 @@ use tokio::time::Instant;
 
 use super::arrivals::{Arrival, Generator, Requests};
 use super::clock::{Event, SharedAgenda};
+use super::world::Restarter;
 use crate::scenario::CompiledScenario;
 
 /// Counts of what the traffic generators produced.
@@ -38,7 +43,12 @@ pub const CONVERSION_HORIZON: Duration = Duration::from_secs(3600);
 
 pub(crate) struct Traffic {
     world: Arc<CompiledScenario>,
-    router: Router,
+    /// The router in service: new verifications go to it.
+    router: RefCell<Router>,
+    /// Routers replaced by restarts, still draining the verifications started on them.
+    retired: RefCell<Vec<Router>>,
+    /// Builds the routers of restarts (only when the scenario has some).
+    restarter: Option<Restarter>,
     epoch: Instant,
     /// The last instant a user may still convert: the end of the run plus
     /// [`CONVERSION_HORIZON`] (computed once: instant arithmetic is not free per verification).
@@ -66,13 +76,16 @@ impl Traffic {
         epoch: Instant,
         agenda: SharedAgenda,
         done: oneshot::Sender<()>,
+        restarter: Option<Restarter>,
     ) -> Rc<Self> {
         let generators = Generator::for_world(&world, seed, None);
         let requests = Requests::new(&world);
         Rc::new(Traffic {
             last_conversion: epoch + world.duration + CONVERSION_HORIZON,
             world,
-            router,
+            router: RefCell::new(router),
+            retired: RefCell::new(Vec::new()),
+            restarter,
             epoch,
             agenda,
             requests,
@@ -93,6 +106,11 @@ impl Traffic {
     /// Schedules every generator's first arrival; `done` fires when all generators have ended
     /// and every verification (and its user's conversion) has finished.
     pub(crate) fn start(&self) {
+        for (i, r) in self.world.restarts.iter().enumerate() {
+            self.agenda
+                .borrow_mut()
+                .schedule(self.epoch + r.at, Event::Restart(i));
+        }
         let mut generators = self.generators.borrow_mut();
         self.live_generators.set(generators.len());
         let mut ended = 0;
@@ -122,9 +140,25 @@ impl Traffic {
         }
     }
 
+    /// `[[restarts]]` entry `i` is due: the router in service is replaced, with its exported
+    /// state for a warm restart. The old one keeps the verifications started on it.
+    pub(crate) fn restart(&self, i: usize) {
+        let warm = self.world.restarts[i].warm;
+        let restarter = self
+            .restarter
+            .as_ref()
+            .expect("a scenario with restarts has a restarter");
+        let old = self.router.borrow().clone();
+        let state = warm.then(|| old.export_state());
+        let new = restarter.build(i + 1, state);
+        restarter.retire(i);
+        *self.router.borrow_mut() = new;
+        self.retired.borrow_mut().push(old);
+    }
+
     /// A user typed the code in.
     pub(crate) fn converted(&self, receipt: &DeliveryReceipt) {
-        self.router.record_conversion(receipt);
+        self.router.borrow().record_conversion(receipt);
         let mut c = self.counts.get();
         c.conversions += 1;
         self.counts.set(c);
@@ -180,11 +214,13 @@ impl Traffic {
         self.live_verifications
             .set(self.live_verifications.get() + 1);
         let me = Rc::clone(self);
+        // The verification stays with the router it started on, through a restart.
+        let router = self.router.borrow().clone();
         let Some(patience) = a.caller_timeout else {
             actix_rt::spawn(async move {
                 // Boxed: the verification's state is large, and a task's future is moved
                 // several times on its way into the runtime; a pointer is cheaper to move.
-                let outcome = Box::pin(me.router.verify(req)).await;
+                let outcome = Box::pin(router.verify(req)).await;
                 me.verified(converts, think, outcome);
             });
             return;
@@ -197,7 +233,7 @@ impl Traffic {
             .borrow_mut()
             .schedule(now + patience, Event::CallerGivesUp(give_up));
         actix_rt::spawn(async move {
-            let mut verify = Box::pin(me.router.verify(req));
+            let mut verify = Box::pin(router.verify(req));
             // `biased`: the verification is polled before the caller's give-up, so one that
             // ends in the very instant its caller gives up counts as answered, every run alike
             // (an unbiased `select!` would pick at random).
@@ -218,9 +254,10 @@ impl Traffic {
         });
     }
 
-    /// Verifications whose pending attempts the router still watches.
+    /// Verifications whose pending attempts the routers (in service or retired) still watch.
     pub(crate) fn stragglers(&self) -> usize {
-        self.router.stragglers()
+        let retired: usize = self.retired.borrow().iter().map(Router::stragglers).sum();
+        self.router.borrow().stragglers() + retired
     }
 
     /// `verify` answered: the user converts later, or the verification is over. A user who

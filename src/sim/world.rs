@@ -6,13 +6,16 @@
 //! arbiter (an `Arbiter::new()` would run on the wall clock). When all actors are idle, tokio
 //! advances the clock to the next timer, so a day of traffic takes seconds.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::Actor;
 use failover_router::{
-    BuildError, EventSink, Policy, ProviderId, Router, RoutingTable, TableError,
+    BuildError, EventSink, Policy, ProviderAdapter, ProviderId, Router, RouterEvent, RouterState,
+    RoutingTable, TableError,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -93,16 +96,28 @@ async fn drive(
         let agenda = Agenda::shared(epoch);
         let adapters = assemble(&world, seed, epoch, &agenda);
         let table = RoutingTable::new(&world.provider_names(), &world.routes)?;
-        // No metrics: a simulation's figures are virtual time's, and runs in parallel would add
-        // up into the same series of whatever recorder the process has.
-        let mut builder = Router::builder(table, policy)
-            .sink(sink)
-            .seed(stream_key(seed, Purpose::RouterExploration, GLOBAL))
-            .metrics(false);
-        for (p, adapter) in world.providers.iter().zip(adapters) {
-            builder = builder.adapter(&p.name, Arc::new(adapter));
-        }
-        let router = builder.build()?;
+        let adapters: Vec<Arc<dyn ProviderAdapter>> = adapters
+            .into_iter()
+            .map(|a| Arc::new(a) as Arc<dyn ProviderAdapter>)
+            .collect();
+        let recipe = Recipe {
+            names: world.providers.iter().map(|p| p.name.clone()).collect(),
+            table,
+            policy,
+            seed,
+            epoch,
+            adapters,
+        };
+        let (router, restarter) = if world.restarts.is_empty() {
+            (recipe.build(GLOBAL, sink, None)?, None)
+        } else {
+            let restarter = Restarter {
+                recipe,
+                sink,
+                generations: RefCell::new(Vec::new()),
+            };
+            (restarter.first()?, Some(restarter))
+        };
         let (done_tx, done_rx) = oneshot::channel();
         let traffic = Traffic::new(
             Arc::clone(&world),
@@ -111,6 +126,7 @@ async fn drive(
             epoch,
             Rc::clone(&agenda),
             done_tx,
+            restarter,
         );
         traffic.start();
         actix_rt::spawn(Clock::new(
@@ -143,6 +159,116 @@ async fn drive(
             end: Instant::now() - epoch,
             stragglers: traffic.stragglers(),
         })
+    }
+}
+
+/// What every router of a run is built from.
+struct Recipe {
+    /// Provider names, in id order (the adapters' order).
+    names: Vec<String>,
+    table: RoutingTable,
+    policy: Policy,
+    seed: u64,
+    epoch: Instant,
+    adapters: Vec<Arc<dyn ProviderAdapter>>,
+}
+
+impl Recipe {
+    /// Router `generation` (0: the first) reporting to `sink`. Later ones restore `state` if
+    /// given, count their events from the first one's epoch (one audit trail, one clock), and
+    /// draw from their own random stream.
+    fn build(
+        &self,
+        generation: u64,
+        sink: Arc<dyn EventSink>,
+        state: Option<RouterState>,
+    ) -> Result<Router, BuildError> {
+        // No metrics: a simulation's figures are virtual time's, and runs in parallel would add
+        // up into the same series of whatever recorder the process has.
+        let mut builder = Router::builder(self.table.clone(), self.policy.clone())
+            .sink(sink)
+            .seed(stream_key(
+                self.seed,
+                Purpose::RouterExploration,
+                generation,
+            ))
+            .metrics(false);
+        if generation != GLOBAL {
+            builder = builder.epoch(self.epoch);
+        }
+        if let Some(state) = state {
+            // The switch is instantaneous in virtual time: nothing ages.
+            builder = builder.state_aged(state, Duration::ZERO);
+        }
+        for (name, adapter) in self.names.iter().zip(&self.adapters) {
+            builder = builder.adapter(name, Arc::clone(adapter));
+        }
+        builder.build()
+    }
+}
+
+/// Builds the routers of a run with `[[restarts]]`, each reporting through its own
+/// [`Generation`] sink so that a replaced router can be retired.
+pub(crate) struct Restarter {
+    recipe: Recipe,
+    sink: Arc<dyn EventSink>,
+    generations: RefCell<Vec<Arc<Generation>>>,
+}
+
+impl Restarter {
+    fn first(&self) -> Result<Router, BuildError> {
+        let sink = self.generation();
+        self.recipe.build(GLOBAL, sink, None)
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        let g = Arc::new(Generation {
+            sink: Arc::clone(&self.sink),
+            retired: AtomicBool::new(false),
+        });
+        self.generations.borrow_mut().push(Arc::clone(&g));
+        g
+    }
+
+    /// The router of restart `generation` (1 for the first restart). It builds like the first
+    /// router did, from a state that router exported: it cannot fail.
+    pub(crate) fn build(&self, generation: usize, state: Option<RouterState>) -> Router {
+        let sink = self.generation();
+        self.recipe
+            .build(generation as u64, sink, state)
+            .expect("a router built once builds again from its own state")
+    }
+
+    /// Router `generation` was replaced: from now on its events say nothing about the routes.
+    pub(crate) fn retire(&self, generation: usize) {
+        self.generations.borrow()[generation]
+            .retired
+            .store(true, Ordering::Relaxed);
+    }
+}
+
+/// The sink of one router of a run with restarts. Once the router is replaced it still
+/// finishes the verifications started on it, and their decisions, attempts and outcomes count;
+/// but its verdicts on routes (state changes, suppressed trips, panic) no longer steer any new
+/// traffic, so they are dropped: route states and panic time follow the router in service.
+struct Generation {
+    sink: Arc<dyn EventSink>,
+    retired: AtomicBool,
+}
+
+impl EventSink for Generation {
+    fn emit(&self, event: &RouterEvent<'_>) {
+        let verdict = matches!(
+            event,
+            RouterEvent::StateChange(_)
+                | RouterEvent::TripSuppressed(_)
+                | RouterEvent::PanicEnter(_)
+                | RouterEvent::PanicExit(_)
+        );
+        if verdict && self.retired.load(Ordering::Relaxed) {
+            return;
+        }
+        self.sink.emit(event);
     }
 }
 

@@ -18,6 +18,7 @@ mod load;
 mod output;
 mod properties;
 mod report;
+mod restart;
 mod scale;
 mod shard;
 mod sweep;

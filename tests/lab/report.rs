@@ -76,6 +76,7 @@ provider = "a"
                     end: f.end.as_secs_f64(),
                 })
                 .collect(),
+            restarts: Vec::new(),
             providers: config.providers.clone(),
             routes: config.routes.iter().map(|r| r.label.clone()).collect(),
         },

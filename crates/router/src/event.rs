@@ -17,6 +17,7 @@ use crate::adapter::{AttemptId, AttemptOutcome, MaskedDestination, VerificationI
 use crate::health::WindowSnapshot;
 use crate::policy::Strategy;
 use crate::route::{Country, NumberType, RouteId};
+use crate::warm::{GroupKey, WarmStart};
 
 pub(crate) fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -30,7 +31,9 @@ pub(crate) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::O
 }
 
 /// Where a route stands. Panic is a property of a (country, number type), reported separately.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Debug, Serialize, serde::Deserialize, PartialOrd, Ord, Hash,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteState {
     Healthy,
@@ -284,6 +287,47 @@ pub struct Reloaded {
     pub windows_reset: bool,
 }
 
+/// A route that a router starts with out of service, probing or under an override: restored
+/// from a [`RouterState`](crate::RouterState), so the audit trail explains why it is out at the
+/// new router's first decision.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RestoredRoute {
+    pub route: RouteId,
+    /// The state selection acts on (an override applied).
+    pub state: RouteState,
+    /// Ejected by the state machine: how long it stays out from now (what was left of its
+    /// ejection, less the state's age).
+    #[serde(serialize_with = "opt_secs")]
+    pub ejected_for: Option<Duration>,
+    pub backoff_multiplier: f64,
+    #[serde(rename = "override", skip_serializing_if = "is_no_override")]
+    pub override_: Override,
+}
+
+fn is_no_override(o: &Override) -> bool {
+    *o == Override::None
+}
+
+/// A router took over: built with a state to restore ([`RouterBuilder::state`]) or with the
+/// epoch of the router it replaces ([`RouterBuilder::epoch`]). Emitted once, at build, before
+/// any other event of the new router: a reader of the trail (or the lab's recorder) learns that
+/// every route not listed in `routes` starts healthy, whatever the previous router said.
+///
+/// [`RouterBuilder::state`]: crate::RouterBuilder::state
+/// [`RouterBuilder::epoch`]: crate::RouterBuilder::epoch
+#[derive(Clone, Debug, Serialize)]
+pub struct Started<'a> {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    /// Whether a state was restored, and if not, why.
+    pub warm_start: WarmStart,
+    /// Routes that do not start healthy and free (ejected, probing, or under an override).
+    pub routes: &'a [RestoredRoute],
+    /// (country, number type) groups restored in panic mode.
+    #[serde(skip_serializing_if = "<[GroupKey]>::is_empty")]
+    pub panic: &'a [GroupKey],
+}
+
 /// One entry of the audit trail.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -299,6 +343,7 @@ pub enum RouterEvent<'a> {
     Conversion(Conversion),
     Abandoned(Abandoned),
     Reloaded(Reloaded),
+    Started(Started<'a>),
 }
 
 impl RouterEvent<'_> {
@@ -314,6 +359,7 @@ impl RouterEvent<'_> {
             RouterEvent::Conversion(e) => e.at,
             RouterEvent::Abandoned(e) => e.at,
             RouterEvent::Reloaded(e) => e.at,
+            RouterEvent::Started(e) => e.at,
         }
     }
 }
@@ -365,6 +411,10 @@ impl EventSink for TracingSink {
             RouterEvent::TripSuppressed(e) => tracing::warn!(
                 route = e.route.0, reason = ?e.reason, out = e.out_of_service, of = e.group_size,
                 "trip suppressed by ejection cap"
+            ),
+            RouterEvent::Started(e) => tracing::info!(
+                warm_start = ?e.warm_start, restored_out = e.routes.len(), panic = e.panic.len(),
+                "router started"
             ),
             other => tracing::trace!(event = ?other, "router event"),
         }

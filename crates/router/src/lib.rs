@@ -81,6 +81,7 @@
 //! - [`event`]: the audit trail and the sink trait.
 //! - `telemetry` (feature `metrics`): counters, gauges and histograms through the `metrics`
 //!   facade, derived from the audit trail, for a recorder the embedder installs.
+//! - [`warm`]: a router's learnt state, exported and restored across a restart.
 //! - `health`, `state`, `select`, `budget`, `core`, `router`: sliding windows, the route state
 //!   machine, selection strategies, retry / exploration budgets, the locked core, the async driver.
 pub mod adapter;
@@ -98,6 +99,7 @@ mod select;
 mod state;
 #[cfg(feature = "metrics")]
 pub mod telemetry;
+pub mod warm;
 
 pub use adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Attribution, Destination, FailureKind,
@@ -105,8 +107,8 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, Reloaded, RouteState,
-    RouterEvent, TracingSink,
+    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, Reloaded,
+    RestoredRoute, RouteState, RouterEvent, Started, TracingSink,
 };
 pub use health::WindowSnapshot;
 pub use ops::{GroupSnapshot, RouteSnapshot, RouterSnapshot};
@@ -117,4 +119,7 @@ pub use route::{
 pub use router::{
     BuildError, DeliveryReceipt, DryRun, Explanation, ProbeStatus, RouteStatus, Router,
     RouterBuilder, UnknownRoute, VerificationOutcome, VerificationRequest,
+};
+pub use warm::{
+    GroupKey, RouterState, STATE_VERSION, SavedProbe, SavedRoute, StateError, WarmStart,
 };

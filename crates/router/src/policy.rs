@@ -219,6 +219,20 @@ pub struct RetryBudgetConfig {
     pub window: Duration,
 }
 
+/// How a router takes over the state of the router it replaces (`RouterBuilder::state`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct WarmStartConfig {
+    /// A state older than this when the router is built is ignored: the router starts cold.
+    /// What a router learnt ages with the world it learnt it from: after ten minutes an
+    /// ejected route's outage may well be over and a healthy one may have failed, and probing
+    /// from scratch is then the better bet. Default 10m.
+    #[serde(with = "serde_str")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::duration::HumanDuration"))]
+    pub max_age: Duration,
+}
+
 /// Provider allow / deny lists for a country and/or use case (regulation, contracts).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -351,6 +365,8 @@ pub struct Policy {
     pub probe: ProbeConfig,
     /// Cap on retries, so an outage cannot become a retry storm.
     pub retry_budget: RetryBudgetConfig,
+    /// Restoring a restarted router's learnt state.
+    pub warm_start: WarmStartConfig,
     /// Request-level settings per country and/or use case; the most specific match wins field
     /// by field. Default none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -434,6 +450,14 @@ impl Default for RetryBudgetConfig {
     }
 }
 
+impl Default for WarmStartConfig {
+    fn default() -> Self {
+        WarmStartConfig {
+            max_age: Duration::from_secs(600),
+        }
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -459,6 +483,7 @@ impl Default for Policy {
             ejection: EjectionConfig::default(),
             probe: ProbeConfig::default(),
             retry_budget: RetryBudgetConfig::default(),
+            warm_start: WarmStartConfig::default(),
             overrides: Vec::new(),
             compliance: Vec::new(),
         }
@@ -654,6 +679,13 @@ impl Policy {
             return Err(err("retry_budget.min_per_second", "must be a number >= 0"));
         }
         check_positive("retry_budget.window", b.window)?;
+        if self.warm_start.max_age.is_zero() {
+            return Err(err(
+                "warm_start.max_age",
+                "must be longer than 0s (e.g. \"10m\"); to start cold, build the router \
+                 without a state",
+            ));
+        }
         for (i, o) in self.overrides.iter().enumerate() {
             let f = |name: &str| format!("overrides[{i}].{name}");
             if o.country.is_none() && o.use_case.is_none() {
@@ -759,6 +791,7 @@ impl Policy {
             retry_budget: _,
             overrides: _,
             compliance: _,
+            warm_start: _,
         } = self;
         let mut out = Vec::new();
         if self.strategy != other.strategy {
@@ -832,6 +865,9 @@ impl Policy {
         }
         if self.compliance != other.compliance {
             out.push("compliance");
+        }
+        if self.warm_start != other.warm_start {
+            out.push("warm_start");
         }
         out
     }
@@ -963,6 +999,7 @@ mod tests {
         );
         check("[[compliance]]\ncountry = \"DE\"", "compliance[0]");
         check("[health]\nbuckets = 0", "health.buckets");
+        check("[warm_start]\nmax_age = \"0s\"", "warm_start.max_age");
     }
 
     #[test]

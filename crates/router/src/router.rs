@@ -28,7 +28,7 @@ use crate::core::{
 };
 use crate::event::{
     AbandonReason, Abandoned, AttemptFinished, Candidate, Conversion, Decision, DecisionReason,
-    EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent,
+    EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent, Started,
     VerificationStatus,
 };
 use crate::health::{QuantileThreshold, WindowSnapshot};
@@ -38,6 +38,7 @@ use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::state::Judged;
 #[cfg(feature = "metrics")]
 use crate::telemetry::{DecisionTimer, RouterMetrics};
+use crate::warm::{Offered, RouterState, StateError, WarmStart};
 
 /// One verification to deliver.
 #[derive(Clone, Debug)]
@@ -160,6 +161,12 @@ pub enum BuildError {
         "{field}: unknown provider {name:?}; compliance rules must name providers of the routing table"
     )]
     UnknownComplianceProvider { field: String, name: String },
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error(
+        "the epoch is {0:?} after the build: give RouterBuilder::epoch an instant already passed (the replaced router's epoch)"
+    )]
+    EpochInFuture(Duration),
 }
 
 /// Builds a [`Router`]: table and policy, one adapter per provider, an event sink, a seed.
@@ -172,6 +179,9 @@ pub struct RouterBuilder {
     seed: u64,
     #[cfg(feature = "metrics")]
     metrics: bool,
+    /// A state to restore (`warm.rs`).
+    pub(crate) warm: Option<Offered>,
+    pub(crate) epoch: Option<Instant>,
 }
 
 impl RouterBuilder {
@@ -213,15 +223,23 @@ impl RouterBuilder {
         if let Some(name) = self.unknown_adapter {
             return Err(BuildError::UnknownAdapter(name));
         }
-        let epoch = Instant::now();
+        let now = Instant::now();
+        let epoch = self.epoch.unwrap_or(now);
+        if epoch > now {
+            return Err(BuildError::EpochInFuture(epoch - now));
+        }
+        // A router that restores a state or continues another's trail says so first.
+        let announce = self.warm.is_some() || self.epoch.is_some();
         let shared = configure(self.table, self.policy, self.adapters, epoch, 0)?;
-        let core = Core::new(&shared, self.seed);
+        let mut core = Core::new(&shared, self.seed);
+        let restored = crate::warm::restore(&shared, &mut core, self.warm, now)?;
+        // After the restore: the state gauges start from the restored states.
         #[cfg(feature = "metrics")]
         let metrics = self
             .metrics
             .then(|| RouterMetrics::new(&shared.table, |r| core.routes[r.index()].effective()));
         let shared = Arc::new(shared);
-        Ok(Router {
+        let router = Router {
             inner: Arc::new(Inner {
                 sink: self.sink,
                 config: Mutex::new(Arc::clone(&shared)),
@@ -230,8 +248,18 @@ impl RouterBuilder {
                 watchers: Mutex::new(Watchers::default()),
                 #[cfg(feature = "metrics")]
                 metrics,
+                warm_start: restored.outcome,
             }),
-        })
+        };
+        if announce {
+            router.emit(&RouterEvent::Started(Started {
+                at: now.saturating_duration_since(epoch),
+                warm_start: restored.outcome,
+                routes: &restored.routes,
+                panic: &restored.panic,
+            }));
+        }
+        Ok(router)
     }
 }
 
@@ -349,6 +377,7 @@ struct Inner {
     /// `Shared`: a route keeps its series whatever configuration it is served under.
     #[cfg(feature = "metrics")]
     metrics: Option<RouterMetrics>,
+    warm_start: WarmStart,
 }
 
 /// The verifications whose pending attempts are being watched after they ended, oldest first,
@@ -542,6 +571,8 @@ impl Router {
             seed: 0,
             #[cfg(feature = "metrics")]
             metrics: true,
+            warm: None,
+            epoch: None,
         }
     }
 
@@ -1316,6 +1347,23 @@ impl Router {
         Self::check_route(&l.shared, route)?;
         let now = Instant::now();
         Ok(crate::ops::route_status(&l.shared, &l.core, route, now))
+    }
+
+    /// What the router has learnt, for the router that replaces it
+    /// ([`RouterBuilder::state`]): per route, its state, what is left of its ejection, its
+    /// backoff, its long-run record, its probing, its override; and the groups in panic. One
+    /// lock acquisition; nothing changes and nothing is emitted. Export it as late as possible
+    /// before the process stops: the old router's in-flight verifications still teach it.
+    pub fn export_state(&self) -> RouterState {
+        let now = Instant::now();
+        let l = self.core();
+        crate::warm::export(&l.shared, &l.core, now)
+    }
+
+    /// How this router started: cold, from a restored state, or cold because the state given
+    /// was older than `warm_start.max_age`.
+    pub fn warm_start(&self) -> WarmStart {
+        self.inner.warm_start
     }
 
     /// Verifications whose pending attempts are being watched after they ended.

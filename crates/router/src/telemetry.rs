@@ -426,7 +426,9 @@ impl RouterMetrics {
             RouterEvent::LateDelivery(_)
             | RouterEvent::Conversion(_)
             | RouterEvent::Abandoned(_)
-            | RouterEvent::Reloaded(_) => {}
+            | RouterEvent::Reloaded(_)
+            // A restored router's states were shown when its metrics were registered.
+            | RouterEvent::Started(_) => {}
         }
     }
 

@@ -8,6 +8,7 @@
 //! - `metrics` (feature `metrics`): every metric equals the audit trail's count.
 //! - `properties`: generated policies (proptest): every one that validates is safe for the
 //!   router's arithmetic.
+//! - `warm_start`: a router's learnt state exported and restored across a restart.
 
 mod behaviour;
 mod harness;
@@ -16,3 +17,4 @@ mod holds_up;
 mod metrics;
 mod properties;
 mod reload;
+mod warm_start;
