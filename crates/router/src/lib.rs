@@ -88,6 +88,8 @@ pub mod duration;
 pub mod event;
 mod health;
 mod inline;
+mod limits;
+mod operator;
 pub mod policy;
 pub mod route;
 mod router;
@@ -100,11 +102,12 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, RouteState,
+    AbandonReason, Candidate, DecisionReason, EventSink, Excluded, NoopSink, Override, RouteState,
     RouterEvent, TracingSink,
 };
 pub use health::WindowSnapshot;
-pub use policy::{Policy, PolicyError, Strategy};
+pub use operator::{OverrideInfo, OverrideRequest, ShiftError, TrafficShift};
+pub use policy::{LimitConfig, Policy, PolicyError, Strategy};
 pub use route::{Country, NumberType, ProviderId, RouteId, RouteSpec, RoutingTable, TableError};
 pub use router::{
     BuildError, DeliveryReceipt, DryRun, Explanation, RouteStatus, Router, RouterBuilder,

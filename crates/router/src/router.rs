@@ -31,6 +31,8 @@ use crate::event::{
 };
 use crate::health::{QuantileThreshold, WindowSnapshot};
 use crate::inline::InlineVec;
+use crate::limits::Limits;
+use crate::operator::{OverrideInfo, OverrideRequest, ShiftError, TrafficShift};
 use crate::policy::{Plan, Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::state::Judged;
@@ -111,12 +113,17 @@ pub struct RouteStatus {
     /// The state machine's own verdict (differs from `state` under an override).
     pub evaluated: RouteState,
     pub override_: Override,
+    /// Who set the override, why and until when (`None` without an override).
+    pub operator: Option<OverrideInfo>,
     pub window: WindowSnapshot,
     pub backoff_multiplier: f64,
     /// Attempts sent and not yet applied to its health (in flight, or waiting for attempts
     /// launched before them).
     pub pending_attempts: usize,
     pub probes_in_flight: u32,
+    /// Attempts launched and not yet judged: what counts against the route's `limits` entry
+    /// (and, summed over its routes, its provider's).
+    pub in_flight: u32,
 }
 
 /// Errors building a router: each names what to fix.
@@ -132,6 +139,14 @@ pub enum BuildError {
         "{field}: unknown provider {name:?}; compliance rules must name providers of the routing table"
     )]
     UnknownComplianceProvider { field: String, name: String },
+    #[error(
+        "{field}: unknown provider {name:?}; limits must name providers of the routing table (or routes written provider/CC/number_type)"
+    )]
+    UnknownLimitProvider { field: String, name: String },
+    #[error(
+        "{field}: the routing table has no route {name:?}; name a route of the table as provider/CC/number_type, or limit the whole provider"
+    )]
+    UnknownLimitRoute { field: String, name: String },
 }
 
 /// Builds a [`Router`]: table and policy, one adapter per provider, an event sink, a seed.
@@ -237,6 +252,12 @@ impl RouterBuilder {
                 .and_then(|u| use_cases.iter().position(|x| x == u));
         }
         let trip_latency = self.policy.trip.latency.map(QuantileThreshold::new);
+        let limits = Limits::resolve(&self.policy, &self.table)?;
+        let routes = self.table.routes().iter();
+        for w in (self.policy).cost_cap_warnings(routes.map(|r| (r.country, r.number_type, r.cost)))
+        {
+            tracing::warn!(field = %w.field, "{}", w.message);
+        }
         let mut shared = Shared {
             table: self.table,
             policy: self.policy,
@@ -246,6 +267,7 @@ impl RouterBuilder {
             plans: Vec::new(),
             compliance,
             trip_latency,
+            limits,
         };
         shared.build_plans();
         let core = Core::new(&shared, self.seed);
@@ -600,9 +622,12 @@ impl Router {
                             &mut candidates,
                             &mut events,
                         );
-                        let launched = out
-                            .chosen
-                            .map(|r| (core.next_attempt_id(), core.launch(r, out.probe)));
+                        let launched = out.chosen.map(|r| {
+                            (
+                                core.next_attempt_id(),
+                                core.launch(sh, r, out.probe, at.now),
+                            )
+                        });
                         (out, launched)
                     };
                     self.emit_all(&mut events);
@@ -662,6 +687,8 @@ impl Router {
                                 DecisionReason::RetryBudgetExhausted => {
                                     VerificationStatus::RetryBudgetExhausted
                                 }
+                                DecisionReason::ProviderLimit => VerificationStatus::ProviderLimit,
+                                DecisionReason::CostCap => VerificationStatus::CostCap,
                                 _ if v.attempts > 0 => VerificationStatus::AttemptsExhausted,
                                 _ => VerificationStatus::NoRoute,
                             });
@@ -1133,14 +1160,34 @@ impl Router {
         self.emit_all(&mut events);
     }
 
-    /// Operator override of a route's automatic state.
+    /// Operator override of a route's automatic state, with no reasons and no expiry (audited
+    /// with `by` and `reason` empty): [`Router::set_override_with`] says who and why.
     pub fn set_override(&self, route: RouteId, value: Override) -> Result<(), UnknownRoute> {
+        self.set_override_with(
+            route,
+            OverrideRequest {
+                value,
+                by: String::new(),
+                reason: String::new(),
+                expires_in: None,
+            },
+        )
+    }
+
+    /// Operator override of a route's automatic state, saying who set it, why, and for how
+    /// long: audited (`override_set`, and `override_expired` when it runs out) and shown in
+    /// [`Router::route_status`]. `Override::None` clears the route's override.
+    pub fn set_override_with(
+        &self,
+        route: RouteId,
+        request: OverrideRequest,
+    ) -> Result<(), UnknownRoute> {
         self.check_route(route)?;
         let mut events = Vec::new();
-        self.core().set_override(
+        self.core().set_override_with(
             &self.inner.shared,
             route,
-            value,
+            request,
             Instant::now(),
             &mut events,
         );
@@ -1148,24 +1195,139 @@ impl Router {
         Ok(())
     }
 
+    /// Shifts first attempts of (`country`, `number_type`) to its routes in proportion to
+    /// `weights` (a route of the group not listed gets 0: drained), replacing any earlier shift,
+    /// until [`Router::clear_traffic_shift`]. Health still wins: see the `operator` module. Audited
+    /// as `traffic_shift_set`; [`Router::traffic_shift`] shows it.
+    pub fn shift_traffic(
+        &self,
+        country: Country,
+        number_type: NumberType,
+        weights: &[(RouteId, f64)],
+        by: &str,
+        reason: &str,
+    ) -> Result<(), ShiftError> {
+        let table = &self.inner.shared.table;
+        let group = table
+            .group(country, number_type)
+            .ok_or(ShiftError::NoRoutes {
+                country,
+                number_type,
+            })?;
+        for (i, &(route, weight)) in weights.iter().enumerate() {
+            if route.index() >= table.routes().len() || table.group_of(route) != group {
+                return Err(ShiftError::NotInGroup {
+                    route: route.0,
+                    country,
+                    number_type,
+                });
+            }
+            if weights[..i].iter().any(|(r, _)| *r == route) {
+                return Err(ShiftError::Duplicate { route: route.0 });
+            }
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(ShiftError::InvalidWeight {
+                    route: route.0,
+                    weight,
+                });
+            }
+        }
+        if !weights.iter().any(|(_, w)| *w > 0.0) {
+            return Err(ShiftError::AllDrained);
+        }
+        let mut events = Vec::new();
+        self.core().set_shift(
+            &self.inner.shared,
+            group,
+            Some(weights.to_vec()),
+            by,
+            reason,
+            Instant::now(),
+            &mut events,
+        );
+        self.emit_all(&mut events);
+        Ok(())
+    }
+
+    /// Ends the traffic shift of (`country`, `number_type`): the strategy decides again.
+    /// Audited as `traffic_shift_cleared`; `Ok(false)` (and nothing audited) when none was set.
+    pub fn clear_traffic_shift(
+        &self,
+        country: Country,
+        number_type: NumberType,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, ShiftError> {
+        let group =
+            self.inner
+                .shared
+                .table
+                .group(country, number_type)
+                .ok_or(ShiftError::NoRoutes {
+                    country,
+                    number_type,
+                })?;
+        let mut events = Vec::new();
+        let cleared = self.core().set_shift(
+            &self.inner.shared,
+            group,
+            None,
+            by,
+            reason,
+            Instant::now(),
+            &mut events,
+        );
+        self.emit_all(&mut events);
+        Ok(cleared)
+    }
+
+    /// The traffic shift in force on (`country`, `number_type`), if any.
+    pub fn traffic_shift(&self, country: Country, number_type: NumberType) -> Option<TrafficShift> {
+        let g = self.inner.shared.table.group(country, number_type)?;
+        self.core().groups[g.0 as usize].shift.as_deref().cloned()
+    }
+
     pub fn route_status(&self, route: RouteId) -> Result<RouteStatus, UnknownRoute> {
         self.check_route(route)?;
         let sh = &self.inner.shared;
-        let mut core = self.core();
         let now = Instant::now();
-        let rt = &mut core.routes[route.index()];
-        rt.window.advance(sh.since_epoch(now));
-        Ok(RouteStatus {
-            state: rt.effective(),
-            evaluated: rt.state,
-            override_: rt.override_,
-            window: rt
-                .window
-                .snapshot(rt.consecutive, sh.policy.health.latency_quantile),
-            backoff_multiplier: rt.multiplier,
-            pending_attempts: rt.ledger.pending(),
-            probes_in_flight: rt.probes_in_flight,
-        })
+        let mut events = Vec::new();
+        let status = {
+            let mut core = self.core();
+            // An override that ran out ends now, not at the next decision of its group.
+            core.expire_override(sh, route, now, &mut events);
+            let in_flight = core.limits.route_in_flight(route);
+            let rt = &mut core.routes[route.index()];
+            rt.window.advance(sh.since_epoch(now));
+            RouteStatus {
+                state: rt.effective(),
+                evaluated: rt.state,
+                override_: rt.override_,
+                operator: rt.operator.as_ref().map(|n| OverrideInfo {
+                    value: rt.override_,
+                    by: n.by.clone(),
+                    reason: n.reason.clone(),
+                    set_at: n.set_at,
+                    expires_at: n.expires.map(|(_, d)| d),
+                }),
+                window: rt
+                    .window
+                    .snapshot(rt.consecutive, sh.policy.health.latency_quantile),
+                backoff_multiplier: rt.multiplier,
+                pending_attempts: rt.ledger.pending(),
+                probes_in_flight: rt.probes_in_flight,
+                in_flight,
+            }
+        };
+        self.emit_all(&mut events);
+        Ok(status)
+    }
+
+    /// Attempts of `provider` launched and not yet judged (what its `limits` entry counts);
+    /// `None` for a name outside the routing table.
+    pub fn provider_in_flight(&self, provider: &str) -> Option<u32> {
+        let id = self.inner.shared.table.provider_id(provider)?;
+        Some(self.core().limits.provider_in_flight(id))
     }
 
     /// Verifications whose pending attempts are being watched after they ended.

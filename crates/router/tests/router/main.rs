@@ -5,10 +5,13 @@
 //! - `holds_up`: regressions of the router under failure: cancelled callers, panicking
 //!   adapters and sinks, shared budgets, misattributed blame, probing, conversion lag, the
 //!   ejection cap, selection herding, straggler hygiene and latency bias.
+//! - `operations`: provider capacity (rate limits, `[limits]`), cost caps and operator
+//!   controls (overrides with metadata and expiry, traffic shifting).
 //! - `properties`: generated policies (proptest): every one that validates is safe for the
 //!   router's arithmetic.
 
 mod behaviour;
 mod harness;
 mod holds_up;
+mod operations;
 mod properties;
