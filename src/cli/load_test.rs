@@ -5,7 +5,13 @@
 //! exit 2 (or 1 for an unwritable `--out`) before the world starts. The first Ctrl-C ends the
 //! arrivals early: the verifications in flight drain, the report is written and marked
 //! interrupted, and the command exits 130 (143 for SIGTERM); a second one stops at once.
+//!
+//! With `--metrics-listen`, the router's metrics (the `metrics` feature of failover-router) are
+//! served in Prometheus's text format by `metrics-exporter-prometheus`, as a service would
+//! serve them, on a loopback address only, from before the first arrival until the command
+//! ends (`--metrics-linger` keeps it serving after the report is written).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -16,7 +22,9 @@ use failover_lab::experiment::load::{
 use failover_lab::experiment::{default_threads, scenario_info, summarize};
 use failover_lab::report::load as load_report;
 use failover_lab::report::terminal::printable;
+use failover_router::telemetry::{DECISION_DURATION, TIME_TO_VERIFY};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 use super::exit;
 use super::interrupt::SoftStop;
@@ -61,7 +69,27 @@ pub struct LoadArgs {
     /// Refuse referenced files outside the scenario's directory.
     #[arg(long)]
     pub strict_paths: bool,
+    /// Serve the router's metrics at http://ADDR/metrics (Prometheus text format) while the
+    /// load runs; a loopback address such as 127.0.0.1:9464 (port 0 picks a free port; the
+    /// address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Keep serving the metrics this long after the report is written, like `30s` (Ctrl-C
+    /// ends it) [default: 0s].
+    #[arg(long, value_name = "D", requires = "metrics_listen")]
+    pub metrics_linger: Option<String>,
 }
+
+/// Bucket bounds of the router's histograms as the lab serves them (Prometheus histograms,
+/// which add up across instances, rather than the exporter's default summaries): time to
+/// verify in seconds, from fast deliveries to the longest deadlines...
+const TTV_BUCKETS: [f64; 12] = [
+    0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+];
+/// ...and a decision in seconds, from a fraction of a microsecond to a contended lock.
+const DECISION_BUCKETS: [f64; 10] = [
+    5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2,
+];
 
 pub fn load(args: &LoadArgs) -> u8 {
     let loaded = match load_file(&args.scenario, args.strict_paths) {
@@ -78,6 +106,21 @@ pub fn load(args: &LoadArgs) -> u8 {
     }
     let plan = match plan(&loaded, args) {
         Ok(p) => p,
+        Err(e) => {
+            errln!("{e}");
+            return exit::INVALID_INPUT;
+        }
+    };
+    // Served before the router is built: it registers its series with the recorder in force.
+    let linger = match metrics_flags(args).and_then(|m| {
+        m.map(|(addr, linger)| serve_metrics(addr).map(|addr| (addr, linger)))
+            .transpose()
+    }) {
+        Ok(None) => Duration::ZERO,
+        Ok(Some((addr, linger))) => {
+            outln!("metrics: http://{addr}/metrics");
+            linger
+        }
         Err(e) => {
             errln!("{e}");
             return exit::INVALID_INPUT;
@@ -157,7 +200,79 @@ pub fn load(args: &LoadArgs) -> u8 {
         }
     }
     println!("report: {}", dest.join("index.html").display());
-    soft.raised().unwrap_or(exit::OK)
+    let code = soft.raised().unwrap_or(exit::OK);
+    // From here a signal stops the process at once (with its usual exit code): the report is
+    // complete, and only the serving is left to end.
+    drop(soft);
+    if code == exit::OK && !linger.is_zero() {
+        if !args.quiet {
+            errln!(
+                "serving metrics for {} more (Ctrl-C stops)",
+                failover_router::duration::format(linger)
+            );
+        }
+        std::thread::sleep(linger);
+    }
+    code
+}
+
+/// `--metrics-listen` and `--metrics-linger`, checked: a loopback address and the linger.
+fn metrics_flags(args: &LoadArgs) -> Result<Option<(SocketAddr, Duration)>, String> {
+    let Some(text) = &args.metrics_listen else {
+        return Ok(None);
+    };
+    let shown = printable(text);
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        format!(
+            "--metrics-listen {shown}: not an IP address and port: pass a loopback address such \
+             as 127.0.0.1:9464 or [::1]:9464 (port 0 picks a free port)"
+        )
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "--metrics-listen {shown}: {} is not a loopback address; the lab serves metrics to \
+             this machine only: pass 127.0.0.1:PORT or [::1]:PORT",
+            addr.ip()
+        ));
+    }
+    let linger = match &args.metrics_linger {
+        None => Duration::ZERO,
+        Some(text) => failover_router::duration::parse(text)
+            .map_err(|e| format!("--metrics-linger {}: {e}", printable(text)))?,
+    };
+    Ok(Some((addr, linger)))
+}
+
+/// Installs `metrics-exporter-prometheus` as the process's recorder, its HTTP listener on
+/// `addr` (on a thread of its own), and returns the address it listens on.
+fn serve_metrics(addr: SocketAddr) -> Result<SocketAddr, String> {
+    let taken = |e: &dyn std::fmt::Display| {
+        format!(
+            "--metrics-listen {addr}: cannot listen there ({e}): pass a free port, or port 0 \
+             for any"
+        )
+    };
+    // The exporter binds the address itself and does not say which port 0 gave it, so a free
+    // port is picked here first. Another process could take it in the instant between this
+    // listener closing and the exporter binding; the exporter's bind then fails, reported
+    // like any port in use.
+    let addr = if addr.port() == 0 {
+        std::net::TcpListener::bind(addr)
+            .and_then(|l| l.local_addr())
+            .map_err(|e| taken(&e))?
+    } else {
+        addr
+    };
+    let buckets = |builder: PrometheusBuilder, name: &str, bounds: &[f64]| {
+        builder
+            .set_buckets_for_metric(Matcher::Full(name.to_owned()), bounds)
+            .expect("bucket bounds are not empty")
+    };
+    let builder = PrometheusBuilder::new().with_http_listener(addr);
+    let builder = buckets(builder, TIME_TO_VERIFY, &TTV_BUCKETS);
+    let builder = buckets(builder, DECISION_DURATION, &DECISION_BUCKETS);
+    builder.install().map_err(|e| taken(&e))?;
+    Ok(addr)
 }
 
 fn plan(loaded: &Loaded, args: &LoadArgs) -> Result<LoadPlan, String> {
@@ -179,6 +294,7 @@ fn plan(loaded: &Loaded, args: &LoadArgs) -> Result<LoadPlan, String> {
         duration,
         threads: args.threads.unwrap_or_else(default_threads),
         max_in_flight: args.max_in_flight,
+        metrics: args.metrics_listen.is_some(),
     };
     plan.check(&loaded.world).map_err(|e| e.to_string())?;
     Ok(plan)

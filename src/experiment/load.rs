@@ -75,6 +75,9 @@ pub struct LoadPlan {
     /// Router worker threads.
     pub threads: usize,
     pub max_in_flight: u64,
+    /// The router records its metrics into the process's `metrics` recorder (`load
+    /// --metrics-listen`); off, the overhead figures are the router's alone.
+    pub metrics: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -522,7 +525,8 @@ pub fn run_load(
     };
     let mut builder = Router::builder(table, named.policy.clone())
         .sink(events)
-        .seed(stream_key(plan.seed, Purpose::RouterExploration, GLOBAL));
+        .seed(stream_key(plan.seed, Purpose::RouterExploration, GLOBAL))
+        .metrics(plan.metrics);
     for (p, adapter) in world.providers.iter().zip(paced.adapters()) {
         builder = builder.adapter(
             &p.name,

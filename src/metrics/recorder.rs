@@ -317,6 +317,7 @@ impl EventSink for Recorder {
             // Audited (the audit file has them), not aggregated.
             RouterEvent::TripSuppressed(_)
             | RouterEvent::Abandoned(_)
+            | RouterEvent::Reloaded(_)
             | RouterEvent::OverrideSet(_)
             | RouterEvent::OverrideExpired(_)
             | RouterEvent::TrafficShiftSet(_)

@@ -93,11 +93,12 @@ async fn drive(
         let agenda = Agenda::shared(epoch);
         let adapters = assemble(&world, seed, epoch, &agenda);
         let table = RoutingTable::new(&world.provider_names(), &world.routes)?;
-        let mut builder = Router::builder(table, policy).sink(sink).seed(stream_key(
-            seed,
-            Purpose::RouterExploration,
-            GLOBAL,
-        ));
+        // No metrics: a simulation's figures are virtual time's, and runs in parallel would add
+        // up into the same series of whatever recorder the process has.
+        let mut builder = Router::builder(table, policy)
+            .sink(sink)
+            .seed(stream_key(seed, Purpose::RouterExploration, GLOBAL))
+            .metrics(false);
         for (p, adapter) in world.providers.iter().zip(adapters) {
             builder = builder.adapter(&p.name, Arc::new(adapter));
         }

@@ -3,7 +3,9 @@
 //! candidate set is the same size throughout: a flat line across table sizes shows that
 //! candidates are looked up through the index, not scanned.
 //!
-//! Run: `cargo bench -p failover-router --bench decision`
+//! Run: `cargo bench -p failover-router --bench decision`; with `--features metrics`, the
+//! routers record their metrics into a Prometheus recorder installed for the whole bench (no
+//! HTTP listener), so the figures include what a service pays for them.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use failover_router::{Country, Destination, NumberType, VerificationId, VerificationRequest};
@@ -21,7 +23,26 @@ fn request(i: u64) -> VerificationRequest {
     }
 }
 
+/// Installs `metrics-exporter-prometheus`'s recorder globally, as a service would, before any
+/// router is built (a router registers its series when it is built).
+#[cfg(feature = "metrics")]
+fn install_recorder() {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the bench installs the only recorder");
+    // Upkeep drains histogram samples into their summaries, as the exporter's own task does
+    // every 5 s: without it the samples of millions of iterations would pile up in memory.
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            handle.run_upkeep();
+        }
+    });
+}
+
 fn benches(c: &mut Criterion) {
+    #[cfg(feature = "metrics")]
+    install_recorder();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

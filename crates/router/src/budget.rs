@@ -35,6 +35,33 @@ impl RetryBudget {
         }
     }
 
+    /// The budget under new settings, keeping what it has counted: with the same window the
+    /// buckets carry over as they are; with another, the window's totals are filed at the
+    /// current moment, so recent verifications keep earning retries for one new window (a
+    /// reload must not leave an outage with only the floor).
+    pub(crate) fn retuned(
+        &self,
+        ratio: f64,
+        min_per_second: f64,
+        window: Duration,
+        since_epoch: Duration,
+    ) -> Self {
+        let mut next = RetryBudget::new(ratio, min_per_second, window);
+        if next.bucket_nanos == self.bucket_nanos {
+            next.head = self.head;
+            next.buckets = self.buckets.clone();
+            next.total = self.total;
+        } else {
+            let mut old = self.clone();
+            old.advance(since_epoch);
+            let i = next.advance(since_epoch);
+            let clamp = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+            next.buckets[i] = (clamp(old.total.0), clamp(old.total.1));
+            next.total = (u64::from(next.buckets[i].0), u64::from(next.buckets[i].1));
+        }
+        next
+    }
+
     fn advance(&mut self, since_epoch: Duration) -> usize {
         let now = since_epoch.as_nanos() as u64 / self.bucket_nanos;
         let n = RETRY_BUCKETS as u64;
@@ -96,6 +123,11 @@ const EXPLORATION_BURST: f64 = 5.0;
 impl ExplorationBudget {
     pub(crate) fn new(share: f64) -> Self {
         ExplorationBudget { share, tokens: 1.0 }
+    }
+
+    /// A new share, keeping the tokens earned so far.
+    pub(crate) fn retune(&mut self, share: f64) {
+        self.share = share;
     }
 
     pub(crate) fn earn(&mut self) {

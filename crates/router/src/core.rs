@@ -5,6 +5,7 @@
 //! async driver in `router.rs` takes the lock, calls one of these, releases it, and only then
 //! awaits the adapter or emits events.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -12,7 +13,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use tokio::time::Instant;
 
 use crate::adapter::{
-    AttemptId, AttemptOutcome, Attribution, FailureKind, MaskedDestination, VerificationId,
+    AttemptId, AttemptOutcome, Attribution, FailureKind, MaskedDestination, ProviderAdapter,
+    VerificationId,
 };
 use crate::budget::{ExplorationBudget, RetryBudget};
 use crate::event::{
@@ -20,7 +22,7 @@ use crate::event::{
     RouteState, RouterEvent, ShiftWeight, StateChange, StateReason, TrafficShiftChange,
     TripSuppressed,
 };
-use crate::health::{LatencyLimit, QuantileThreshold};
+use crate::health::{HealthWindow, LatencyLimit, QuantileThreshold};
 use crate::inline::InlineVec;
 use crate::limits::{LimitUsage, Limits};
 use crate::operator::{OverrideNote, OverrideRequest, TrafficShift};
@@ -30,8 +32,13 @@ use crate::select::{self, Scored};
 use crate::state::{Judged, RouteRuntime, Transition, Verdict};
 use rand::Rng;
 
-/// Immutable configuration shared by every call.
+/// One generation of the configuration: what a build or a reload validated and resolved.
+/// Immutable; a reload replaces it whole (see [`Locked`]).
 pub(crate) struct Shared {
+    /// 0 at build, one more per reload: a verification notices it crossed a reload by it.
+    pub generation: u64,
+    /// One adapter per provider id (ids only grow across reloads, like route ids).
+    pub adapters: Vec<Arc<dyn ProviderAdapter>>,
     pub table: RoutingTable,
     pub policy: Policy,
     pub epoch: Instant,
@@ -234,6 +241,14 @@ pub(crate) struct RequestKey {
     pub group: Option<GroupId>,
 }
 
+/// What the router's lock guards: the configuration and the state learnt under it, swapped
+/// together by a reload so that no decision ever sees one generation's table with another's
+/// state.
+pub(crate) struct Locked {
+    pub shared: Arc<Shared>,
+    pub core: Core,
+}
+
 #[derive(Clone)]
 pub(crate) struct Core {
     pub routes: Vec<RouteRuntime>,
@@ -330,6 +345,55 @@ impl Core {
             scores: Vec::new(),
             class_of: Vec::new(),
         }
+    }
+
+    /// Moves the learnt state from configuration `old` to `new` (a reload; route and group ids
+    /// only grow, see [`RoutingTable::merged`]): new routes start as at a cold start, a route
+    /// listed again after being retired starts afresh (its old record is stale) but keeps its
+    /// attempts in flight, budgets keep what they counted. Windows are rebuilt only if their
+    /// shape (`health.window`, `health.buckets`) changed, which loses their counts: the result
+    /// says so. Nothing here can fail: the new configuration was validated before.
+    pub(crate) fn reconfigure(&mut self, old: &Shared, new: &Shared, now: Instant) -> bool {
+        let p = &new.policy;
+        let since = new.since_epoch(now);
+        let reshaped = old.policy.health.window != p.health.window
+            || old.policy.health.buckets != p.health.buckets;
+        for (i, route) in new.table.routes().iter().enumerate() {
+            match self.routes.get_mut(i) {
+                None => self.routes.push(RouteRuntime::new(p, now)),
+                Some(rt) if !route.retired && old.table.routes()[i].retired => {
+                    let mut fresh = RouteRuntime::new(p, now);
+                    fresh.ledger = std::mem::take(&mut rt.ledger);
+                    fresh.probes_in_flight = rt.probes_in_flight;
+                    *rt = fresh;
+                }
+                Some(rt) if reshaped => {
+                    rt.window = HealthWindow::new(p.health.window, p.health.buckets);
+                }
+                Some(_) => {}
+            }
+        }
+        let (old_window, window) = (retry_window(&old.policy), retry_window(p));
+        let b = &p.retry_budget;
+        let retuned = old_window != window
+            || old.policy.retry_budget.ratio != b.ratio
+            || old.policy.retry_budget.min_per_second != b.min_per_second;
+        for g in &mut self.groups {
+            if retuned {
+                g.retry = g.retry.retuned(b.ratio, b.min_per_second, window, since);
+            }
+        }
+        for _ in self.groups.len()..new.table.group_count() {
+            self.groups.push(GroupRuntime {
+                panic: false,
+                retry: RetryBudget::new(b.ratio, b.min_per_second, window),
+                shift: None,
+            });
+        }
+        // Attempts in flight stay counted by route and provider id; new ids start as at build.
+        self.limits.grow(&new.limits, &new.table, now);
+        self.explore.retune(p.exploration_budget);
+        reshaped
     }
 
     /// A verification of `group` started: it earns its group's retries.
@@ -485,12 +549,16 @@ impl Core {
             }
         }
         let mut ready = self.routes[route.index()].ledger.judge(seq, judged);
+        // A route retired by a reload still settles its attempts in flight, but is not judged
+        // any more: it is no candidate, and its verdicts would only be noise in the audit.
+        let learns = !shared.table.route(route).retired;
         while let Some(next) = ready {
             if let Judged::Outcome {
                 outcome,
                 latency,
                 probe,
             } = next
+                && learns
             {
                 self.record(shared, route, outcome, latency, probe, at, events);
             }
@@ -773,7 +841,7 @@ impl Core {
     pub(crate) fn set_shift(
         &mut self,
         shared: &Shared,
-        group: GroupId,
+        (group, country, number_type): (GroupId, Country, NumberType),
         weights: Option<Vec<(RouteId, f64)>>,
         by: &str,
         reason: &str,
@@ -782,11 +850,10 @@ impl Core {
     ) -> bool {
         let at = shared.since_epoch(now);
         let g = &mut self.groups[group.0 as usize];
-        let first = shared.table.route(shared.table.group_routes(group)[0]);
         let mut change = TrafficShiftChange {
             at,
-            country: first.country,
-            number_type: first.number_type,
+            country,
+            number_type,
             weights: Vec::new(),
             by: by.to_owned(),
             reason: reason.to_owned(),

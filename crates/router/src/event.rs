@@ -342,6 +342,27 @@ pub struct TrafficShiftChange {
     pub reason: String,
 }
 
+/// The router's configuration was swapped by [`crate::Router::reload`]: what changed. Route
+/// ids are the router's (stable across reloads: see [`crate::Route::retired`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reloaded {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    /// Reloads so far, this one included.
+    pub generation: u64,
+    /// Routes new to the router, or listed again after being retired: they start cold.
+    pub added: Vec<RouteId>,
+    /// Routes no longer listed: never candidates again.
+    pub retired: Vec<RouteId>,
+    /// Routes kept whose cost, priority, weight or failure domains changed.
+    pub changed: Vec<RouteId>,
+    /// Top-level policy fields (or sections) that changed, e.g. `"trip"`, `"max_attempts"`.
+    pub policy_fields: Vec<&'static str>,
+    /// The health windows were rebuilt (`health.window` or `health.buckets` changed), losing
+    /// their counts; states, backoff and long-run records are kept either way.
+    pub windows_reset: bool,
+}
+
 /// One entry of the audit trail.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -356,6 +377,7 @@ pub enum RouterEvent<'a> {
     Finished(Finished),
     Conversion(Conversion),
     Abandoned(Abandoned),
+    Reloaded(Reloaded),
     OverrideSet(OverrideSet),
     OverrideExpired(OverrideExpired),
     TrafficShiftSet(TrafficShiftChange),
@@ -374,6 +396,7 @@ impl RouterEvent<'_> {
             RouterEvent::Finished(e) => e.at,
             RouterEvent::Conversion(e) => e.at,
             RouterEvent::Abandoned(e) => e.at,
+            RouterEvent::Reloaded(e) => e.at,
             RouterEvent::OverrideSet(e) => e.at,
             RouterEvent::OverrideExpired(e) => e.at,
             RouterEvent::TrafficShiftSet(e) | RouterEvent::TrafficShiftCleared(e) => e.at,
@@ -421,6 +444,10 @@ impl EventSink for TracingSink {
             RouterEvent::PanicExit(e) => {
                 tracing::info!(country = %e.country, number_type = %e.number_type, "panic mode left")
             }
+            RouterEvent::Reloaded(e) => tracing::info!(
+                generation = e.generation, added = e.added.len(), retired = e.retired.len(),
+                changed = e.changed.len(), policy = ?e.policy_fields, "configuration reloaded"
+            ),
             RouterEvent::TripSuppressed(e) => tracing::warn!(
                 route = e.route.0, reason = ?e.reason, out = e.out_of_service, of = e.group_size,
                 "trip suppressed by ejection cap"

@@ -79,6 +79,8 @@
 //! - [`adapter`]: the provider seam and the failure taxonomy with its attribution.
 //! - [`policy`]: every threshold, with documented defaults and per-country / use-case overrides.
 //! - [`event`]: the audit trail and the sink trait.
+//! - `telemetry` (feature `metrics`): counters, gauges and histograms through the `metrics`
+//!   facade, derived from the audit trail, for a recorder the embedder installs.
 //! - `health`, `state`, `select`, `budget`, `core`, `router`: sliding windows, the route state
 //!   machine, selection strategies, retry / exploration budgets, the locked core, the async driver.
 pub mod adapter;
@@ -90,11 +92,14 @@ mod health;
 mod inline;
 mod limits;
 mod operator;
+mod ops;
 pub mod policy;
 pub mod route;
 mod router;
 mod select;
 mod state;
+#[cfg(feature = "metrics")]
+pub mod telemetry;
 
 pub use adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Attribution, Destination, FailureKind,
@@ -102,14 +107,17 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    AbandonReason, Candidate, DecisionReason, EventSink, Excluded, NoopSink, Override, RouteState,
-    RouterEvent, TracingSink,
+    AbandonReason, Candidate, DecisionReason, EventSink, Excluded, NoopSink, Override, Reloaded,
+    RouteState, RouterEvent, TracingSink,
 };
 pub use health::WindowSnapshot;
 pub use operator::{OverrideInfo, OverrideRequest, ShiftError, TrafficShift};
+pub use ops::{GroupSnapshot, RouteSnapshot, RouterSnapshot};
 pub use policy::{LimitConfig, Policy, PolicyError, Strategy};
-pub use route::{Country, NumberType, ProviderId, RouteId, RouteSpec, RoutingTable, TableError};
+pub use route::{
+    Country, NumberType, ProviderId, Route, RouteId, RouteSpec, RoutingTable, TableError,
+};
 pub use router::{
-    BuildError, DeliveryReceipt, DryRun, Explanation, RouteStatus, Router, RouterBuilder,
-    UnknownRoute, VerificationOutcome, VerificationRequest,
+    BuildError, DeliveryReceipt, DryRun, Explanation, ProbeStatus, RouteStatus, Router,
+    RouterBuilder, UnknownRoute, VerificationOutcome, VerificationRequest,
 };

@@ -191,6 +191,19 @@ impl LimitUsage {
         }
     }
 
+    /// Makes room for the providers and routes a reload added (ids only grow), each starting
+    /// as at build: nothing in flight, a full bucket. Existing ones keep what they count.
+    pub(crate) fn grow(&mut self, limits: &Limits, table: &RoutingTable, now: Instant) {
+        for i in self.providers.len()..table.providers().len() {
+            let l = limits.providers.get(i).and_then(Option::as_ref);
+            self.providers.push(Usage::new(l, now));
+        }
+        for i in self.routes.len()..table.routes().len() {
+            let l = limits.routes.get(i).and_then(Option::as_ref);
+            self.routes.push(Usage::new(l, now));
+        }
+    }
+
     /// Whether `route` (of `provider`) and its provider each have room for one more attempt.
     pub(crate) fn admits(
         &mut self,

@@ -960,6 +960,124 @@ impl Policy {
         out
     }
 
+    /// The top-level fields (sections count as one) in which `other` differs from this policy:
+    /// the policy half of a reload's audit event.
+    pub fn changed_fields(&self, other: &Policy) -> Vec<&'static str> {
+        // Destructured so that a field added to `Policy` fails to compile here until listed.
+        let Policy {
+            strategy: _,
+            max_attempts: _,
+            attempt_timeout: _,
+            adaptive_timeout: _,
+            deadline: _,
+            diversity: _,
+            diversity_fallback: _,
+            exploration: _,
+            exploration_budget: _,
+            prior_strength: _,
+            cost_sensitivity: _,
+            failure_penalty: _,
+            score_spread: _,
+            min_in_time_share: _,
+            capacity_cooldown: _,
+            late_delivery_grace: _,
+            max_stragglers: _,
+            max_attempt_cost: _,
+            max_verification_cost: _,
+            limits: _,
+            health: _,
+            trip: _,
+            ejection: _,
+            probe: _,
+            retry_budget: _,
+            overrides: _,
+            compliance: _,
+        } = self;
+        let mut out = Vec::new();
+        if self.strategy != other.strategy {
+            out.push("strategy");
+        }
+        if self.max_attempts != other.max_attempts {
+            out.push("max_attempts");
+        }
+        if self.attempt_timeout != other.attempt_timeout {
+            out.push("attempt_timeout");
+        }
+        if self.adaptive_timeout != other.adaptive_timeout {
+            out.push("adaptive_timeout");
+        }
+        if self.deadline != other.deadline {
+            out.push("deadline");
+        }
+        if self.diversity != other.diversity {
+            out.push("diversity");
+        }
+        if self.diversity_fallback != other.diversity_fallback {
+            out.push("diversity_fallback");
+        }
+        if self.exploration != other.exploration {
+            out.push("exploration");
+        }
+        if self.exploration_budget != other.exploration_budget {
+            out.push("exploration_budget");
+        }
+        if self.prior_strength != other.prior_strength {
+            out.push("prior_strength");
+        }
+        if self.cost_sensitivity != other.cost_sensitivity {
+            out.push("cost_sensitivity");
+        }
+        if self.failure_penalty != other.failure_penalty {
+            out.push("failure_penalty");
+        }
+        if self.score_spread != other.score_spread {
+            out.push("score_spread");
+        }
+        if self.min_in_time_share != other.min_in_time_share {
+            out.push("min_in_time_share");
+        }
+        if self.capacity_cooldown != other.capacity_cooldown {
+            out.push("capacity_cooldown");
+        }
+        if self.late_delivery_grace != other.late_delivery_grace {
+            out.push("late_delivery_grace");
+        }
+        if self.max_stragglers != other.max_stragglers {
+            out.push("max_stragglers");
+        }
+        if self.max_attempt_cost != other.max_attempt_cost {
+            out.push("max_attempt_cost");
+        }
+        if self.max_verification_cost != other.max_verification_cost {
+            out.push("max_verification_cost");
+        }
+        if self.limits != other.limits {
+            out.push("limits");
+        }
+        if self.health != other.health {
+            out.push("health");
+        }
+        if self.trip != other.trip {
+            out.push("trip");
+        }
+        if self.ejection != other.ejection {
+            out.push("ejection");
+        }
+        if self.probe != other.probe {
+            out.push("probe");
+        }
+        if self.retry_budget != other.retry_budget {
+            out.push("retry_budget");
+        }
+        if self.overrides != other.overrides {
+            out.push("overrides");
+        }
+        if self.compliance != other.compliance {
+            out.push("compliance");
+        }
+        out
+    }
+
     /// Which field sets `name` for (`country`, `use_case`): the most specific matching
     /// override that has it, else the policy's own.
     fn cap_source(&self, name: &str, country: Country, use_case: Option<&str>) -> String {
@@ -1058,7 +1176,7 @@ impl Policy {
 }
 
 /// The request-level settings resolved for one (country, use case).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Plan {
     pub strategy: Strategy,
     pub max_attempts: u32,

@@ -194,6 +194,11 @@ pub struct Route {
     pub weight: f64,
     /// Interned failure domain ids, sorted, deduplicated.
     pub failure_domains: Vec<u32>,
+    /// Removed from the table by a [`reload`](crate::Router::reload). A router's route ids stay
+    /// valid for its whole life (events, receipts and attempts in flight name routes by id), so
+    /// a removed route keeps its id and its record but is never a candidate again; a later
+    /// reload that lists it again revives it under the same id.
+    pub retired: bool,
 }
 
 impl Route {
@@ -244,11 +249,11 @@ pub enum TableError {
 
 const NO_GROUP: u32 = u32::MAX;
 const NUMBER_TYPES: usize = 5;
-const DENSE_GROUPS: usize = 26 * 26 * NUMBER_TYPES;
+pub(crate) const DENSE_GROUPS: usize = 26 * 26 * NUMBER_TYPES;
 
 /// The position of (country, number type) in the dense group index. A `Country` holds two
 /// upper-case ASCII letters by construction.
-fn dense(country: Country, number_type: NumberType) -> usize {
+pub(crate) fn dense(country: Country, number_type: NumberType) -> usize {
     let [a, b] = country.0;
     let letter = |c: u8| usize::from(c.wrapping_sub(b'A')).min(25);
     (letter(a) * 26 + letter(b)) * NUMBER_TYPES + number_type as usize
@@ -274,6 +279,71 @@ impl RoutingTable {
     /// Builds the table. `providers` fixes provider ids (their index), so adapters can be
     /// registered by id; every route must name one of them.
     pub fn new<P: AsRef<str>>(providers: &[P], specs: &[RouteSpec]) -> Result<Self, TableError> {
+        Self::build(providers, specs, &[])
+    }
+
+    /// The table a router moves to when it is reloaded with `next`: this table's routes keep
+    /// their ids (with `next`'s cost, priority, weight and failure domains where `next` still
+    /// lists them, retired where it does not), `next`'s other routes are appended, and so are
+    /// its new providers. Routes are matched by (provider, country, number type).
+    pub(crate) fn merged(&self, next: &RoutingTable) -> RoutingTable {
+        let key = |r: &Route| (r.provider_name.clone(), r.country, r.number_type);
+        let by_key: HashMap<_, usize> = next
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (key(r), i))
+            .collect();
+        let mut providers = self.providers.clone();
+        for p in &next.providers {
+            if !self.provider_index.contains_key(p) {
+                providers.push(p.clone());
+            }
+        }
+        let spec_of = |t: &RoutingTable, r: &Route| RouteSpec {
+            provider: r.provider_name.clone(),
+            country: r.country,
+            number_type: r.number_type,
+            cost: r.cost,
+            priority: r.priority,
+            weight: r.weight,
+            failure_domains: r
+                .failure_domains
+                .iter()
+                .map(|d| t.domain_name(*d).to_owned())
+                .collect(),
+        };
+        let mut used = vec![false; next.routes.len()];
+        let mut specs = Vec::with_capacity(self.routes.len() + next.routes.len());
+        let mut retired = Vec::with_capacity(specs.capacity());
+        for r in &self.routes {
+            match by_key.get(&key(r)) {
+                Some(&i) => {
+                    used[i] = true;
+                    specs.push(spec_of(next, &next.routes[i]));
+                    retired.push(false);
+                }
+                None => {
+                    specs.push(spec_of(self, r));
+                    retired.push(true);
+                }
+            }
+        }
+        for (i, r) in next.routes.iter().enumerate() {
+            if !used[i] {
+                specs.push(spec_of(next, r));
+                retired.push(false);
+            }
+        }
+        // Both tables were valid, and the merge keeps one entry per key and every provider.
+        Self::build(&providers, &specs, &retired).expect("a merge of two valid tables is valid")
+    }
+
+    fn build<P: AsRef<str>>(
+        providers: &[P],
+        specs: &[RouteSpec],
+        retired: &[bool],
+    ) -> Result<Self, TableError> {
         // Names are looked up through hash maps, never by scanning the names before them: a
         // scan per name made building a table of 100,000 providers take minutes. The maps are
         // only read by key, so their order reaches nothing.
@@ -342,8 +412,12 @@ impl RoutingTable {
                 priority: spec.priority,
                 weight: spec.weight,
                 failure_domains: fd,
+                retired: retired.get(i).copied().unwrap_or(false),
             });
         }
+        // Group ids are given in order of first appearance over every route, retired ones
+        // included, so a reload (which keeps route order and appends) keeps them too; a group
+        // whose routes are all retired has no members and no coverage.
         let mut group_index = vec![NO_GROUP; DENSE_GROUPS].into_boxed_slice();
         let mut group_routes: Vec<Vec<RouteId>> = Vec::new();
         let mut route_group = Vec::with_capacity(routes.len());
@@ -354,8 +428,15 @@ impl RoutingTable {
                 *slot = (group_routes.len() - 1) as u32;
             }
             let g = GroupId(*slot);
-            group_routes[g.0 as usize].push(r.id);
+            if !r.retired {
+                group_routes[g.0 as usize].push(r.id);
+            }
             route_group.push(g);
+        }
+        for slot in group_index.iter_mut() {
+            if *slot != NO_GROUP && group_routes[*slot as usize].is_empty() {
+                *slot = NO_GROUP;
+            }
         }
         let provider_index = provider_index
             .into_iter()
@@ -372,8 +453,23 @@ impl RoutingTable {
         })
     }
 
+    /// Every route, by id; after a reload this includes retired ones (see [`Route::retired`]).
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// The route of `provider` (by name) serving (country, number type), retired or not.
+    pub fn find(
+        &self,
+        provider: &str,
+        country: Country,
+        number_type: NumberType,
+    ) -> Option<RouteId> {
+        let p = self.provider_id(provider)?;
+        self.routes
+            .iter()
+            .find(|r| r.provider == p && r.country == country && r.number_type == number_type)
+            .map(|r| r.id)
     }
 
     pub fn route(&self, id: RouteId) -> &Route {

@@ -23,7 +23,9 @@ use crate::adapter::{
     Attempt, AttemptFuture, AttemptId, AttemptOutcome, Destination, FailureKind, ProviderAdapter,
     VerificationId,
 };
-use crate::core::{Candidates, Core, DecisionOut, Moment, RequestKey, ResolvedRule, Shared};
+use crate::core::{
+    Candidates, Core, DecisionOut, Locked, Moment, RequestKey, ResolvedRule, Shared,
+};
 use crate::event::{
     AbandonReason, Abandoned, AttemptFinished, Candidate, Conversion, Decision, DecisionReason,
     EventSink, Finished, LateDelivery, NoopSink, Override, RouteState, RouterEvent,
@@ -36,6 +38,8 @@ use crate::operator::{OverrideInfo, OverrideRequest, ShiftError, TrafficShift};
 use crate::policy::{Plan, Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::state::Judged;
+#[cfg(feature = "metrics")]
+use crate::telemetry::{DecisionTimer, RouterMetrics};
 
 /// One verification to deliver.
 #[derive(Clone, Debug)]
@@ -105,25 +109,49 @@ pub struct Explanation {
     pub panic: bool,
 }
 
-/// A route's current standing, for dashboards and tests.
-#[derive(Clone, Debug, PartialEq)]
+/// A route's current standing, for dashboards, admin endpoints and tests: as of the moment it
+/// is asked, with lazy transitions applied (an ejection whose time is up reads as probing even
+/// if no decision has looked at the route since) but without changing anything.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RouteStatus {
     /// The state selection acts on.
     pub state: RouteState,
     /// The state machine's own verdict (differs from `state` under an override).
     pub evaluated: RouteState,
+    #[serde(rename = "override")]
     pub override_: Override,
     /// Who set the override, why and until when (`None` without an override).
     pub operator: Option<OverrideInfo>,
+    /// Windowed counts and rates, and the latency quantile.
     pub window: WindowSnapshot,
     pub backoff_multiplier: f64,
     /// Attempts sent and not yet applied to its health (in flight, or waiting for attempts
     /// launched before them).
     pub pending_attempts: usize,
     pub probes_in_flight: u32,
+    /// Time left in the current ejection (`None` unless ejected).
+    #[serde(serialize_with = "crate::event::opt_secs")]
+    pub ejection_remaining: Option<Duration>,
+    /// The current probing period (zeros when the route is not probing).
+    pub probe: ProbeStatus,
+    /// The route's long-run delivery record (decayed: roughly its last 100 outcomes), the prior
+    /// `score` and `thompson` lean on once it has history; `None` before any outcome.
+    pub long_run_delivery_rate: Option<f64>,
+    /// Removed by a reload (see [`crate::Route::retired`]).
+    pub retired: bool,
     /// Attempts launched and not yet judged: what counts against the route's `limits` entry
     /// (and, summed over its routes, its provider's).
     pub in_flight: u32,
+}
+
+/// The outcomes of a route's current probing period.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct ProbeStatus {
+    pub attempts: u32,
+    pub successes: u32,
+    pub failures: u32,
+    /// Probe credit (a probe spends 1).
+    pub credit: f64,
 }
 
 /// Errors building a router: each names what to fix.
@@ -157,6 +185,8 @@ pub struct RouterBuilder {
     unknown_adapter: Option<String>,
     sink: Arc<dyn EventSink>,
     seed: u64,
+    #[cfg(feature = "metrics")]
+    metrics: bool,
 }
 
 impl RouterBuilder {
@@ -182,105 +212,140 @@ impl RouterBuilder {
         self
     }
 
+    /// Whether this router records its metrics (feature `metrics`; default: yes) into the
+    /// `metrics` recorder in force when [`RouterBuilder::build`] runs. Off for a router whose
+    /// figures must not reach the service's dashboards: a simulation in virtual time, a
+    /// shadow router evaluating another policy (its series would add to the live router's).
+    /// Off, the router reads no wall clock and registers nothing.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
+        self
+    }
+
     pub fn build(self) -> Result<Router, BuildError> {
         self.policy.validate()?;
-        for w in self.policy.warnings() {
-            tracing::warn!(field = %w.field, "{}", w.message);
-        }
         if let Some(name) = self.unknown_adapter {
             return Err(BuildError::UnknownAdapter(name));
         }
-        let mut adapters = Vec::with_capacity(self.adapters.len());
-        for (i, a) in self.adapters.into_iter().enumerate() {
-            let has_routes = self.table.routes().iter().any(|r| r.provider.index() == i);
-            match a {
-                Some(a) => adapters.push(a),
-                None if has_routes => {
-                    return Err(BuildError::MissingAdapter(
-                        self.table.providers()[i].clone(),
-                    ));
-                }
-                None => adapters.push(Arc::new(Unrouted) as Arc<dyn ProviderAdapter>),
-            }
-        }
-        let mut use_cases: Vec<String> = Vec::new();
-        let mut override_countries: Vec<Country> = Vec::new();
-        for o in &self.policy.overrides {
-            if let Some(u) = &o.use_case
-                && !use_cases.contains(u)
-            {
-                use_cases.push(u.clone());
-            }
-            if let Some(c) = o.country
-                && !override_countries.contains(&c)
-            {
-                override_countries.push(c);
-            }
-        }
-        let mut compliance = Vec::new();
-        for (i, rule) in self.policy.compliance.iter().enumerate() {
-            if let Some(u) = &rule.use_case
-                && !use_cases.contains(u)
-            {
-                use_cases.push(u.clone());
-            }
-            let resolve = |names: &[String], list: &str| -> Result<Vec<u32>, BuildError> {
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(k, n)| {
-                        self.table.provider_id(n).map(|p| p.0).ok_or_else(|| {
-                            BuildError::UnknownComplianceProvider {
-                                field: format!("compliance[{i}].{list}[{k}]"),
-                                name: n.clone(),
-                            }
-                        })
-                    })
-                    .collect()
-            };
-            compliance.push(ResolvedRule {
-                country: rule.country,
-                use_case: None,
-                allow: resolve(&rule.allow, "allow")?,
-                deny: resolve(&rule.deny, "deny")?,
-            });
-        }
-        for (rule, resolved) in self.policy.compliance.iter().zip(compliance.iter_mut()) {
-            resolved.use_case = rule
-                .use_case
-                .as_ref()
-                .and_then(|u| use_cases.iter().position(|x| x == u));
-        }
-        let trip_latency = self.policy.trip.latency.map(QuantileThreshold::new);
-        let limits = Limits::resolve(&self.policy, &self.table)?;
-        let routes = self.table.routes().iter();
-        for w in (self.policy).cost_cap_warnings(routes.map(|r| (r.country, r.number_type, r.cost)))
-        {
-            tracing::warn!(field = %w.field, "{}", w.message);
-        }
-        let mut shared = Shared {
-            table: self.table,
-            policy: self.policy,
-            epoch: Instant::now(),
-            use_cases,
-            override_countries,
-            plans: Vec::new(),
-            compliance,
-            trip_latency,
-            limits,
-        };
-        shared.build_plans();
+        let epoch = Instant::now();
+        let shared = configure(self.table, self.policy, self.adapters, epoch, 0)?;
         let core = Core::new(&shared, self.seed);
+        #[cfg(feature = "metrics")]
+        let metrics = self
+            .metrics
+            .then(|| RouterMetrics::new(&shared.table, |r| core.routes[r.index()].effective()));
+        let shared = Arc::new(shared);
         Ok(Router {
             inner: Arc::new(Inner {
-                shared,
-                adapters,
                 sink: self.sink,
-                core: Mutex::new(core),
+                config: Mutex::new(Arc::clone(&shared)),
+                locked: Mutex::new(Locked { shared, core }),
+                reloading: Mutex::new(()),
                 watchers: Mutex::new(Watchers::default()),
+                #[cfg(feature = "metrics")]
+                metrics,
             }),
         })
     }
+}
+
+/// Validates `policy` against `table` and resolves everything a decision looks up: one
+/// generation of the router's configuration. `adapters` is indexed by provider id.
+pub(crate) fn configure(
+    table: RoutingTable,
+    policy: Policy,
+    adapters: Vec<Option<Arc<dyn ProviderAdapter>>>,
+    epoch: Instant,
+    generation: u64,
+) -> Result<Shared, BuildError> {
+    policy.validate()?;
+    for w in policy.warnings() {
+        tracing::warn!(field = %w.field, "{}", w.message);
+    }
+    let mut resolved = Vec::with_capacity(adapters.len());
+    for (i, a) in adapters.into_iter().enumerate() {
+        let has_routes = table
+            .routes()
+            .iter()
+            .any(|r| r.provider.index() == i && !r.retired);
+        match a {
+            Some(a) => resolved.push(a),
+            None if has_routes => {
+                return Err(BuildError::MissingAdapter(table.providers()[i].clone()));
+            }
+            None => resolved.push(Arc::new(Unrouted) as Arc<dyn ProviderAdapter>),
+        }
+    }
+    let mut use_cases: Vec<String> = Vec::new();
+    let mut override_countries: Vec<Country> = Vec::new();
+    for o in &policy.overrides {
+        if let Some(u) = &o.use_case
+            && !use_cases.contains(u)
+        {
+            use_cases.push(u.clone());
+        }
+        if let Some(c) = o.country
+            && !override_countries.contains(&c)
+        {
+            override_countries.push(c);
+        }
+    }
+    let mut compliance = Vec::new();
+    for (i, rule) in policy.compliance.iter().enumerate() {
+        if let Some(u) = &rule.use_case
+            && !use_cases.contains(u)
+        {
+            use_cases.push(u.clone());
+        }
+        let resolve = |names: &[String], list: &str| -> Result<Vec<u32>, BuildError> {
+            names
+                .iter()
+                .enumerate()
+                .map(|(k, n)| {
+                    table.provider_id(n).map(|p| p.0).ok_or_else(|| {
+                        BuildError::UnknownComplianceProvider {
+                            field: format!("compliance[{i}].{list}[{k}]"),
+                            name: n.clone(),
+                        }
+                    })
+                })
+                .collect()
+        };
+        compliance.push(ResolvedRule {
+            country: rule.country,
+            use_case: None,
+            allow: resolve(&rule.allow, "allow")?,
+            deny: resolve(&rule.deny, "deny")?,
+        });
+    }
+    for (rule, r) in policy.compliance.iter().zip(compliance.iter_mut()) {
+        r.use_case = rule
+            .use_case
+            .as_ref()
+            .and_then(|u| use_cases.iter().position(|x| x == u));
+    }
+    let trip_latency = policy.trip.latency.map(QuantileThreshold::new);
+    let limits = Limits::resolve(&policy, &table)?;
+    let live = table.routes().iter().filter(|r| !r.retired);
+    for w in policy.cost_cap_warnings(live.map(|r| (r.country, r.number_type, r.cost))) {
+        tracing::warn!(field = %w.field, "{}", w.message);
+    }
+    let mut shared = Shared {
+        generation,
+        adapters: resolved,
+        table,
+        policy,
+        epoch,
+        use_cases,
+        override_countries,
+        plans: Vec::new(),
+        compliance,
+        trip_latency,
+        limits,
+    };
+    shared.build_plans();
+    Ok(shared)
 }
 
 /// Stands in for providers that have no routes (never called).
@@ -293,11 +358,18 @@ impl ProviderAdapter for Unrouted {
 }
 
 struct Inner {
-    shared: Shared,
-    adapters: Vec<Arc<dyn ProviderAdapter>>,
     sink: Arc<dyn EventSink>,
-    core: Mutex<Core>,
+    locked: Mutex<Locked>,
+    /// The same configuration as `locked.shared` (replaced under that lock), for the reads
+    /// that need no state: a verification's start, event clocks.
+    config: Mutex<Arc<Shared>>,
+    /// Held for the whole of a reload, so two reloads never merge against the same table.
+    reloading: Mutex<()>,
     watchers: Mutex<Watchers>,
+    /// The metrics' handles (`None`: [`RouterBuilder::metrics`] off). Beside the core, not in
+    /// `Shared`: a route keeps its series whatever configuration it is served under.
+    #[cfg(feature = "metrics")]
+    metrics: Option<RouterMetrics>,
 }
 
 /// The verifications whose pending attempts are being watched after they ended, oldest first,
@@ -437,6 +509,9 @@ fn billed(outcome: AttemptOutcome) -> bool {
 /// and its pending attempts are handed to a watcher, which still judges them.
 struct Verification<'r> {
     router: &'r Router,
+    /// The configuration of the verification's latest decision: route ids only grow across
+    /// reloads, so every attempt it launched is in this table.
+    sh: Arc<Shared>,
     id: VerificationId,
     key: RequestKey,
     started: Duration,
@@ -454,7 +529,7 @@ impl Drop for Verification<'_> {
             return;
         }
         let router = self.router;
-        let at = router.inner.shared.moment(Instant::now());
+        let at = self.sh.moment(Instant::now());
         router.emit(&RouterEvent::Finished(Finished {
             at: at.since,
             started: self.started,
@@ -470,7 +545,8 @@ impl Drop for Verification<'_> {
         }));
         let in_flight = std::mem::take(&mut self.in_flight);
         if !in_flight.is_empty() {
-            router.watch_stragglers(self.id, in_flight, self.delivered, at.now);
+            let sh = Arc::clone(&self.sh);
+            router.watch_stragglers(sh, self.id, in_flight, self.delivered, at.now);
         }
     }
 }
@@ -485,30 +561,55 @@ impl Router {
             unknown_adapter: None,
             sink: Arc::new(NoopSink),
             seed: 0,
+            #[cfg(feature = "metrics")]
+            metrics: true,
         }
     }
 
-    pub fn table(&self) -> &RoutingTable {
-        &self.inner.shared.table
+    /// A copy of the routing table in force (after a reload: the merged table, whose ids are
+    /// the router's route ids for its whole life, retired routes included).
+    pub fn table(&self) -> RoutingTable {
+        self.core().shared.table.clone()
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.inner.shared.policy
+    /// A copy of the policy in force.
+    pub fn policy(&self) -> Policy {
+        self.core().shared.policy.clone()
     }
 
     /// Time since the router was built: the clock of its events.
     pub fn elapsed(&self) -> Duration {
-        self.inner.shared.since_epoch(Instant::now())
+        self.shared().since_epoch(Instant::now())
     }
 
-    fn core(&self) -> MutexGuard<'_, Core> {
+    /// The configuration in force, without waiting for the core's lock.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.inner.config.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Serializes reloads (held for the whole of one, never by the request path).
+    pub(crate) fn reload_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner
+            .reloading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Swaps the configuration: called with the core's lock held (`l`), so that the core and
+    /// the configuration change together.
+    pub(crate) fn install(&self, l: &mut Locked, next: Arc<Shared>) {
+        *self.inner.config.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&next);
+        l.shared = next;
+    }
+
+    pub(crate) fn core(&self) -> MutexGuard<'_, Locked> {
         // A panic while holding the lock cannot leave the core inconsistent in a way that
         // matters more than refusing all further traffic would.
-        self.inner.core.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.locked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn check_route(&self, route: RouteId) -> Result<(), UnknownRoute> {
-        let routes = self.inner.shared.table.routes().len();
+    fn check_route(sh: &Shared, route: RouteId) -> Result<(), UnknownRoute> {
+        let routes = sh.table.routes().len();
         if route.index() < routes {
             Ok(())
         } else {
@@ -519,9 +620,30 @@ impl Router {
         }
     }
 
+    /// The metrics' handles, unless built with `metrics(false)`.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn metrics(&self) -> Option<&RouterMetrics> {
+        self.inner.metrics.as_ref()
+    }
+
+    /// Times a decision for the metrics, lock wait included (what the request waits).
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn decision_timer(&self) -> DecisionTimer<'_> {
+        match &self.inner.metrics {
+            Some(m) => m.time_decision(),
+            None => DecisionTimer::off(),
+        }
+    }
+
     /// Hands one event to the sink. A panicking sink loses that event, never the routing.
     #[inline]
-    fn emit(&self, event: &RouterEvent<'_>) {
+    pub(crate) fn emit(&self, event: &RouterEvent<'_>) {
+        // Before the sink: a panicking sink must not cost the metrics their event.
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.inner.metrics {
+            m.observe(event);
+        }
         let sink = &self.inner.sink;
         if catch_unwind(AssertUnwindSafe(|| sink.emit(event))).is_err() {
             tracing::error!("the event sink panicked; the event was dropped");
@@ -530,7 +652,7 @@ impl Router {
 
     /// Emits and clears the events a locked step collected: usually none, a case kept inline.
     #[inline]
-    fn emit_all(&self, events: &mut Vec<RouterEvent<'static>>) {
+    pub(crate) fn emit_all(&self, events: &mut Vec<RouterEvent<'static>>) {
         if events.is_empty() {
             return;
         }
@@ -544,24 +666,29 @@ impl Router {
     /// Dropping the future before it completes (a caller's own timeout) is safe: the
     /// verification is audited as `abandoned` and its pending attempts are still judged.
     pub async fn verify(&self, req: VerificationRequest) -> VerificationOutcome {
-        let sh = &self.inner.shared;
+        // Decisions are made under the configuration in the core's lock: if a reload comes
+        // between this read and a decision, the decision notices (`generation`).
+        let sh = self.shared();
         // The clock is read once per wake-up: everything done before the next await happens
         // at that moment.
         let mut at = sh.moment(Instant::now());
         let use_case_index = sh.use_case_index(req.use_case.as_deref());
-        let plan = sh.plan(req.country, use_case_index);
+        // A verification keeps the request-level plan it started with, across reloads.
+        let plan = *sh.plan(req.country, use_case_index);
+        let plan = &plan;
         // The deadline in nanoseconds since the epoch, like `AttemptMeta`'s times: the state a
         // verification keeps across awaits is sized with care (see `AttemptMeta`).
         let deadline_ns = nanos(at.since + plan.deadline);
         let mut v = Verification {
             router: self,
+            sh,
             id: req.id,
             key: RequestKey {
                 destination: req.destination.masked(),
                 country: req.country,
                 number_type: req.number_type,
                 use_case: use_case_index,
-                group: sh.table.group(req.country, req.number_type),
+                group: None,
             },
             started: at.since,
             in_flight: Vec::new(),
@@ -589,13 +716,14 @@ impl Router {
         // The verification's retry-budget deposit is made under the first decision's lock (no
         // await comes between): one lock acquisition fewer per verification, which is what two
         // workers contend for.
+        v.key.group = v.sh.table.group(req.country, req.number_type);
         let mut deposit = Some(v.key.group);
         let status = loop {
             if current.is_none() && stopped.is_none() {
                 if nanos(at.since) >= deadline_ns || v.attempts >= plan.max_attempts {
                     // No decision to share the lock with.
                     if let Some(group) = deposit.take() {
-                        self.core().deposit(group, at.since);
+                        self.core().core.deposit(group, at.since);
                     }
                 }
                 if nanos(at.since) >= deadline_ns {
@@ -605,13 +733,24 @@ impl Router {
                     stopped = Some(VerificationStatus::AttemptsExhausted);
                 } else {
                     let number = v.attempts + 1;
+                    #[cfg(feature = "metrics")]
+                    let timer = self.decision_timer();
                     let (out, launched) = {
-                        let mut core = self.core();
+                        let mut guard = self.core();
+                        let l = &mut *guard;
+                        if l.shared.generation != v.sh.generation {
+                            // A reload since the last decision: ids are stable, but the use
+                            // case and group indexes are the new configuration's.
+                            v.sh = Arc::clone(&l.shared);
+                            v.key.use_case = v.sh.use_case_index(req.use_case.as_deref());
+                            v.key.group = v.sh.table.group(req.country, req.number_type);
+                        }
+                        let core = &mut l.core;
                         if let Some(group) = deposit.take() {
                             core.deposit(group, at.since);
                         }
                         let out = core.decide(
-                            sh,
+                            &l.shared,
                             &v.key,
                             plan,
                             number,
@@ -625,11 +764,13 @@ impl Router {
                         let launched = out.chosen.map(|r| {
                             (
                                 core.next_attempt_id(),
-                                core.launch(sh, r, out.probe, at.now),
+                                core.launch(&l.shared, r, out.probe, at.now),
                             )
                         });
                         (out, launched)
                     };
+                    #[cfg(feature = "metrics")]
+                    timer.stop();
                     self.emit_all(&mut events);
                     self.emit(&RouterEvent::Decision(Decision {
                         at: at.since,
@@ -659,8 +800,8 @@ impl Router {
                                 destination: req.destination.clone(),
                                 timeout: out.timeout,
                             };
-                            let adapter =
-                                &self.inner.adapters[sh.table.route(route).provider.index()];
+                            let sh = &v.sh;
+                            let adapter = &sh.adapters[sh.table.route(route).provider.index()];
                             // A panic in `send` is that attempt failing, like one in its future.
                             let sent = catch_unwind(AssertUnwindSafe(|| adapter.send(attempt)));
                             let send_panicked = sent.is_err();
@@ -711,9 +852,9 @@ impl Router {
                     wake_ns = wake_ns.min(f.meta.judge_at);
                 }
             }
-            let wake_at = sh.epoch + Duration::from_nanos(wake_ns);
+            let wake_at = v.sh.epoch + Duration::from_nanos(wake_ns);
             let wake = next_wake(&mut v.in_flight, timer.as_mut(), wake_at).await;
-            at = sh.moment(Instant::now());
+            at = v.sh.moment(Instant::now());
             match wake {
                 Wake::Done(i, outcome, panicked) => {
                     let f = v.in_flight.remove(i).meta;
@@ -724,7 +865,7 @@ impl Router {
                     }
                     if f.judged {
                         if outcome == AttemptOutcome::Delivered {
-                            self.core().record_late(f.route, latency, at);
+                            self.core().core.record_late(f.route, latency, at);
                             self.emit(&RouterEvent::LateDelivery(LateDelivery {
                                 at: at.since,
                                 verification: req.id,
@@ -739,7 +880,7 @@ impl Router {
                         continue;
                     }
                     let c = if billed(outcome) {
-                        sh.table.route(f.route).cost
+                        v.sh.table.route(f.route).cost
                     } else {
                         0.0
                     };
@@ -762,7 +903,7 @@ impl Router {
                         let meta = v.in_flight[k].meta;
                         if !meta.judged && meta.judge_at <= now_ns {
                             v.in_flight[k].meta.judged = true;
-                            let c = sh.table.route(meta.route).cost;
+                            let c = v.sh.table.route(meta.route).cost;
                             v.cost += c;
                             let timeout = AttemptOutcome::Failed(FailureKind::Timeout);
                             let latency = latency_at(at, meta.started);
@@ -813,7 +954,8 @@ impl Router {
         }));
         let in_flight = std::mem::take(&mut v.in_flight);
         if !in_flight.is_empty() {
-            self.watch_stragglers(req.id, in_flight, delivered.is_some(), at.now);
+            let sh = Arc::clone(&v.sh);
+            self.watch_stragglers(sh, req.id, in_flight, delivered.is_some(), at.now);
         }
         VerificationOutcome {
             id: req.id,
@@ -831,13 +973,14 @@ impl Router {
     /// `max_stragglers` verifications are watched at once; past that the oldest watcher stops.
     fn watch_stragglers(
         &self,
+        sh: Arc<Shared>,
         verification: VerificationId,
         mut in_flight: Vec<InFlight>,
         mut had_delivery: bool,
         now: Instant,
     ) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            let at = self.inner.shared.moment(now);
+            let at = sh.moment(now);
             self.abandon(verification, &mut in_flight, AbandonReason::NoRuntime, at);
             return;
         };
@@ -848,7 +991,7 @@ impl Router {
                 .watchers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            let evicted = if w.live.len() >= self.inner.shared.policy.max_stragglers {
+            let evicted = if w.live.len() >= sh.policy.max_stragglers {
                 w.live.pop_first().map(|(_, tx)| tx)
             } else {
                 None
@@ -863,9 +1006,9 @@ impl Router {
             let _ = tx.send(());
         }
         let router = self.clone();
-        let grace_end = now + self.inner.shared.policy.late_delivery_grace;
+        let grace_end = now + sh.policy.late_delivery_grace;
         handle.spawn(async move {
-            let sh = &router.inner.shared;
+            let sh = &sh;
             let mut stopped = stopped;
             let timer: Option<Sleep> = None;
             tokio::pin!(timer);
@@ -910,7 +1053,7 @@ impl Router {
                                 &mut events,
                             );
                         } else if outcome == AttemptOutcome::Delivered {
-                            router.core().record_late(f.route, latency, at);
+                            router.core().core.record_late(f.route, latency, at);
                         }
                         if outcome == AttemptOutcome::Delivered {
                             router.emit(&RouterEvent::LateDelivery(LateDelivery {
@@ -982,13 +1125,14 @@ impl Router {
         reason: AbandonReason,
         at: Moment,
     ) {
-        let sh = &self.inner.shared;
         let mut events = Vec::new();
         for f in in_flight.drain(..) {
             let m = f.meta;
             if !m.judged {
-                self.core()
-                    .resolve_unjudged(sh, m.route, m.seq, m.probe, at, &mut events);
+                let mut guard = self.core();
+                let l = &mut *guard;
+                l.core
+                    .resolve_unjudged(&l.shared, m.route, m.seq, m.probe, at, &mut events);
             }
             self.emit(&RouterEvent::Abandoned(Abandoned {
                 at: at.since,
@@ -1013,13 +1157,17 @@ impl Router {
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
-        let sh = &self.inner.shared;
         let judged = Judged::Outcome {
             outcome,
             latency,
             probe: f.probe,
         };
-        self.core().resolve(sh, f.route, f.seq, judged, at, events);
+        {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            l.core
+                .resolve(&l.shared, f.route, f.seq, judged, at, events);
+        }
         self.emit(&RouterEvent::Attempt(AttemptFinished {
             at: at.since,
             verification,
@@ -1041,10 +1189,19 @@ impl Router {
     /// decision cost; an admin tool asking "where would DE/mobile go?" wants [`Router::explain`],
     /// which changes nothing.
     pub fn dry_run(&self, req: &VerificationRequest) -> DryRun {
-        let sh = &self.inner.shared;
-        let at = sh.moment(Instant::now());
-        let (key, plan) = self.request_key(req);
-        let (out, candidates, mut events) = self.first_decision(&mut self.core(), &key, plan, at);
+        #[cfg(feature = "metrics")]
+        let timer = self.decision_timer();
+        let (key, plan, out, candidates, mut events, at) = {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            let at = l.shared.moment(Instant::now());
+            let (key, plan) = Self::request_key(&l.shared, req);
+            let (out, candidates, events) =
+                Self::first_decision(&l.shared, &mut l.core, &key, &plan, at);
+            (key, plan, out, candidates, events, at)
+        };
+        #[cfg(feature = "metrics")]
+        timer.stop();
         self.emit_all(&mut events);
         self.emit(&RouterEvent::Decision(Decision {
             at: at.since,
@@ -1070,7 +1227,7 @@ impl Router {
 
     /// The decision for a first attempt of `key` at `at` on `core` (the router's, or a copy).
     fn first_decision(
-        &self,
+        sh: &Shared,
         core: &mut Core,
         key: &RequestKey,
         plan: &Plan,
@@ -1079,7 +1236,7 @@ impl Router {
         let mut candidates = Candidates::empty();
         let mut events = Vec::new();
         let out = core.decide(
-            &self.inner.shared,
+            sh,
             key,
             plan,
             1,
@@ -1093,8 +1250,7 @@ impl Router {
         (out, candidates, events)
     }
 
-    fn request_key(&self, req: &VerificationRequest) -> (RequestKey, &Plan) {
-        let sh = &self.inner.shared;
+    fn request_key(sh: &Shared, req: &VerificationRequest) -> (RequestKey, Plan) {
         let use_case = sh.use_case_index(req.use_case.as_deref());
         let key = RequestKey {
             destination: req.destination.masked(),
@@ -1103,7 +1259,7 @@ impl Router {
             use_case,
             group: sh.table.group(req.country, req.number_type),
         };
-        (key, sh.plan(req.country, use_case))
+        (key, *sh.plan(req.country, use_case))
     }
 
     /// Where a first attempt of `req` would go right now, and why, without changing anything:
@@ -1112,11 +1268,13 @@ impl Router {
     /// nothing is emitted. For admin tools and runbooks; it copies every route's state, so it
     /// is not meant for the request path.
     pub fn explain(&self, req: &VerificationRequest) -> Explanation {
-        let sh = &self.inner.shared;
+        let (sh, mut copy) = {
+            let l = self.core();
+            (Arc::clone(&l.shared), l.core.clone())
+        };
         let at = sh.moment(Instant::now());
-        let (key, plan) = self.request_key(req);
-        let mut copy = self.core().clone();
-        let (out, candidates, _) = self.first_decision(&mut copy, &key, plan, at);
+        let (key, plan) = Self::request_key(&sh, req);
+        let (out, candidates, _) = Self::first_decision(&sh, &mut copy, &key, &plan, at);
         let panic = key.group.is_some_and(|g| copy.groups[g.0 as usize].panic);
         Explanation {
             chosen: out.chosen,
@@ -1135,23 +1293,27 @@ impl Router {
     /// twice counts once (and is audited once); a receipt naming a route outside this router's
     /// table (another router's) is ignored.
     pub fn record_conversion(&self, receipt: &DeliveryReceipt) {
-        if self.check_route(receipt.route).is_err() {
-            return;
-        }
-        let sh = &self.inner.shared;
-        let at = sh.moment(Instant::now());
         let mut events = Vec::new();
-        let counted = self.core().record_conversion(
-            sh,
-            receipt.verification,
-            receipt.route,
-            receipt.delivered_at,
-            at,
-            &mut events,
-        );
-        if !counted {
-            return;
-        }
+        let at = {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            if Self::check_route(&l.shared, receipt.route).is_err() {
+                return;
+            }
+            let at = l.shared.moment(Instant::now());
+            let counted = l.core.record_conversion(
+                &l.shared,
+                receipt.verification,
+                receipt.route,
+                receipt.delivered_at,
+                at,
+                &mut events,
+            );
+            if !counted {
+                return;
+            }
+            at
+        };
         self.emit(&RouterEvent::Conversion(Conversion {
             at: at.since,
             verification: receipt.verification,
@@ -1182,23 +1344,23 @@ impl Router {
         route: RouteId,
         request: OverrideRequest,
     ) -> Result<(), UnknownRoute> {
-        self.check_route(route)?;
         let mut events = Vec::new();
-        self.core().set_override_with(
-            &self.inner.shared,
-            route,
-            request,
-            Instant::now(),
-            &mut events,
-        );
+        {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            Self::check_route(&l.shared, route)?;
+            l.core
+                .set_override_with(&l.shared, route, request, Instant::now(), &mut events);
+        }
         self.emit_all(&mut events);
         Ok(())
     }
 
     /// Shifts first attempts of (`country`, `number_type`) to its routes in proportion to
     /// `weights` (a route of the group not listed gets 0: drained), replacing any earlier shift,
-    /// until [`Router::clear_traffic_shift`]. Health still wins: see the `operator` module. Audited
-    /// as `traffic_shift_set`; [`Router::traffic_shift`] shows it.
+    /// until [`Router::clear_traffic_shift`]. Health still wins: see the `operator` module.
+    /// Audited as `traffic_shift_set`; [`Router::traffic_shift`] shows it. A reload keeps it
+    /// (route ids are stable; a retired route is no candidate whatever its weight).
     pub fn shift_traffic(
         &self,
         country: Country,
@@ -1207,44 +1369,51 @@ impl Router {
         by: &str,
         reason: &str,
     ) -> Result<(), ShiftError> {
-        let table = &self.inner.shared.table;
-        let group = table
-            .group(country, number_type)
-            .ok_or(ShiftError::NoRoutes {
-                country,
-                number_type,
-            })?;
-        for (i, &(route, weight)) in weights.iter().enumerate() {
-            if route.index() >= table.routes().len() || table.group_of(route) != group {
-                return Err(ShiftError::NotInGroup {
-                    route: route.0,
+        let mut events = Vec::new();
+        {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            let table = &l.shared.table;
+            let group = table
+                .group(country, number_type)
+                .ok_or(ShiftError::NoRoutes {
                     country,
                     number_type,
-                });
+                })?;
+            for (i, &(route, weight)) in weights.iter().enumerate() {
+                if route.index() >= table.routes().len()
+                    || table.group_of(route) != group
+                    || table.route(route).retired
+                {
+                    return Err(ShiftError::NotInGroup {
+                        route: route.0,
+                        country,
+                        number_type,
+                    });
+                }
+                if weights[..i].iter().any(|(r, _)| *r == route) {
+                    return Err(ShiftError::Duplicate { route: route.0 });
+                }
+                if !(weight.is_finite() && weight >= 0.0) {
+                    return Err(ShiftError::InvalidWeight {
+                        route: route.0,
+                        weight,
+                    });
+                }
             }
-            if weights[..i].iter().any(|(r, _)| *r == route) {
-                return Err(ShiftError::Duplicate { route: route.0 });
+            if !weights.iter().any(|(_, w)| *w > 0.0) {
+                return Err(ShiftError::AllDrained);
             }
-            if !(weight.is_finite() && weight >= 0.0) {
-                return Err(ShiftError::InvalidWeight {
-                    route: route.0,
-                    weight,
-                });
-            }
+            l.core.set_shift(
+                &l.shared,
+                (group, country, number_type),
+                Some(weights.to_vec()),
+                by,
+                reason,
+                Instant::now(),
+                &mut events,
+            );
         }
-        if !weights.iter().any(|(_, w)| *w > 0.0) {
-            return Err(ShiftError::AllDrained);
-        }
-        let mut events = Vec::new();
-        self.core().set_shift(
-            &self.inner.shared,
-            group,
-            Some(weights.to_vec()),
-            by,
-            reason,
-            Instant::now(),
-            &mut events,
-        );
         self.emit_all(&mut events);
         Ok(())
     }
@@ -1258,8 +1427,11 @@ impl Router {
         by: &str,
         reason: &str,
     ) -> Result<bool, ShiftError> {
-        let group =
-            self.inner
+        let mut events = Vec::new();
+        let cleared = {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            let group = l
                 .shared
                 .table
                 .group(country, number_type)
@@ -1267,57 +1439,38 @@ impl Router {
                     country,
                     number_type,
                 })?;
-        let mut events = Vec::new();
-        let cleared = self.core().set_shift(
-            &self.inner.shared,
-            group,
-            None,
-            by,
-            reason,
-            Instant::now(),
-            &mut events,
-        );
+            l.core.set_shift(
+                &l.shared,
+                (group, country, number_type),
+                None,
+                by,
+                reason,
+                Instant::now(),
+                &mut events,
+            )
+        };
         self.emit_all(&mut events);
         Ok(cleared)
     }
 
     /// The traffic shift in force on (`country`, `number_type`), if any.
     pub fn traffic_shift(&self, country: Country, number_type: NumberType) -> Option<TrafficShift> {
-        let g = self.inner.shared.table.group(country, number_type)?;
-        self.core().groups[g.0 as usize].shift.as_deref().cloned()
+        let l = self.core();
+        let g = l.shared.table.group(country, number_type)?;
+        l.core.groups[g.0 as usize].shift.as_deref().cloned()
     }
 
+    /// A route's standing now: what [`Router::snapshot`] reports for it. An override past its
+    /// expiry ends here (audited), as at the next decision of its group.
     pub fn route_status(&self, route: RouteId) -> Result<RouteStatus, UnknownRoute> {
-        self.check_route(route)?;
-        let sh = &self.inner.shared;
-        let now = Instant::now();
         let mut events = Vec::new();
         let status = {
-            let mut core = self.core();
-            // An override that ran out ends now, not at the next decision of its group.
-            core.expire_override(sh, route, now, &mut events);
-            let in_flight = core.limits.route_in_flight(route);
-            let rt = &mut core.routes[route.index()];
-            rt.window.advance(sh.since_epoch(now));
-            RouteStatus {
-                state: rt.effective(),
-                evaluated: rt.state,
-                override_: rt.override_,
-                operator: rt.operator.as_ref().map(|n| OverrideInfo {
-                    value: rt.override_,
-                    by: n.by.clone(),
-                    reason: n.reason.clone(),
-                    set_at: n.set_at,
-                    expires_at: n.expires.map(|(_, d)| d),
-                }),
-                window: rt
-                    .window
-                    .snapshot(rt.consecutive, sh.policy.health.latency_quantile),
-                backoff_multiplier: rt.multiplier,
-                pending_attempts: rt.ledger.pending(),
-                probes_in_flight: rt.probes_in_flight,
-                in_flight,
-            }
+            let mut guard = self.core();
+            let l = &mut *guard;
+            Self::check_route(&l.shared, route)?;
+            let now = Instant::now();
+            l.core.expire_override(&l.shared, route, now, &mut events);
+            crate::ops::route_status(&l.shared, &l.core, route, now)
         };
         self.emit_all(&mut events);
         Ok(status)
@@ -1326,8 +1479,9 @@ impl Router {
     /// Attempts of `provider` launched and not yet judged (what its `limits` entry counts);
     /// `None` for a name outside the routing table.
     pub fn provider_in_flight(&self, provider: &str) -> Option<u32> {
-        let id = self.inner.shared.table.provider_id(provider)?;
-        Some(self.core().limits.provider_in_flight(id))
+        let l = self.core();
+        let id = l.shared.table.provider_id(provider)?;
+        Some(l.core.limits.provider_in_flight(id))
     }
 
     /// Verifications whose pending attempts are being watched after they ended.
@@ -1342,8 +1496,9 @@ impl Router {
 
     /// Whether the (country, number type) was in panic mode at its last decision.
     pub fn in_panic(&self, country: Country, number_type: NumberType) -> bool {
-        match self.inner.shared.table.group(country, number_type) {
-            Some(g) => self.core().groups[g.0 as usize].panic,
+        let l = self.core();
+        match l.shared.table.group(country, number_type) {
+            Some(g) => l.core.groups[g.0 as usize].panic,
             None => false,
         }
     }

@@ -5,6 +5,7 @@
 //! - `holds_up`: regressions of the router under failure: cancelled callers, panicking
 //!   adapters and sinks, shared budgets, misattributed blame, probing, conversion lag, the
 //!   ejection cap, selection herding, straggler hygiene and latency bias.
+//! - `metrics` (feature `metrics`): every metric equals the audit trail's count.
 //! - `operations`: provider capacity (rate limits, `[limits]`), cost caps and operator
 //!   controls (overrides with metadata and expiry, traffic shifting).
 //! - `properties`: generated policies (proptest): every one that validates is safe for the
@@ -13,5 +14,8 @@
 mod behaviour;
 mod harness;
 mod holds_up;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod operations;
 mod properties;
+mod reload;

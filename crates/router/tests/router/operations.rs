@@ -797,6 +797,44 @@ async fn an_expired_override_ends_by_itself_and_is_audited() {
     assert_eq!(b["until"], 10.0);
 }
 
+/// `snapshot` reports what `route_status` does: an override past its expiry has ended (and is
+/// audited once), even with no decision since.
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_ends_an_expired_override_like_route_status() {
+    let w = world(
+        &[r("a"), r("b")],
+        vec![healthy(), healthy()],
+        priority_policy(),
+        1,
+    );
+    w.router
+        .set_override_with(
+            RouteId(0),
+            failover_router::OverrideRequest {
+                value: failover_router::Override::Shadow,
+                by: "hal".into(),
+                reason: "trying thresholds".into(),
+                expires_in: Some(secs(10)),
+            },
+        )
+        .unwrap();
+    let shown = w.router.snapshot();
+    assert_eq!(shown.routes[0].status.operator.as_ref().unwrap().by, "hal");
+    tokio::time::sleep(secs(11)).await;
+    let shown = w.router.snapshot();
+    assert_eq!(
+        shown.routes[0].status.override_,
+        failover_router::Override::None
+    );
+    assert_eq!(
+        shown.routes[0].status,
+        w.router.route_status(RouteId(0)).unwrap()
+    );
+    let expired = w.events.of_type("override_expired");
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0]["at"], 11.0);
+}
+
 /// Clearing is audited like setting; the plain `set_override` is audited too, without reasons.
 #[tokio::test(start_paused = true)]
 async fn setting_and_clearing_overrides_is_audited() {
@@ -1023,4 +1061,111 @@ async fn a_bad_traffic_shift_is_refused_naming_what_to_fix() {
             .clear_traffic_shift(de(), NumberType::Mobile, "x", "y"),
         Ok(false)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Across a reload (ids are stable: what is in use and what operators set stays put).
+
+/// One attempt on `a` is in flight when a reload raises `a`'s limit from 1 to 2 and adds a
+/// provider `c` to the shifted group: the attempt still counts (one more fits, not two), the
+/// shift and `b`'s override (with its reasons) are kept, and `c`, not listed in the shift, is
+/// drained. A reload whose limits name a provider the new table lacks is refused, the router
+/// unchanged.
+#[tokio::test(start_paused = true)]
+async fn limits_and_operator_state_survive_a_reload() {
+    use failover_router::{RouteSpec, RoutingTable};
+    let spec = |provider: &str, priority| RouteSpec {
+        provider: provider.into(),
+        country: de(),
+        number_type: NumberType::Mobile,
+        cost: 0.01,
+        priority,
+        weight: 1.0,
+        failure_domains: vec![],
+    };
+    let limited = |max: u32| {
+        parse(&format!(
+            "strategy = \"priority\"\nexploration = 0.0\n[limits.a]\nmax_in_flight = {max}\n"
+        ))
+    };
+    let w = world(
+        &[
+            r("a"),
+            Route {
+                priority: 1,
+                ..r("b")
+            },
+        ],
+        vec![script(|_, _| ok(5000)), healthy()],
+        limited(1),
+        1,
+    );
+    // Verification 0 takes a's one slot (its attempt delivers after 5 s).
+    let r = w.router.clone();
+    let first = tokio::spawn(async move { r.verify(request(0)).await });
+    tokio::time::sleep(ms(10)).await;
+    assert_eq!(w.router.provider_in_flight("a"), Some(1));
+    let halves = [(RouteId(0), 1.0), (RouteId(1), 1.0)];
+    w.router
+        .shift_traffic(de(), NumberType::Mobile, &halves, "fay", "canary")
+        .unwrap();
+    w.router
+        .set_override_with(
+            RouteId(1),
+            failover_router::OverrideRequest {
+                value: failover_router::Override::ForceHealthy,
+                by: "gina".into(),
+                reason: "pinned during the reload".into(),
+                expires_in: Some(secs(600)),
+            },
+        )
+        .unwrap();
+
+    let refused = w.router.reload_with_adapters(
+        RoutingTable::new(&["b"], &[spec("b", 0)]).unwrap(),
+        limited(2),
+        vec![],
+    );
+    assert!(
+        matches!(refused, Err(BuildError::UnknownLimitProvider { ref field, .. }) if field == "limits.a"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        w.router.policy().limits["a"].max_in_flight,
+        Some(1),
+        "unchanged"
+    );
+
+    let table = RoutingTable::new(
+        &["a", "b", "c"],
+        &[spec("a", 0), spec("b", 1), spec("c", 2)],
+    )
+    .unwrap();
+    w.router
+        .reload_with_adapters(
+            table,
+            limited(2),
+            vec![("c".into(), Scripted::adapter(healthy()))],
+        )
+        .unwrap();
+    assert_eq!(w.router.provider_in_flight("a"), Some(1), "still in flight");
+    assert!(w.router.traffic_shift(de(), NumberType::Mobile).is_some());
+    let b = w.router.route_status(RouteId(1)).unwrap();
+    assert_eq!(b.operator.map(|o| o.by), Some("gina".to_owned()));
+
+    // Twenty first attempts at once after the reload, shifted half and half between a and b:
+    // a takes one more (2 in flight at most), b the rest, the drained c none.
+    let outcomes = drive_outcomes(&w.router, 100, 20, 20, ms(10)).await;
+    assert!(outcomes.iter().all(|o| o.delivered()));
+    assert!(first.await.unwrap().delivered());
+    let after: Vec<Value> = first_decisions(&w)
+        .into_iter()
+        .filter(|d| d["verification"].as_u64().unwrap() >= 100)
+        .collect();
+    let on = |route: u64| after.iter().filter(|d| d["chosen"] == route).count();
+    assert_eq!((on(0), on(1), on(2)), (1, 19, 0), "{after:?}");
+    assert_eq!(w.router.provider_in_flight("a"), Some(0));
+    // The new provider and route are counted like the others.
+    assert_eq!(w.router.provider_in_flight("c"), Some(0));
+    assert_eq!(w.router.route_status(RouteId(2)).unwrap().in_flight, 0);
 }
