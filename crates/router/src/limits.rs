@@ -236,12 +236,19 @@ impl LimitUsage {
         provider: ProviderId,
         now: Instant,
     ) {
-        let rl = limits.routes.get(route.index()).and_then(Option::as_ref);
+        // Without limits only the counts move (what `RouteStatus::in_flight` reports).
+        let (rl, pl) = if limits.any {
+            (
+                limits.routes.get(route.index()).and_then(Option::as_ref),
+                limits
+                    .providers
+                    .get(provider.index())
+                    .and_then(Option::as_ref),
+            )
+        } else {
+            (None, None)
+        };
         self.routes[route.index()].take(rl, now);
-        let pl = limits
-            .providers
-            .get(provider.index())
-            .and_then(Option::as_ref);
         self.providers[provider.index()].take(pl, now);
     }
 

@@ -46,8 +46,11 @@ pub struct OverrideRequest {
 /// An override in force, as [`crate::RouteStatus`] shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OverrideInfo {
+    /// The override in force.
     pub value: Override,
+    /// Who set it, as [`OverrideRequest::by`] said (empty when set by `set_override`).
     pub by: String,
+    /// Why, as [`OverrideRequest::reason`] said.
     pub reason: String,
     /// When it was set (offset from the router's epoch, like events' `at`).
     #[serde(serialize_with = "crate::event::secs")]
@@ -74,7 +77,9 @@ pub struct TrafficShift {
     /// Each listed route's weight, in the order given; a route of the group not listed has
     /// weight 0 (drained).
     pub weights: Vec<(RouteId, f64)>,
+    /// Who set it.
     pub by: String,
+    /// Why (a maintenance window, a canary).
     pub reason: String,
     /// When it was set (offset from the router's epoch).
     #[serde(serialize_with = "crate::event::secs")]

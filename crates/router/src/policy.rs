@@ -580,9 +580,13 @@ fn check_cost_cap(field: &str, cap: Option<f64>) -> Result<(), PolicyError> {
 }
 
 /// A `limits` key as written: a provider name, or `provider/CC/number_type` for one route.
+/// Public so that tools checking a policy against their own list of providers (the lab's
+/// `validate`) read keys exactly as the router does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitKey<'a> {
+    /// The whole provider account.
     Provider(&'a str),
+    /// One route of the provider.
     Route {
         provider: &'a str,
         country: Country,
