@@ -131,7 +131,7 @@ fn kind_index(k: FailureKind) -> usize {
 
 /// The [`State::status`] slot of verifications dropped by a caller that gave up waiting.
 const CALLER_ABANDONED: usize = 6;
-const STATUSES: usize = 7;
+const STATUSES: usize = 9;
 
 fn status_index(s: VerificationStatus) -> usize {
     match s {
@@ -142,6 +142,8 @@ fn status_index(s: VerificationStatus) -> usize {
         VerificationStatus::RetryBudgetExhausted => 4,
         VerificationStatus::InvalidDestination => 5,
         VerificationStatus::Abandoned => CALLER_ABANDONED,
+        VerificationStatus::ProviderLimit => 7,
+        VerificationStatus::CostCap => 8,
     }
 }
 
@@ -314,9 +316,14 @@ impl EventSink for Recorder {
             RouterEvent::Attempt(e) => st.attempt(cfg, e),
             RouterEvent::LateDelivery(e) => st.late(e),
             RouterEvent::StateChange(e) => st.state_change(cfg, e),
+            // Audited (the audit file has them), not aggregated.
             RouterEvent::TripSuppressed(_)
             | RouterEvent::Abandoned(_)
-            | RouterEvent::Reloaded(_) => {}
+            | RouterEvent::Reloaded(_)
+            | RouterEvent::OverrideSet(_)
+            | RouterEvent::OverrideExpired(_)
+            | RouterEvent::TrafficShiftSet(_)
+            | RouterEvent::TrafficShiftCleared(_) => {}
             RouterEvent::PanicEnter(e) => st.panic_enter(e),
             RouterEvent::PanicExit(e) => st.panic_exit(e),
             RouterEvent::Finished(e) => st.finished(cfg, e),
@@ -692,6 +699,8 @@ impl State {
             retry_budget_exhausted: s[4],
             invalid_destination: s[5],
             caller_abandoned: s[CALLER_ABANDONED],
+            provider_limit: s[7],
+            cost_cap: s[8],
         };
 
         let providers = cfg.providers.len();

@@ -119,6 +119,12 @@ pub struct StatusCounts {
     /// Dropped unfinished by a caller that gave up waiting (`caller_timeout`).
     #[serde(default)]
     pub caller_abandoned: u64,
+    /// Stopped because every route left was at a provider or route limit (`[limits]`).
+    #[serde(default)]
+    pub provider_limit: u64,
+    /// Stopped because no route fitted the policy's cost caps.
+    #[serde(default)]
+    pub cost_cap: u64,
 }
 
 impl StatusCounts {
@@ -130,6 +136,8 @@ impl StatusCounts {
             + self.retry_budget_exhausted
             + self.invalid_destination
             + self.caller_abandoned
+            + self.provider_limit
+            + self.cost_cap
     }
 }
 

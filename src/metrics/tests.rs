@@ -299,6 +299,26 @@ fn reported_costs_are_money_not_summation_noise() {
 // ---------------------------------------------------------------------------------------------
 // Conservation
 
+/// Verifications the router stopped at a provider limit or a cost cap (issue 17) count in
+/// statuses of their own, and in `verifications` like any other.
+#[test]
+fn provider_limit_and_cost_cap_stops_are_counted() {
+    let scripts = [
+        script(1.0, &[], St::ProviderLimit),
+        script(
+            2.0,
+            &[(0, Failed(FailureKind::Unavailable), 0.0)],
+            St::CostCap,
+        ),
+        script(3.0, &[(0, Delivered, 0.05)], St::Delivered),
+    ];
+    let run = record(config(0.0, 100.0, 10.0), &events_of(&scripts), 100.0);
+    let st = &run.status_counts;
+    assert_eq!((st.provider_limit, st.cost_cap, st.delivered), (1, 1, 1));
+    assert_eq!(run.metrics.verifications, 3);
+    assert_eq!(st.total(), run.metrics.verifications);
+}
+
 #[test]
 fn every_finished_counted_once_and_costs_add_up() {
     let scripts = [

@@ -93,7 +93,7 @@ pub use path::{
 };
 pub use policies::{NamedPolicy, Policies};
 pub use traffic::{Burst, Diurnal, DiurnalPoint, FraudSpike, MixEntry, Rate, RateUnit, Traffic};
-pub use validate::{MAX_COST, MAX_FACTOR, MAX_RATE_PER_SECOND};
+pub use validate::{MAX_COST, MAX_FACTOR, MAX_RATE_PER_SECOND, limit_name_problem};
 pub use world::{Carrier, CarrierShare, CountrySpec, Inventory, Provider, ProviderPath, Region};
 
 /// The scenario format this build reads and writes.

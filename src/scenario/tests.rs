@@ -600,6 +600,30 @@ fn each_validation_error_names_its_field() {
         "policies.aggressive.compliance[0].deny[0]",
         "did you mean \"sinch-like\"?",
     );
+    let limit = || failover_router::policy::LimitConfig {
+        max_in_flight: Some(2),
+        ..Default::default()
+    };
+    check(
+        |s| {
+            s.policies.0[1]
+                .policy
+                .limits
+                .insert("sinch-lik".into(), limit());
+        },
+        "policies.aggressive.limits.sinch-lik",
+        "unknown provider \"sinch-lik\"; did you mean \"sinch-like\"?",
+    );
+    check(
+        |s| {
+            s.policies.0[1]
+                .policy
+                .limits
+                .insert("vonage-like/US/mobile".into(), limit());
+        },
+        "policies.aggressive.limits.\"vonage-like/US/mobile\"",
+        "no route \"vonage-like/US/mobile\"",
+    );
     check(|s| s.traffic.rate = None, "traffic.rate", "is missing");
     check(
         |s| s.traffic.trace = Some("t.csv".into()),

@@ -21,7 +21,7 @@ use super::compiled::*;
 use super::fault::{FaultKind, LatencyEffect, LatencyLeg, TargetEntity, fault_labels};
 use super::files::{FileKind, FileRules, csv_error, csv_field_at};
 use super::locate::Locator;
-use super::path::{FieldPath, MAX_SHOWN_PROBLEMS, Problems, unknown_name_with};
+use super::path::{FieldPath, MAX_SHOWN_PROBLEMS, Problems, unknown_name, unknown_name_with};
 use super::{FORMAT_VERSION, Scenario};
 use crate::scenario::distribution::{Distribution, DistributionSpec};
 
@@ -642,6 +642,24 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
             cx.push(at.join(&field), format!("{}{}", e.message, origin(&field)));
         }
         for w in p.policy.warnings() {
+            let field = FieldPath::parse(&w.field);
+            cx.warnings
+                .push(at.join(&field), format!("{}{}", w.message, origin(&field)));
+        }
+        for key in p.policy.limits.keys() {
+            // A malformed key is `validate`'s to report (above).
+            if let Some(msg) = limit_name_problem(s, key)
+                .filter(|_| failover_router::policy::LimitKey::parse(key).is_ok())
+            {
+                let field = FieldPath::root().key("limits").key(key);
+                cx.push(at.join(&field), format!("{msg}{}", origin(&field)));
+            }
+        }
+        let routes = s.router.routes.iter();
+        for w in p
+            .policy
+            .cost_cap_warnings(routes.map(|r| (r.country, r.number_type, r.cost)))
+        {
             let field = FieldPath::parse(&w.field);
             cx.warnings
                 .push(at.join(&field), format!("{}{}", w.message, origin(&field)));
@@ -1378,5 +1396,47 @@ fn trace_row_problem(column: &str) -> &'static str {
              remove these rows"
         }
         _ => "use_case is blank; leave it empty for no use case",
+    }
+}
+
+/// What is wrong with a policy's `limits` key for this scenario, if anything: it must name a
+/// provider (or a route, `provider/CC/number_type`) the scenario declares, or the router would
+/// refuse to build. Also asked by the sweep, whose `--vary limits.<name>.<field>` names one.
+pub fn limit_name_problem(s: &Scenario, key: &str) -> Option<String> {
+    use failover_router::policy::LimitKey;
+    let providers = || s.providers.iter().map(|p| p.name.as_str());
+    let unknown_provider = |name: &str| {
+        Some(format!(
+            "limits: {}",
+            unknown_name("provider", name, providers(), "[[providers]]")
+        ))
+    };
+    match LimitKey::parse(key) {
+        Err(message) => Some(format!("limits: {message}")),
+        Ok(LimitKey::Provider(name)) => {
+            if providers().any(|p| p == name) {
+                None
+            } else {
+                unknown_provider(name)
+            }
+        }
+        Ok(LimitKey::Route {
+            provider,
+            country,
+            number_type,
+        }) => {
+            if !providers().any(|p| p == provider) {
+                return unknown_provider(provider);
+            }
+            let exists = s.router.routes.iter().any(|r| {
+                r.provider == provider && r.country == country && r.number_type == number_type
+            });
+            (!exists).then(|| {
+                format!(
+                    "limits: no route {key:?} in [[router.routes]]; name one of its routes as \
+                     provider/CC/number_type, or limit the whole provider ({provider:?})"
+                )
+            })
+        }
     }
 }

@@ -18,11 +18,14 @@ use crate::adapter::{
 };
 use crate::budget::{ExplorationBudget, RetryBudget};
 use crate::event::{
-    Candidate, DecisionReason, Override, PanicChange, RouteState, RouterEvent, StateChange,
-    StateReason, TripSuppressed,
+    Candidate, DecisionReason, Excluded, Override, OverrideExpired, OverrideSet, PanicChange,
+    RouteState, RouterEvent, ShiftWeight, StateChange, StateReason, TrafficShiftChange,
+    TripSuppressed,
 };
 use crate::health::{HealthWindow, LatencyLimit, QuantileThreshold};
 use crate::inline::InlineVec;
+use crate::limits::{LimitUsage, Limits};
+use crate::operator::{OverrideNote, OverrideRequest, TrafficShift};
 use crate::policy::{AdaptiveTimeout, Diversity, Plan, Policy};
 use crate::route::{Country, GroupId, NumberType, RouteId, RoutingTable};
 use crate::select::{self, Scored};
@@ -49,6 +52,8 @@ pub(crate) struct Shared {
     pub compliance: Vec<ResolvedRule>,
     /// `policy.trip.latency`, prepared for comparing quantiles with it on every outcome.
     pub trip_latency: Option<QuantileThreshold>,
+    /// `policy.limits` resolved against the table.
+    pub limits: Limits,
 }
 
 /// The retry budget's window: the policy's, raised to the longest a verification can keep
@@ -191,6 +196,7 @@ impl Candidates {
             route: RouteId(0),
             state: RouteState::Healthy,
             score: None,
+            excluded: None,
         };
         InlineVec::with_capacity(filler, 0)
     }
@@ -208,6 +214,8 @@ pub(crate) struct GroupRuntime {
     pub panic: bool,
     /// Retries are budgeted per group: one country's outage must not spend another's.
     pub retry: RetryBudget,
+    /// An operator's traffic shift, if one is set (boxed: most groups never have one).
+    pub shift: Option<Box<TrafficShift>>,
 }
 
 /// What a decision hands back to the driver.
@@ -246,6 +254,8 @@ pub(crate) struct Core {
     pub routes: Vec<RouteRuntime>,
     pub groups: Vec<GroupRuntime>,
     pub rng: Xoshiro256PlusPlus,
+    /// Attempts in flight and tokens, per provider and per route (`[limits]`).
+    pub limits: LimitUsage,
     explore: ExplorationBudget,
     pub next_attempt: u64,
     converted: RecentlyConverted,
@@ -301,6 +311,9 @@ enum Class {
     /// Probing, no credit (or its probes already in flight): a retry's last resort.
     ProbingIdle,
     Out,
+    /// Over a cost cap or at a provider / route limit: not used at all, not even in panic
+    /// (the provider would refuse it; the policy forbids the price).
+    Excluded,
 }
 
 impl Core {
@@ -319,9 +332,11 @@ impl Core {
                         p.retry_budget.min_per_second,
                         window,
                     ),
+                    shift: None,
                 })
                 .collect(),
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            limits: LimitUsage::new(&shared.limits, &shared.table, shared.epoch),
             explore: ExplorationBudget::new(p.exploration_budget),
             next_attempt: 0,
             converted: RecentlyConverted::default(),
@@ -372,8 +387,11 @@ impl Core {
             self.groups.push(GroupRuntime {
                 panic: false,
                 retry: RetryBudget::new(b.ratio, b.min_per_second, window),
+                shift: None,
             });
         }
+        // Attempts in flight stay counted by route and provider id; new ids start as at build.
+        self.limits.grow(&new.limits, &new.table, now);
         self.explore.retune(p.exploration_budget);
         reshaped
     }
@@ -391,8 +409,17 @@ impl Core {
         AttemptId(self.next_attempt)
     }
 
-    /// An attempt on `route` is being sent: its place in the route's launch order.
-    pub(crate) fn launch(&mut self, route: RouteId, probe: bool) -> u64 {
+    /// An attempt on `route` is being sent: its place in the route's launch order. It holds a
+    /// slot of its route's and provider's limits (and takes a token) until it is judged.
+    pub(crate) fn launch(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        probe: bool,
+        now: Instant,
+    ) -> u64 {
+        let provider = shared.table.route(route).provider;
+        self.limits.take(&shared.limits, route, provider, now);
         let rt = &mut self.routes[route.index()];
         if probe {
             rt.probes_in_flight += 1;
@@ -507,6 +534,9 @@ impl Core {
         at: Moment,
         events: &mut Vec<RouterEvent<'static>>,
     ) {
+        // Every launched attempt passes here exactly once: its limit slots are free again.
+        self.limits
+            .release(route, shared.table.route(route).provider);
         if let Judged::Outcome { outcome, probe, .. } = judged {
             if probe {
                 let rt = &mut self.routes[route.index()];
@@ -735,6 +765,123 @@ impl Core {
         }
     }
 
+    /// Sets (or clears) an operator override with its reasons, auditing it: an `override_set`
+    /// event, then the change of effective state if any. An earlier override that already ran
+    /// out is audited as expired first.
+    pub(crate) fn set_override_with(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        req: OverrideRequest,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        self.expire_override(shared, route, now, events);
+        let at = shared.since_epoch(now);
+        // An expiry past what the clock can hold is no expiry.
+        let expires = req
+            .expires_in
+            .and_then(|d| now.checked_add(d))
+            .map(|i| (i, shared.since_epoch(i)));
+        let previous = self.routes[route.index()].override_;
+        events.push(RouterEvent::OverrideSet(OverrideSet {
+            at,
+            route,
+            value: req.value,
+            previous,
+            by: req.by.clone(),
+            reason: req.reason.clone(),
+            until: expires.map(|(_, d)| d),
+        }));
+        self.set_override(shared, route, req.value, now, events);
+        self.routes[route.index()].operator = (req.value != Override::None).then(|| {
+            Box::new(OverrideNote {
+                by: req.by,
+                reason: req.reason,
+                set_at: at,
+                expires,
+            })
+        });
+    }
+
+    /// Ends `route`'s override if its expiry has passed, auditing the end: done lazily when the
+    /// route is looked at (a decision of its group, `route_status`, a new override).
+    pub(crate) fn expire_override(
+        &mut self,
+        shared: &Shared,
+        route: RouteId,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) {
+        let rt = &mut self.routes[route.index()];
+        let Some((until, until_since)) = rt.operator.as_ref().and_then(|n| n.expires) else {
+            return;
+        };
+        if now < until {
+            return;
+        }
+        let Some(note) = rt.operator.take() else {
+            return;
+        };
+        events.push(RouterEvent::OverrideExpired(OverrideExpired {
+            at: shared.since_epoch(now),
+            route,
+            value: rt.override_,
+            by: note.by,
+            reason: note.reason,
+            set_at: note.set_at,
+            until: until_since,
+        }));
+        self.set_override(shared, route, Override::None, now, events);
+    }
+
+    /// Sets (`Some`) or clears (`None`) the traffic shift of `group`, auditing it. The weights
+    /// were checked by the caller. Returns whether anything changed (clearing no shift does not).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn set_shift(
+        &mut self,
+        shared: &Shared,
+        (group, country, number_type): (GroupId, Country, NumberType),
+        weights: Option<Vec<(RouteId, f64)>>,
+        by: &str,
+        reason: &str,
+        now: Instant,
+        events: &mut Vec<RouterEvent<'static>>,
+    ) -> bool {
+        let at = shared.since_epoch(now);
+        let g = &mut self.groups[group.0 as usize];
+        let mut change = TrafficShiftChange {
+            at,
+            country,
+            number_type,
+            weights: Vec::new(),
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match weights {
+            Some(weights) => {
+                change.weights = weights
+                    .iter()
+                    .map(|&(route, weight)| ShiftWeight { route, weight })
+                    .collect();
+                g.shift = Some(Box::new(TrafficShift {
+                    weights,
+                    by: by.to_owned(),
+                    reason: reason.to_owned(),
+                    set_at: at,
+                }));
+                events.push(RouterEvent::TrafficShiftSet(change));
+                true
+            }
+            None if g.shift.is_some() => {
+                g.shift = None;
+                events.push(RouterEvent::TrafficShiftCleared(change));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sets an operator override, logging the change of effective state.
     pub(crate) fn set_override(
         &mut self,
@@ -893,7 +1040,22 @@ impl Core {
         let mut any_healthy = false;
         let mut any_usable_healthy = false;
         let mut best_probe: Option<(usize, f64)> = None;
+        // What this verification may still spend on one attempt (`max_verification_cost` less
+        // the price of every attempt already launched), and the price cap of one attempt.
+        let price_cap = Self::price_cap(shared, plan, tried);
+        // Whether a route was excluded by a limit or a cap: the reason if nothing is found.
+        let (mut limited, mut capped) = (false, false);
+        let shifted = self.groups[group.0 as usize].shift.is_some();
         for &r in members {
+            if self.routes[r.index()].operator.is_some() {
+                self.expire_override(shared, r, now, events);
+            }
+            // Drained by the operator's traffic shift: passed over while others can serve.
+            let drained = shifted
+                && self.groups[group.0 as usize]
+                    .shift
+                    .as_ref()
+                    .is_some_and(|s| s.weight(r) <= 0.0);
             if let Some(t) = self.routes[r.index()].refresh(now) {
                 events.push(self.state_event(shared, r, t, since));
             }
@@ -915,8 +1077,22 @@ impl Core {
             if !compliant || rt.override_ == Override::ForceEject || tried.contains(&r) {
                 continue;
             }
+            let excluded = if price_cap.is_some_and(|cap| shared.table.route(r).cost > cap) {
+                capped = true;
+                Some(Excluded::CostCap)
+            } else if shared.limits.any
+                && !self
+                    .limits
+                    .admits(&shared.limits, r, shared.table.route(r).provider, now)
+            {
+                limited = true;
+                Some(Excluded::ProviderLimit)
+            } else {
+                None
+            };
             let class = match state {
-                RouteState::Healthy if rt.capacity_until > now => Class::Cooled,
+                _ if excluded.is_some() => Class::Excluded,
+                RouteState::Healthy if rt.capacity_until > now || drained => Class::Cooled,
                 RouteState::Healthy if rt.restored_at.is_some() => {
                     // Slow start: a just-restored route takes a ramping share of the decisions
                     // it would win (it serves all of them when nothing else can).
@@ -926,6 +1102,7 @@ impl Core {
                     }
                 }
                 RouteState::Healthy => Class::Normal,
+                RouteState::Probing if drained && rt.may_probe(policy) => Class::ProbingIdle,
                 RouteState::Probing
                     if rt.probe.credit >= 1.0 && rt.may_probe(policy) && !last_attempt =>
                 {
@@ -947,6 +1124,7 @@ impl Core {
                 route: r,
                 state,
                 score: None,
+                excluded,
             });
         }
         let g = &mut self.groups[group.0 as usize];
@@ -1041,6 +1219,20 @@ impl Core {
             }
             if self.scored.is_empty() {
                 continue;
+            }
+            if shifted && class == Class::Normal && tried.is_empty() {
+                let (i, p) = self.shift_pick(group, candidates);
+                self.explore.earn();
+                let r = candidates[i].route;
+                return self.chosen(
+                    shared,
+                    r,
+                    plan,
+                    remaining,
+                    DecisionReason::TrafficShift,
+                    Some(p),
+                    false,
+                );
             }
             // A route without latency data (new, or just restored with a cleared window) gets
             // the average of those with data: assuming it always delivers in time would make
@@ -1139,11 +1331,13 @@ impl Core {
                     r,
                 )
             };
-            let best = (0..candidates.len()).min_by(|&a, &b| {
-                rank(a)
-                    .partial_cmp(&rank(b))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
+            let best = (0..candidates.len())
+                .filter(|&i| class_of[i].0 != Class::Excluded)
+                .min_by(|&a, &b| {
+                    rank(a)
+                        .partial_cmp(&rank(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
             if let Some(i) = best {
                 let r = candidates[i].route;
                 let probe = self.routes[r.index()].effective() == RouteState::Probing;
@@ -1158,7 +1352,61 @@ impl Core {
                 );
             }
         }
-        none(DecisionReason::NoCandidate)
+        // A limit is named before a cap: a route the policy allowed was there but full.
+        none(if limited {
+            DecisionReason::ProviderLimit
+        } else if capped {
+            DecisionReason::CostCap
+        } else {
+            DecisionReason::NoCandidate
+        })
+    }
+
+    /// A first attempt under a traffic shift: one of the scored (healthy, not drained)
+    /// candidates in proportion to the operator's weights, each weight written as the
+    /// candidate's score. Returns the candidate's index and its probability.
+    fn shift_pick(&mut self, group: GroupId, candidates: &mut Candidates) -> (usize, f64) {
+        let shift = self.groups[group.0 as usize]
+            .shift
+            .as_deref()
+            .expect("called with a shift set");
+        let mut total = 0.0;
+        for &i in &self.scored_at {
+            let w = shift.weight(candidates[i].route);
+            candidates[i].score = Some(w);
+            total += w;
+        }
+        let mut x = self.rng.random::<f64>() * total;
+        let mut pick = self.scored_at[0];
+        for &i in &self.scored_at {
+            let w = candidates[i].score.unwrap_or(0.0);
+            if w <= 0.0 {
+                continue;
+            }
+            pick = i;
+            if x < w {
+                break;
+            }
+            x -= w;
+        }
+        let p = candidates[pick].score.unwrap_or(0.0) / total;
+        (pick, p)
+    }
+
+    /// The highest price an attempt of this verification may have, if the plan caps it: the
+    /// per-attempt cap, and what `max_verification_cost` leaves after the attempts already
+    /// launched (each counted at its price, since a pending one may yet be billed). A hair of
+    /// tolerance, so that prices adding up to the cap exactly are not refused for rounding.
+    fn price_cap(shared: &Shared, plan: &Plan, tried: &[RouteId]) -> Option<f64> {
+        let left = plan.max_verification_cost.map(|max| {
+            let committed: f64 = tried.iter().map(|t| shared.table.route(*t).cost).sum();
+            max - committed
+        });
+        let cap = match (plan.max_attempt_cost, left) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(cap + 1e-9 * cap.abs().max(1.0))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -78,6 +78,25 @@ pub enum DecisionReason {
     NoCandidate,
     /// A retry was wanted but the retry budget is spent.
     RetryBudgetExhausted,
+    /// Nothing could serve, and a route was passed over because it or its provider was at a
+    /// `limits` entry (attempts in flight or tokens): the provider would have refused it.
+    ProviderLimit,
+    /// Nothing could serve, and a route was passed over for a cost cap: its price is above
+    /// `max_attempt_cost`, or would take the verification over `max_verification_cost`.
+    CostCap,
+    /// A first attempt drawn in proportion to an operator's traffic shift (`probability` is
+    /// the route's share of the weights of the healthy candidates).
+    TrafficShift,
+}
+
+/// Why a candidate was not usable at all in a decision (its `excluded`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Excluded {
+    /// The route or its provider is at a `limits` entry.
+    ProviderLimit,
+    /// The route's price is over a cost cap of this verification.
+    CostCap,
 }
 
 /// One candidate as the decision saw it.
@@ -89,6 +108,9 @@ pub struct Candidate {
     /// probability (`thompson`), the weight (`weighted`) or the priority (`priority`).
     /// `None` for candidates the strategy did not rank (probing, ejected, other tiers).
     pub score: Option<f64>,
+    /// Set when the route could not be used at all: over a cost cap or at a limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<Excluded>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -237,6 +259,11 @@ pub enum VerificationStatus {
     /// The caller dropped the `verify` future before it finished (its own timeout, a
     /// disconnect). Its pending attempts are still judged in the background.
     Abandoned,
+    /// No further attempt could be sent: every route left was at a provider or route limit
+    /// (decision reason `provider_limit`).
+    ProviderLimit,
+    /// No further attempt could be sent within the cost caps (decision reason `cost_cap`).
+    CostCap,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -264,6 +291,58 @@ pub struct Conversion {
     pub at: Duration,
     pub verification: VerificationId,
     pub route: RouteId,
+}
+
+/// An operator set (or cleared, `value: none`) a route's override.
+#[derive(Clone, Debug, Serialize)]
+pub struct OverrideSet {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub route: RouteId,
+    pub value: Override,
+    /// The override it replaces.
+    pub previous: Override,
+    pub by: String,
+    pub reason: String,
+    /// When it ends by itself (offset from the epoch); `None`: until cleared.
+    #[serde(serialize_with = "opt_secs")]
+    pub until: Option<Duration>,
+}
+
+/// An override ran out and ended by itself: the route is under automatic control again.
+#[derive(Clone, Debug, Serialize)]
+pub struct OverrideExpired {
+    /// When the router noticed (the route was looked at); `until` is when it ran out.
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub route: RouteId,
+    pub value: Override,
+    pub by: String,
+    pub reason: String,
+    #[serde(serialize_with = "secs")]
+    pub set_at: Duration,
+    #[serde(serialize_with = "secs")]
+    pub until: Duration,
+}
+
+/// One route's weight in a traffic shift.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ShiftWeight {
+    pub route: RouteId,
+    pub weight: f64,
+}
+
+/// An operator set or cleared a traffic shift on a (country, number type).
+#[derive(Clone, Debug, Serialize)]
+pub struct TrafficShiftChange {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    pub country: Country,
+    pub number_type: NumberType,
+    /// The weights set (empty when cleared).
+    pub weights: Vec<ShiftWeight>,
+    pub by: String,
+    pub reason: String,
 }
 
 /// The router's configuration was swapped by [`crate::Router::reload`]: what changed. Route
@@ -344,6 +423,10 @@ pub enum RouterEvent<'a> {
     Abandoned(Abandoned),
     Reloaded(Reloaded),
     Started(Started<'a>),
+    OverrideSet(OverrideSet),
+    OverrideExpired(OverrideExpired),
+    TrafficShiftSet(TrafficShiftChange),
+    TrafficShiftCleared(TrafficShiftChange),
 }
 
 impl RouterEvent<'_> {
@@ -360,6 +443,9 @@ impl RouterEvent<'_> {
             RouterEvent::Abandoned(e) => e.at,
             RouterEvent::Reloaded(e) => e.at,
             RouterEvent::Started(e) => e.at,
+            RouterEvent::OverrideSet(e) => e.at,
+            RouterEvent::OverrideExpired(e) => e.at,
+            RouterEvent::TrafficShiftSet(e) | RouterEvent::TrafficShiftCleared(e) => e.at,
         }
     }
 }
@@ -387,8 +473,8 @@ where
     }
 }
 
-/// Logs state changes, panic transitions and suppressed trips through `tracing` (at `info` and
-/// `warn`), and everything else at `trace`.
+/// Logs state changes, panic transitions, suppressed trips and operator actions through
+/// `tracing` (at `info` and `warn`), and everything else at `trace`.
 pub struct TracingSink;
 
 impl EventSink for TracingSink {
@@ -415,6 +501,22 @@ impl EventSink for TracingSink {
             RouterEvent::Started(e) => tracing::info!(
                 warm_start = ?e.warm_start, restored_out = e.routes.len(), panic = e.panic.len(),
                 "router started"
+            ),
+            RouterEvent::OverrideSet(e) => tracing::info!(
+                route = e.route.0, value = ?e.value, previous = ?e.previous, by = %e.by,
+                reason = %e.reason, until = ?e.until, "override set"
+            ),
+            RouterEvent::OverrideExpired(e) => tracing::info!(
+                route = e.route.0, value = ?e.value, by = %e.by, reason = %e.reason,
+                "override expired"
+            ),
+            RouterEvent::TrafficShiftSet(e) => tracing::info!(
+                country = %e.country, number_type = %e.number_type, weights = ?e.weights,
+                by = %e.by, reason = %e.reason, "traffic shift set"
+            ),
+            RouterEvent::TrafficShiftCleared(e) => tracing::info!(
+                country = %e.country, number_type = %e.number_type, by = %e.by,
+                reason = %e.reason, "traffic shift cleared"
             ),
             other => tracing::trace!(event = ?other, "router event"),
         }

@@ -91,6 +91,8 @@ pub mod duration;
 pub mod event;
 mod health;
 mod inline;
+mod limits;
+mod operator;
 mod ops;
 pub mod policy;
 pub mod route;
@@ -107,12 +109,13 @@ pub use adapter::{
 };
 pub use event::VerificationStatus;
 pub use event::{
-    AbandonReason, Candidate, DecisionReason, EventSink, NoopSink, Override, Reloaded,
+    AbandonReason, Candidate, DecisionReason, EventSink, Excluded, NoopSink, Override, Reloaded,
     RestoredRoute, RouteState, RouterEvent, Started, TracingSink,
 };
 pub use health::WindowSnapshot;
+pub use operator::{OverrideInfo, OverrideRequest, ShiftError, TrafficShift};
 pub use ops::{GroupSnapshot, RouteSnapshot, RouterSnapshot};
-pub use policy::{Policy, PolicyError, Strategy};
+pub use policy::{LimitConfig, Policy, PolicyError, Strategy};
 pub use route::{
     Country, NumberType, ProviderId, Route, RouteId, RouteSpec, RoutingTable, TableError,
 };

@@ -14,6 +14,8 @@ use tokio::time::Instant;
 use crate::adapter::ProviderAdapter;
 use crate::core::{Core, Shared};
 use crate::event::{Override, Reloaded, RouteState, RouterEvent};
+use crate::limits::Limits;
+use crate::operator::OverrideInfo;
 use crate::policy::Policy;
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::router::{BuildError, ProbeStatus, RouteStatus, Router};
@@ -64,6 +66,13 @@ pub(crate) fn route_status(sh: &Shared, core: &Core, route: RouteId, now: Instan
         state: rt.effective(),
         evaluated: rt.state,
         override_: rt.override_,
+        operator: rt.operator.as_ref().map(|n| OverrideInfo {
+            value: rt.override_,
+            by: n.by.clone(),
+            reason: n.reason.clone(),
+            set_at: n.set_at,
+            expires_at: n.expires.map(|(_, d)| d),
+        }),
         window: rt
             .window
             .snapshot(rt.consecutive, sh.policy.health.latency_quantile),
@@ -83,18 +92,35 @@ pub(crate) fn route_status(sh: &Shared, core: &Core, route: RouteId, now: Instan
         },
         long_run_delivery_rate: rt.long_run_mean(),
         retired: sh.table.route(route).retired,
+        in_flight: core.limits.route_in_flight(route),
     }
 }
 
 impl Router {
     /// Every route's status (as [`Router::route_status`] gives it) and every group's panic
     /// flag, all at one instant and under one acquisition of the lock: what an admin endpoint
-    /// serves (it serializes with serde). Computed on copies, so asking changes nothing; it
-    /// copies every route's window, so it is for operators, not for the request path.
+    /// serves (it serializes with serde). Computed on copies, so asking changes nothing, but
+    /// for one thing: an operator's override past its expiry ends (audited), as
+    /// [`Router::route_status`] ends it, so that both report the same. It copies every route's
+    /// window, so it is for operators, not for the request path.
     pub fn snapshot(&self) -> RouterSnapshot {
-        let l = self.core();
-        let (sh, core) = (&l.shared, &l.core);
+        let mut events = Vec::new();
+        let snapshot = self.snapshot_ending_overrides(&mut events);
+        self.emit_all(&mut events);
+        snapshot
+    }
+
+    fn snapshot_ending_overrides(&self, events: &mut Vec<RouterEvent<'static>>) -> RouterSnapshot {
+        let mut guard = self.core();
         let now = Instant::now();
+        let l = &mut *guard;
+        for r in 0..l.core.routes.len() {
+            if l.core.routes[r].operator.is_some() {
+                l.core
+                    .expire_override(&l.shared, RouteId(r as u32), now, events);
+            }
+        }
+        let (sh, core) = (&l.shared, &l.core);
         let routes: Vec<RouteSnapshot> = sh
             .table
             .routes()
@@ -161,6 +187,8 @@ impl Router {
         let _one_at_a_time = self.reload_lock();
         let old = self.shared();
         policy.validate()?;
+        // Limits, like compliance rules, name providers and routes of the table being loaded.
+        Limits::resolve(&policy, &table)?;
         // Compliance rules name providers of the table being loaded, not of the merge (which
         // remembers providers whose routes were all retired).
         for (i, rule) in policy.compliance.iter().enumerate() {

@@ -9,7 +9,11 @@
 //! overridden per country and per use case; the most specific matching override wins field by
 //! field (country + use case, then country, then use case, then the policy itself). Health and
 //! ejection settings are per router: a route's health is one fact whatever the use case.
+//! Cost caps (`max_attempt_cost`, `max_verification_cost`) are request-level too: what a
+//! verification may cost is a business decision per country and use case. Provider limits
+//! (`limits`) are per router: they describe the provider's account, not the traffic.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -252,6 +256,44 @@ pub struct ComplianceRule {
     pub deny: Vec<String>,
 }
 
+/// What the router may send to one provider account, or to one route of it (`[limits.<key>]`,
+/// the key a provider name or `provider/CC/number_type`).
+///
+/// Why the router limits itself: a provider refuses what is over its account's concurrency or
+/// rate (`rate_limited`), and every refusal costs the verification a failover and the provider's
+/// routes a capacity cooldown. Knowing the contract, the router sends elsewhere *before* the
+/// refusal. A route at its limit (or whose provider is) is not a candidate for the attempt;
+/// unlike a capacity cooldown it is never used as a last resort, since the provider would only
+/// refuse it: with nothing else left the decision ends with reason `provider_limit`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Most attempts in flight at once: launched and not yet judged (an outcome, or a timeout
+    /// at the attempt's own timeout, or abandoned unjudged). A slot is therefore held at most
+    /// one attempt timeout, even by a black hole. Absent: no concurrency limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// Attempts per second, sustained (a token bucket's refill rate). Absent: no rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Attempts that may be sent at once after a quiet spell (the bucket's size, full at
+    /// start). Needs `rate`. Default: one second's worth of `rate`, at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+}
+
+impl LimitConfig {
+    /// The bucket size in effect: `burst`, or one second of `rate` (at least one attempt).
+    pub fn effective_burst(&self) -> Option<f64> {
+        let rate = self.rate?;
+        Some(match self.burst {
+            Some(b) => f64::from(b),
+            None => rate.ceil().max(1.0),
+        })
+    }
+}
+
 /// Request-level settings for traffic matching `country` and/or `use_case`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -289,6 +331,12 @@ pub struct PolicyOverride {
     /// Replaces the policy's `exploration`. Absent: inherited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exploration: Option<f64>,
+    /// Replaces the policy's `max_attempt_cost`. Absent: inherited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempt_cost: Option<f64>,
+    /// Replaces the policy's `max_verification_cost`. Absent: inherited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_verification_cost: Option<f64>,
 }
 
 /// The complete failover policy. `Policy::default()` is the documented default.
@@ -355,6 +403,23 @@ pub struct Policy {
     /// oldest watcher is dropped (its attempts are audited as `abandoned`), so a black hole at
     /// high traffic cannot grow the router without bound. Default 10000.
     pub max_stragglers: usize,
+    /// Highest price of one attempt: a route whose `cost` is above it is not a candidate (a
+    /// decision left with nothing because of it says `cost_cap`). Per country and use case
+    /// through `overrides`. Default off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempt_cost: Option<f64>,
+    /// Highest spend of one verification: no attempt is launched whose price would take the
+    /// verification's committed spend over it. Committed is the price of every attempt already
+    /// launched, billed or still pending (a pending attempt may yet be billed: a timeout and an
+    /// undelivered message are), not only what is known to be billed. The verification then
+    /// ends with status `cost_cap`. Per country and use case through `overrides`. Default off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_verification_cost: Option<f64>,
+    /// Limits on what is sent to a provider account (`[limits.<provider>]`) or one of its
+    /// routes (`[limits."<provider>/<CC>/<number_type>"]`): attempts in flight and a token
+    /// bucket. Names must be in the routing table. Default none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, LimitConfig>,
     /// The sliding health window kept per route.
     pub health: HealthConfig,
     /// When a healthy route is ejected.
@@ -478,6 +543,9 @@ impl Default for Policy {
             capacity_cooldown: Duration::from_secs(2),
             late_delivery_grace: Duration::from_secs(120),
             max_stragglers: 10_000,
+            max_attempt_cost: None,
+            max_verification_cost: None,
+            limits: BTreeMap::new(),
             health: HealthConfig::default(),
             trip: TripConfig::default(),
             ejection: EjectionConfig::default(),
@@ -523,6 +591,107 @@ fn check_positive(field: &str, d: Duration) -> Result<(), PolicyError> {
         Ok(())
     }
 }
+
+fn check_cost_cap(field: &str, cap: Option<f64>) -> Result<(), PolicyError> {
+    match cap {
+        Some(c) if !(c.is_finite() && c > 0.0) => Err(err(
+            field,
+            format!(
+                "{c} must be a price > 0 in the routes' currency (remove the field for no cap)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A `limits` key as written: a provider name, or `provider/CC/number_type` for one route.
+/// Public so that tools checking a policy against their own list of providers (the lab's
+/// `validate`) read keys exactly as the router does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKey<'a> {
+    /// The whole provider account.
+    Provider(&'a str),
+    /// One route of the provider.
+    Route {
+        provider: &'a str,
+        country: Country,
+        number_type: crate::route::NumberType,
+    },
+}
+
+impl<'a> LimitKey<'a> {
+    /// Reads a `limits` key; the error says what a key looks like.
+    pub fn parse(key: &'a str) -> Result<Self, String> {
+        let parts: Vec<&str> = key.split('/').collect();
+        match parts.as_slice() {
+            [p] if !p.trim().is_empty() => Ok(LimitKey::Provider(p)),
+            [p, c, t] if !p.trim().is_empty() => {
+                let country = Country::new(c).map_err(|e| e.to_string())?;
+                let number_type = crate::route::NumberType::ALL
+                    .into_iter()
+                    .find(|n| n.as_str() == *t)
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown number type {t:?}; one of: {}",
+                            crate::route::NumberType::ALL.map(|n| n.as_str()).join(", ")
+                        )
+                    })?;
+                Ok(LimitKey::Route {
+                    provider: p,
+                    country,
+                    number_type,
+                })
+            }
+            _ => Err(format!(
+                "{key:?} is neither a provider name nor a route written provider/CC/number_type \
+                 (e.g. \"atlas/DE/mobile\")"
+            )),
+        }
+    }
+}
+
+fn check_limit(key: &str, l: &LimitConfig) -> Result<(), PolicyError> {
+    let f = |name: &str| format!("limits.{key}.{name}");
+    LimitKey::parse(key).map_err(|m| err(format!("limits.{key}"), m))?;
+    if l.burst.is_some() && l.rate.is_none() {
+        return Err(err(
+            f("burst"),
+            "needs a rate: the bucket refills at `rate` attempts per second",
+        ));
+    }
+    if l.max_in_flight.is_none() && l.rate.is_none() {
+        return Err(err(
+            format!("limits.{key}"),
+            "sets no limit: give max_in_flight, or rate (and burst), or remove the entry",
+        ));
+    }
+    if l.max_in_flight == Some(0) {
+        return Err(err(
+            f("max_in_flight"),
+            "0 would refuse every attempt: give at least 1 (to stop traffic, force-eject the \
+             routes or drain them with a traffic shift)",
+        ));
+    }
+    if let Some(r) = l.rate
+        && !(r.is_finite() && r > 0.0 && r <= MAX_LIMIT_RATE)
+    {
+        return Err(err(
+            f("rate"),
+            format!("{r} must be a number of attempts per second in (0, {MAX_LIMIT_RATE}]"),
+        ));
+    }
+    if l.burst == Some(0) {
+        return Err(err(
+            f("burst"),
+            "0 would never let an attempt through: give at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Highest `limits.*.rate`: a million attempts a second is beyond any SMS account, and the
+/// bound keeps the bucket's arithmetic far from overflow.
+pub const MAX_LIMIT_RATE: f64 = 1e6;
 
 /// Largest `adaptive_timeout.factor`: a timeout a hundred times the observed quantile is
 /// already no adaptation; the bound keeps `quantile x factor` far from `Duration`'s range.
@@ -686,6 +855,11 @@ impl Policy {
                  without a state",
             ));
         }
+        check_cost_cap("max_attempt_cost", self.max_attempt_cost)?;
+        check_cost_cap("max_verification_cost", self.max_verification_cost)?;
+        for (key, limit) in &self.limits {
+            check_limit(key, limit)?;
+        }
         for (i, o) in self.overrides.iter().enumerate() {
             let f = |name: &str| format!("overrides[{i}].{name}");
             if o.country.is_none() && o.use_case.is_none() {
@@ -711,6 +885,8 @@ impl Policy {
             if let Some(x) = o.exploration {
                 check_share(&f("exploration"), x, true)?;
             }
+            check_cost_cap(&f("max_attempt_cost"), o.max_attempt_cost)?;
+            check_cost_cap(&f("max_verification_cost"), o.max_verification_cost)?;
         }
         for (i, r) in self.compliance.iter().enumerate() {
             if r.allow.is_empty() && r.deny.is_empty() {
@@ -762,6 +938,64 @@ impl Policy {
         out
     }
 
+    /// Cost caps that leave some (country, number type) with no route at all, given the routes
+    /// as (country, number type, cost): every verification of that group (for the use cases the
+    /// cap applies to) would end with status `cost_cap`, which is rarely what a cap is for. The
+    /// router's `build` logs these; the lab's `validate` prints them. One warning per group and
+    /// field, naming the field that set the cap in effect.
+    pub fn cost_cap_warnings(
+        &self,
+        routes: impl IntoIterator<Item = (Country, crate::route::NumberType, f64)>,
+    ) -> Vec<PolicyError> {
+        let mut cheapest: BTreeMap<(Country, crate::route::NumberType), f64> = BTreeMap::new();
+        for (c, n, cost) in routes {
+            let e = cheapest.entry((c, n)).or_insert(cost);
+            *e = e.min(cost);
+        }
+        let mut use_cases: Vec<Option<&str>> = vec![None];
+        for o in &self.overrides {
+            if let Some(u) = o.use_case.as_deref()
+                && !use_cases.contains(&Some(u))
+            {
+                use_cases.push(Some(u));
+            }
+        }
+        let mut out: Vec<PolicyError> = Vec::new();
+        // Once per field and group: a cap of every use case is named once, without one.
+        let mut seen = std::collections::BTreeSet::new();
+        for (&(country, number_type), &min) in &cheapest {
+            for &use_case in &use_cases {
+                let plan = self.plan_for(country, use_case);
+                let checks = [
+                    ("max_attempt_cost", plan.max_attempt_cost),
+                    ("max_verification_cost", plan.max_verification_cost),
+                ];
+                for (name, cap) in checks {
+                    let Some(cap) = cap.filter(|cap| min > *cap) else {
+                        continue;
+                    };
+                    let field = self.cap_source(name, country, use_case);
+                    if seen.contains(&(field.clone(), country, number_type)) {
+                        continue;
+                    }
+                    let whom = match use_case {
+                        Some(u) => format!("{country}/{number_type} ({u})"),
+                        None => format!("{country}/{number_type}"),
+                    };
+                    let message = format!(
+                        "{cap} is below the cheapest route of {whom} ({min}): every such \
+                         verification ends with status cost_cap; raise the cap or add a \
+                         cheaper route"
+                    );
+                    if seen.insert((field.clone(), country, number_type)) {
+                        out.push(err(field, message));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The top-level fields (sections count as one) in which `other` differs from this policy:
     /// the policy half of a reload's audit event.
     pub fn changed_fields(&self, other: &Policy) -> Vec<&'static str> {
@@ -784,6 +1018,9 @@ impl Policy {
             capacity_cooldown: _,
             late_delivery_grace: _,
             max_stragglers: _,
+            max_attempt_cost: _,
+            max_verification_cost: _,
+            limits: _,
             health: _,
             trip: _,
             ejection: _,
@@ -845,6 +1082,15 @@ impl Policy {
         if self.max_stragglers != other.max_stragglers {
             out.push("max_stragglers");
         }
+        if self.max_attempt_cost != other.max_attempt_cost {
+            out.push("max_attempt_cost");
+        }
+        if self.max_verification_cost != other.max_verification_cost {
+            out.push("max_verification_cost");
+        }
+        if self.limits != other.limits {
+            out.push("limits");
+        }
         if self.health != other.health {
             out.push("health");
         }
@@ -870,6 +1116,36 @@ impl Policy {
             out.push("warm_start");
         }
         out
+    }
+
+    /// Which field sets `name` for (`country`, `use_case`): the most specific matching
+    /// override that has it, else the policy's own.
+    fn cap_source(&self, name: &str, country: Country, use_case: Option<&str>) -> String {
+        let mut best: Option<(u8, usize)> = None;
+        for (i, o) in self.overrides.iter().enumerate() {
+            let has = match name {
+                "max_attempt_cost" => o.max_attempt_cost.is_some(),
+                _ => o.max_verification_cost.is_some(),
+            };
+            let c = match o.country {
+                Some(c) if c == country => 2,
+                Some(_) => continue,
+                None => 0,
+            };
+            let u = match (&o.use_case, use_case) {
+                (Some(a), Some(b)) if a == b => 1,
+                (Some(_), _) => continue,
+                (None, _) => 0,
+            };
+            // Later overrides of the same rank win, as in `plan_for` (a stable sort).
+            if has && best.is_none_or(|(r, _)| c + u >= r) {
+                best = Some((c + u, i));
+            }
+        }
+        match best {
+            Some((_, i)) => format!("overrides[{i}].{name}"),
+            None => name.to_owned(),
+        }
     }
 
     /// The longest attempt timeout any request can get: the policy's or an override's, or the
@@ -928,6 +1204,12 @@ impl Policy {
             if let Some(v) = o.exploration {
                 plan.exploration = v;
             }
+            if let Some(v) = o.max_attempt_cost {
+                plan.max_attempt_cost = Some(v);
+            }
+            if let Some(v) = o.max_verification_cost {
+                plan.max_verification_cost = Some(v);
+            }
         }
         plan
     }
@@ -942,6 +1224,8 @@ pub struct Plan {
     pub deadline: Duration,
     pub diversity: Diversity,
     pub exploration: f64,
+    pub max_attempt_cost: Option<f64>,
+    pub max_verification_cost: Option<f64>,
 }
 
 impl From<&Policy> for Plan {
@@ -953,6 +1237,8 @@ impl From<&Policy> for Plan {
             deadline: p.deadline,
             diversity: p.diversity,
             exploration: p.exploration,
+            max_attempt_cost: p.max_attempt_cost,
+            max_verification_cost: p.max_verification_cost,
         }
     }
 }
@@ -1000,6 +1286,110 @@ mod tests {
         check("[[compliance]]\ncountry = \"DE\"", "compliance[0]");
         check("[health]\nbuckets = 0", "health.buckets");
         check("[warm_start]\nmax_age = \"0s\"", "warm_start.max_age");
+        check("max_attempt_cost = 0.0", "max_attempt_cost");
+        check("max_verification_cost = -1.0", "max_verification_cost");
+        check("max_verification_cost = nan", "max_verification_cost");
+        check(
+            "[[overrides]]\nuse_case = \"login\"\nmax_attempt_cost = inf",
+            "overrides[0].max_attempt_cost",
+        );
+        check(
+            "[limits.atlas]\nmax_in_flight = 0",
+            "limits.atlas.max_in_flight",
+        );
+        check("[limits.atlas]\nrate = 0.0", "limits.atlas.rate");
+        check("[limits.atlas]\nrate = inf", "limits.atlas.rate");
+        check("[limits.atlas]\nburst = 3", "limits.atlas.burst");
+        check(
+            "[limits.atlas]\nrate = 1.0\nburst = 0",
+            "limits.atlas.burst",
+        );
+        check("[limits.atlas]", "limits.atlas");
+        check("[limits.\"atlas/DE\"]\nrate = 1.0", "limits.atlas/DE");
+        check(
+            "[limits.\"atlas/DEU/mobile\"]\nrate = 1.0",
+            "limits.atlas/DEU/mobile",
+        );
+        check(
+            "[limits.\"atlas/DE/cell\"]\nrate = 1.0",
+            "limits.atlas/DE/cell",
+        );
+    }
+
+    #[test]
+    fn a_cap_below_every_route_of_a_group_is_warned_about_at_its_field() {
+        use crate::route::NumberType::{Landline, Mobile};
+        let p: Policy = toml::from_str(
+            r#"
+            max_attempt_cost = 0.05
+            [[overrides]]
+            country = "DE"
+            use_case = "login"
+            max_verification_cost = 0.03
+            "#,
+        )
+        .unwrap();
+        let de = Country::new("DE").unwrap();
+        let fr = Country::new("FR").unwrap();
+        let routes = [
+            (de, Mobile, 0.04),
+            (de, Mobile, 0.09),
+            (de, Landline, 0.06),
+            (fr, Mobile, 0.02),
+        ];
+        let w = p.cost_cap_warnings(routes);
+        let fields: Vec<(&str, bool)> = w
+            .iter()
+            .map(|w| (w.field.as_str(), w.message.contains("DE/landline")))
+            .collect();
+        // FR's route fits; DE/mobile has a route under 0.05 but none under login's 0.03.
+        assert_eq!(
+            fields,
+            [
+                ("overrides[0].max_verification_cost", false),
+                ("max_attempt_cost", true),
+                ("overrides[0].max_verification_cost", true),
+            ],
+            "{w:?}"
+        );
+        assert!(w[0].message.contains("DE/mobile (login)"), "{w:?}");
+        assert!(Policy::default().cost_cap_warnings(routes).is_empty());
+    }
+
+    #[test]
+    fn limits_and_cost_caps_round_trip_and_caps_fall_back_like_overrides() {
+        let p: Policy = toml::from_str(
+            r#"
+            max_attempt_cost = 0.05
+            [limits.atlas]
+            max_in_flight = 40
+            rate = 25.0
+            [limits."atlas/DE/mobile"]
+            max_in_flight = 5
+            [[overrides]]
+            country = "DE"
+            max_attempt_cost = 0.09
+            max_verification_cost = 0.15
+            [[overrides]]
+            country = "DE"
+            use_case = "signup"
+            max_attempt_cost = 0.02
+            "#,
+        )
+        .unwrap();
+        p.validate().unwrap();
+        assert_eq!(p.limits["atlas"].effective_burst(), Some(25.0));
+        let back: Policy = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let de = Country::new("DE").unwrap();
+        let fr = Country::new("FR").unwrap();
+        let caps = |c, u| {
+            let plan = p.plan_for(c, u);
+            (plan.max_attempt_cost, plan.max_verification_cost)
+        };
+        assert_eq!(caps(fr, None), (Some(0.05), None));
+        assert_eq!(caps(de, Some("login")), (Some(0.09), Some(0.15)));
+        assert_eq!(caps(de, Some("signup")), (Some(0.02), Some(0.15)));
     }
 
     #[test]

@@ -33,6 +33,8 @@ use crate::event::{
 };
 use crate::health::{QuantileThreshold, WindowSnapshot};
 use crate::inline::InlineVec;
+use crate::limits::Limits;
+use crate::operator::{OverrideInfo, OverrideRequest, ShiftError, TrafficShift};
 use crate::policy::{Plan, Policy, PolicyError};
 use crate::route::{Country, NumberType, RouteId, RoutingTable};
 use crate::state::Judged;
@@ -119,6 +121,8 @@ pub struct RouteStatus {
     pub evaluated: RouteState,
     #[serde(rename = "override")]
     pub override_: Override,
+    /// Who set the override, why and until when (`None` without an override).
+    pub operator: Option<OverrideInfo>,
     /// Windowed counts and rates, and the latency quantile.
     pub window: WindowSnapshot,
     pub backoff_multiplier: f64,
@@ -136,6 +140,9 @@ pub struct RouteStatus {
     pub long_run_delivery_rate: Option<f64>,
     /// Removed by a reload (see [`crate::Route::retired`]).
     pub retired: bool,
+    /// Attempts launched and not yet judged: what counts against the route's `limits` entry
+    /// (and, summed over its routes, its provider's).
+    pub in_flight: u32,
 }
 
 /// The outcomes of a route's current probing period.
@@ -167,6 +174,14 @@ pub enum BuildError {
         "the epoch is {0:?} after the build: give RouterBuilder::epoch an instant already passed (the replaced router's epoch)"
     )]
     EpochInFuture(Duration),
+    #[error(
+        "{field}: unknown provider {name:?}; limits must name providers of the routing table (or routes written provider/CC/number_type)"
+    )]
+    UnknownLimitProvider { field: String, name: String },
+    #[error(
+        "{field}: the routing table has no route {name:?}; name a route of the table as provider/CC/number_type, or limit the whole provider"
+    )]
+    UnknownLimitRoute { field: String, name: String },
 }
 
 /// Builds a [`Router`]: table and policy, one adapter per provider, an event sink, a seed.
@@ -339,6 +354,11 @@ pub(crate) fn configure(
             .and_then(|u| use_cases.iter().position(|x| x == u));
     }
     let trip_latency = policy.trip.latency.map(QuantileThreshold::new);
+    let limits = Limits::resolve(&policy, &table)?;
+    let live = table.routes().iter().filter(|r| !r.retired);
+    for w in policy.cost_cap_warnings(live.map(|r| (r.country, r.number_type, r.cost))) {
+        tracing::warn!(field = %w.field, "{}", w.message);
+    }
     let mut shared = Shared {
         generation,
         adapters: resolved,
@@ -350,6 +370,7 @@ pub(crate) fn configure(
         plans: Vec::new(),
         compliance,
         trip_latency,
+        limits,
     };
     shared.build_plans();
     Ok(shared)
@@ -662,7 +683,7 @@ impl Router {
 
     /// Emits and clears the events a locked step collected: usually none, a case kept inline.
     #[inline]
-    fn emit_all(&self, events: &mut Vec<RouterEvent<'static>>) {
+    pub(crate) fn emit_all(&self, events: &mut Vec<RouterEvent<'static>>) {
         if events.is_empty() {
             return;
         }
@@ -771,9 +792,12 @@ impl Router {
                             &mut candidates,
                             &mut events,
                         );
-                        let launched = out
-                            .chosen
-                            .map(|r| (core.next_attempt_id(), core.launch(r, out.probe)));
+                        let launched = out.chosen.map(|r| {
+                            (
+                                core.next_attempt_id(),
+                                core.launch(&l.shared, r, out.probe, at.now),
+                            )
+                        });
                         (out, launched)
                     };
                     #[cfg(feature = "metrics")]
@@ -835,6 +859,8 @@ impl Router {
                                 DecisionReason::RetryBudgetExhausted => {
                                     VerificationStatus::RetryBudgetExhausted
                                 }
+                                DecisionReason::ProviderLimit => VerificationStatus::ProviderLimit,
+                                DecisionReason::CostCap => VerificationStatus::CostCap,
                                 _ if v.attempts > 0 => VerificationStatus::AttemptsExhausted,
                                 _ => VerificationStatus::NoRoute,
                             });
@@ -1327,26 +1353,166 @@ impl Router {
         self.emit_all(&mut events);
     }
 
-    /// Operator override of a route's automatic state.
+    /// Operator override of a route's automatic state, with no reasons and no expiry (audited
+    /// with `by` and `reason` empty): [`Router::set_override_with`] says who and why.
     pub fn set_override(&self, route: RouteId, value: Override) -> Result<(), UnknownRoute> {
+        self.set_override_with(
+            route,
+            OverrideRequest {
+                value,
+                by: String::new(),
+                reason: String::new(),
+                expires_in: None,
+            },
+        )
+    }
+
+    /// Operator override of a route's automatic state, saying who set it, why, and for how
+    /// long: audited (`override_set`, and `override_expired` when it runs out) and shown in
+    /// [`Router::route_status`]. `Override::None` clears the route's override.
+    pub fn set_override_with(
+        &self,
+        route: RouteId,
+        request: OverrideRequest,
+    ) -> Result<(), UnknownRoute> {
         let mut events = Vec::new();
         {
             let mut guard = self.core();
             let l = &mut *guard;
             Self::check_route(&l.shared, route)?;
             l.core
-                .set_override(&l.shared, route, value, Instant::now(), &mut events);
+                .set_override_with(&l.shared, route, request, Instant::now(), &mut events);
         }
         self.emit_all(&mut events);
         Ok(())
     }
 
-    /// A route's standing now: what [`Router::snapshot`] reports for it.
-    pub fn route_status(&self, route: RouteId) -> Result<RouteStatus, UnknownRoute> {
+    /// Shifts first attempts of (`country`, `number_type`) to its routes in proportion to
+    /// `weights` (a route of the group not listed gets 0: drained), replacing any earlier shift,
+    /// until [`Router::clear_traffic_shift`]. Health still wins: see the `operator` module.
+    /// Audited as `traffic_shift_set`; [`Router::traffic_shift`] shows it. A reload keeps it
+    /// (route ids are stable; a retired route is no candidate whatever its weight).
+    pub fn shift_traffic(
+        &self,
+        country: Country,
+        number_type: NumberType,
+        weights: &[(RouteId, f64)],
+        by: &str,
+        reason: &str,
+    ) -> Result<(), ShiftError> {
+        let mut events = Vec::new();
+        {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            let table = &l.shared.table;
+            let group = table
+                .group(country, number_type)
+                .ok_or(ShiftError::NoRoutes {
+                    country,
+                    number_type,
+                })?;
+            for (i, &(route, weight)) in weights.iter().enumerate() {
+                if route.index() >= table.routes().len()
+                    || table.group_of(route) != group
+                    || table.route(route).retired
+                {
+                    return Err(ShiftError::NotInGroup {
+                        route: route.0,
+                        country,
+                        number_type,
+                    });
+                }
+                if weights[..i].iter().any(|(r, _)| *r == route) {
+                    return Err(ShiftError::Duplicate { route: route.0 });
+                }
+                if !(weight.is_finite() && weight >= 0.0) {
+                    return Err(ShiftError::InvalidWeight {
+                        route: route.0,
+                        weight,
+                    });
+                }
+            }
+            if !weights.iter().any(|(_, w)| *w > 0.0) {
+                return Err(ShiftError::AllDrained);
+            }
+            l.core.set_shift(
+                &l.shared,
+                (group, country, number_type),
+                Some(weights.to_vec()),
+                by,
+                reason,
+                Instant::now(),
+                &mut events,
+            );
+        }
+        self.emit_all(&mut events);
+        Ok(())
+    }
+
+    /// Ends the traffic shift of (`country`, `number_type`): the strategy decides again.
+    /// Audited as `traffic_shift_cleared`; `Ok(false)` (and nothing audited) when none was set.
+    pub fn clear_traffic_shift(
+        &self,
+        country: Country,
+        number_type: NumberType,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, ShiftError> {
+        let mut events = Vec::new();
+        let cleared = {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            let group = l
+                .shared
+                .table
+                .group(country, number_type)
+                .ok_or(ShiftError::NoRoutes {
+                    country,
+                    number_type,
+                })?;
+            l.core.set_shift(
+                &l.shared,
+                (group, country, number_type),
+                None,
+                by,
+                reason,
+                Instant::now(),
+                &mut events,
+            )
+        };
+        self.emit_all(&mut events);
+        Ok(cleared)
+    }
+
+    /// The traffic shift in force on (`country`, `number_type`), if any.
+    pub fn traffic_shift(&self, country: Country, number_type: NumberType) -> Option<TrafficShift> {
         let l = self.core();
-        Self::check_route(&l.shared, route)?;
-        let now = Instant::now();
-        Ok(crate::ops::route_status(&l.shared, &l.core, route, now))
+        let g = l.shared.table.group(country, number_type)?;
+        l.core.groups[g.0 as usize].shift.as_deref().cloned()
+    }
+
+    /// A route's standing now: what [`Router::snapshot`] reports for it. An override past its
+    /// expiry ends here (audited), as at the next decision of its group.
+    pub fn route_status(&self, route: RouteId) -> Result<RouteStatus, UnknownRoute> {
+        let mut events = Vec::new();
+        let status = {
+            let mut guard = self.core();
+            let l = &mut *guard;
+            Self::check_route(&l.shared, route)?;
+            let now = Instant::now();
+            l.core.expire_override(&l.shared, route, now, &mut events);
+            crate::ops::route_status(&l.shared, &l.core, route, now)
+        };
+        self.emit_all(&mut events);
+        Ok(status)
+    }
+
+    /// Attempts of `provider` launched and not yet judged (what its `limits` entry counts);
+    /// `None` for a name outside the routing table.
+    pub fn provider_in_flight(&self, provider: &str) -> Option<u32> {
+        let l = self.core();
+        let id = l.shared.table.provider_id(provider)?;
+        Some(l.core.limits.provider_in_flight(id))
     }
 
     /// What the router has learnt, for the router that replaces it

@@ -128,6 +128,8 @@ pub(crate) struct RouteRuntime {
     pub credit_at: Instant,
     /// Restored at this moment and still ramping up (`probe.slow_start`).
     pub restored_at: Option<Instant>,
+    /// Who set `override_`, why, and until when (boxed: most routes never have one).
+    pub operator: Option<Box<crate::operator::OverrideNote>>,
 }
 
 /// Per-outcome decay of the long-run record: a memory of roughly the last 100 outcomes.
@@ -170,6 +172,7 @@ impl RouteRuntime {
             probes_in_flight: 0,
             credit_at: now,
             restored_at: None,
+            operator: None,
         }
     }
 

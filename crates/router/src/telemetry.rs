@@ -90,7 +90,7 @@ const OUTCOMES: [&str; 8] = [
     "invalid_destination",
 ];
 
-const REASONS: [&str; 8] = [
+const REASONS: [&str; 11] = [
     "best",
     "explore",
     "probe",
@@ -99,9 +99,12 @@ const REASONS: [&str; 8] = [
     "no_coverage",
     "no_candidate",
     "retry_budget_exhausted",
+    "provider_limit",
+    "cost_cap",
+    "traffic_shift",
 ];
 
-const STATUSES: [&str; 7] = [
+const STATUSES: [&str; 9] = [
     "delivered",
     "deadline_exceeded",
     "attempts_exhausted",
@@ -109,6 +112,8 @@ const STATUSES: [&str; 7] = [
     "retry_budget_exhausted",
     "invalid_destination",
     "abandoned",
+    "provider_limit",
+    "cost_cap",
 ];
 
 fn outcome_index(outcome: AttemptOutcome) -> usize {
@@ -136,6 +141,9 @@ fn reason_index(reason: DecisionReason) -> usize {
         DecisionReason::NoCoverage => 5,
         DecisionReason::NoCandidate => 6,
         DecisionReason::RetryBudgetExhausted => 7,
+        DecisionReason::ProviderLimit => 8,
+        DecisionReason::CostCap => 9,
+        DecisionReason::TrafficShift => 10,
     }
 }
 
@@ -148,6 +156,8 @@ fn status_index(status: VerificationStatus) -> usize {
         VerificationStatus::RetryBudgetExhausted => 4,
         VerificationStatus::InvalidDestination => 5,
         VerificationStatus::Abandoned => 6,
+        VerificationStatus::ProviderLimit => 7,
+        VerificationStatus::CostCap => 8,
     }
 }
 
@@ -428,7 +438,11 @@ impl RouterMetrics {
             | RouterEvent::Abandoned(_)
             | RouterEvent::Reloaded(_)
             // A restored router's states were shown when its metrics were registered.
-            | RouterEvent::Started(_) => {}
+            | RouterEvent::Started(_)
+            | RouterEvent::OverrideSet(_)
+            | RouterEvent::OverrideExpired(_)
+            | RouterEvent::TrafficShiftSet(_)
+            | RouterEvent::TrafficShiftCleared(_) => {}
         }
     }
 
@@ -664,6 +678,9 @@ mod tests {
             DecisionReason::NoCoverage,
             DecisionReason::NoCandidate,
             DecisionReason::RetryBudgetExhausted,
+            DecisionReason::ProviderLimit,
+            DecisionReason::CostCap,
+            DecisionReason::TrafficShift,
         ] {
             assert_eq!(
                 REASONS[reason_index(r)],
@@ -678,6 +695,8 @@ mod tests {
             VerificationStatus::RetryBudgetExhausted,
             VerificationStatus::InvalidDestination,
             VerificationStatus::Abandoned,
+            VerificationStatus::ProviderLimit,
+            VerificationStatus::CostCap,
         ] {
             assert_eq!(
                 STATUSES[status_index(s)],

@@ -9,7 +9,9 @@
 
 use crate::metrics::metric_path::UnknownMetric;
 use crate::metrics::pareto::{Constraint, ConstraintError, Objective};
-use crate::scenario::{FieldPath, MAX_SHOWN_PROBLEMS, Problems, Scenario, did_you_mean};
+use crate::scenario::{
+    FieldPath, MAX_SHOWN_PROBLEMS, Problems, Scenario, did_you_mean, limit_name_problem,
+};
 
 use super::super::gate::unknown_metric_message;
 use super::plan::{SweepPlan, grid, latin_hypercube};
@@ -98,7 +100,10 @@ impl SweepDefaults {
         }
         for (i, v) in spec.vary.iter().enumerate() {
             match Vary::parse(v) {
-                Ok(v) => out.varies.push(v),
+                Ok(v) => match limit_problem(s, &v) {
+                    Some(problem) => problems.push(at.key("vary").index(i), problem),
+                    None => out.varies.push(v),
+                },
                 // The error names the flag; in a file the field path says where it is.
                 Err(e) => problems.push(at.key("vary").index(i), e.message),
             }
@@ -160,6 +165,13 @@ impl SweepDefaults {
             Err(problems)
         }
     }
+}
+
+/// A `limits.<name>.<field>` dimension must name a provider (or route) of the scenario: the
+/// router of every point would refuse to build otherwise.
+fn limit_problem(s: &Scenario, v: &Vary) -> Option<String> {
+    let (name, _field) = v.path.strip_prefix("limits.")?.rsplit_once('.')?;
+    limit_name_problem(s, name)
 }
 
 /// The policy a sweep starts from when none is named: `[experiment] baseline`, else the first.
@@ -228,10 +240,18 @@ impl SweepRequest {
             flags
                 .vary
                 .iter()
-                .filter_map(|v| {
-                    Vary::parse(v)
-                        .map_err(|e| problems.push(e.to_string()))
-                        .ok()
+                .filter_map(|v| match Vary::parse(v) {
+                    Ok(vary) => match limit_problem(s, &vary) {
+                        Some(problem) => {
+                            problems.push(format!("--vary {v}: {problem}"));
+                            None
+                        }
+                        None => Some(vary),
+                    },
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        None
+                    }
                 })
                 .collect()
         };

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use failover_router::policy::{Policy, Strategy};
 
-use super::vary::model;
+use super::vary::{MAP_ENTRY, model};
 use super::*;
 
 fn vary(spec: &str) -> Vary {
@@ -162,6 +162,53 @@ fn paths_are_checked_against_the_model_with_did_you_mean() {
     check("overrides=1", "unknown policy field \"overrides\"");
 }
 
+/// Provider limits and cost caps are sweepable: a limit by provider (or route) name, a cap as
+/// any number; the point's policy carries the value.
+#[test]
+fn limits_and_cost_caps_are_sweepable_by_path() {
+    let v = vary("limits.atlas.max_in_flight=2,8");
+    assert_eq!(v.kind, FieldKind::Integer);
+    assert_eq!(
+        vary("limits.atlas/DE/mobile.rate=1..4:4").kind,
+        FieldKind::Number
+    );
+    assert_eq!(
+        vary("max_verification_cost=0.1,0.2").kind,
+        FieldKind::Number
+    );
+    let plan = grid(vec![v, vary("max_attempt_cost=0.05")]).unwrap();
+    let base: Policy = toml::from_str("[limits.atlas]\nrate = 5.0\n").unwrap();
+    let p = plan.point_policy(&base, 1).unwrap();
+    assert_eq!(p.limits["atlas"].max_in_flight, Some(8));
+    assert_eq!(
+        p.limits["atlas"].rate,
+        Some(5.0),
+        "the base's other fields are kept"
+    );
+    assert_eq!(p.max_attempt_cost, Some(0.05));
+    assert_eq!(
+        plan.varies[0].value_in(&p),
+        Some(Value::Integer(8)),
+        "read back from a policy"
+    );
+    // A point that is not a valid limit is refused like any invalid point.
+    let bad = grid(vec![vary("limits.atlas.max_in_flight=0,1")]).unwrap();
+    let e = bad.policies(&Policy::default()).unwrap_err();
+    assert_eq!(e.invalid.len(), 1);
+    assert_eq!(e.invalid[0].field, "limits.atlas.max_in_flight");
+    let check = |spec: &str, needle: &str| {
+        let e = err(spec);
+        assert!(e.contains(needle), "{spec}: {e}");
+    };
+    check("limits.*.rate=1,2", "name a provider");
+    check("limits=1", "vary a field of one: limits.<provider>.");
+    check("limits.atlas=1", "atlas is a table of settings");
+    check(
+        "limits.atlas.max_inflight=1",
+        "did you mean \"limits.atlas.max_in_flight\"?",
+    );
+}
+
 /// Walks the policy's JSON Schema (which schemars derives from every field) and the sweep's
 /// model to the same set of leaf paths, so a field the model misses (an optional one that
 /// serialises to nothing when unset) fails here rather than in a user's sweep.
@@ -207,6 +254,14 @@ fn model_covers_every_schema_field() {
                     };
                     leaves(&path, &v, defs, out);
                 }
+            }
+            // A map keyed by name (`limits`): the model's one entry stands for every name.
+            None if node
+                .get("additionalProperties")
+                .is_some_and(|a| a.is_object()) =>
+            {
+                let entry = &node["additionalProperties"];
+                leaves(&format!("{prefix}.{MAP_ENTRY}"), entry, defs, out);
             }
             None => {
                 out.insert(prefix.to_owned());

@@ -13,6 +13,13 @@
 //!   its other fields, and the base policy's own table, if it has one, is kept otherwise.
 //! - `trip.latency` and `probe.recover_latency` serialise as `"off"` when unset: they are
 //!   durations that also take `off` (`trip.latency=off,20s,25s`).
+//! - `max_attempt_cost` and `max_verification_cost` (numbers, absent by default): varying one
+//!   sets the cap at every point.
+//! - `limits` is a map keyed by provider (or `provider/CC/number_type` route) name:
+//!   `limits.atlas.max_in_flight=2,8,32` varies atlas's entry, created at every point if the
+//!   base policy has none (with only that field, plus whatever the base has). The model holds
+//!   one entry under [`MAP_ENTRY`] that every name resolves to; whether the name is a provider
+//!   of the scenario is checked where the scenario is known (`scenario::limit_name_problem`).
 //!
 //! The kind of a field (number, whole number, duration, duration-or-off, name, boolean) is read
 //! from the model's value, and every value of a dimension is tried on the model before the sweep
@@ -27,10 +34,16 @@ use std::fmt;
 use std::time::Duration;
 
 use failover_router::duration;
-use failover_router::policy::{AdaptiveTimeout, Policy};
+use failover_router::policy::{AdaptiveTimeout, LimitConfig, Policy};
 use serde::Serialize;
 
 use crate::scenario::did_you_mean;
+
+/// The key of the model's one entry of a map table (`limits`): any name resolves to it.
+pub(crate) const MAP_ENTRY: &str = "*";
+
+/// Tables of the policy keyed by a name (a provider's) rather than by field names.
+const MAP_TABLES: &[&str] = &["limits"];
 
 /// Most values one dimension may have: a dimension is a line on a chart or an axis of a
 /// heatmap, and a thousand points on one already outnumber its pixels.
@@ -340,6 +353,16 @@ pub(crate) fn model() -> toml::Table {
         ..Policy::default()
     };
     full.trip.min_relative_conversion = Some(0.5);
+    full.max_attempt_cost = Some(0.1);
+    full.max_verification_cost = Some(0.3);
+    full.limits.insert(
+        MAP_ENTRY.to_owned(),
+        LimitConfig {
+            max_in_flight: Some(100),
+            rate: Some(10.0),
+            burst: Some(10),
+        },
+    );
     toml::Table::try_from(&full).expect("a policy serialises to TOML")
 }
 
@@ -360,7 +383,19 @@ fn kind_at(model: &toml::Table, path: &str) -> Result<FieldKind, String> {
         } else {
             format!("{walked}.{seg}")
         };
-        let Some(value) = table.get(*seg) else {
+        let in_map = MAP_TABLES.contains(&walked.as_str());
+        if in_map && (seg.trim().is_empty() || *seg == MAP_ENTRY) {
+            return Err(format!(
+                "{walked}.{seg}: name a provider (or a route provider/CC/number_type), e.g. \
+                 {walked}.atlas.max_in_flight=2,8"
+            ));
+        }
+        let found = if in_map {
+            table.get(MAP_ENTRY)
+        } else {
+            table.get(*seg)
+        };
+        let Some(value) = found else {
             let keys: Vec<&str> = table.keys().map(String::as_str).collect();
             let full = |k: &str| {
                 if walked.is_empty() {
@@ -384,6 +419,17 @@ fn kind_at(model: &toml::Table, path: &str) -> Result<FieldKind, String> {
         };
         let last = i == segments.len() - 1;
         match value {
+            toml::Value::Table(t) if last && MAP_TABLES.contains(&here.as_str()) => {
+                let entry = t.get(MAP_ENTRY).and_then(toml::Value::as_table);
+                let keys: Vec<&str> = entry
+                    .map(|e| e.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{here} is a table of entries by provider name; vary a field of one: \
+                     {here}.<provider>.{}",
+                    keys.join(" | ")
+                ));
+            }
             toml::Value::Table(t) if last => {
                 let keys: Vec<&str> = t.keys().map(String::as_str).collect();
                 return Err(format!(

@@ -6,6 +6,8 @@
 //!   adapters and sinks, shared budgets, misattributed blame, probing, conversion lag, the
 //!   ejection cap, selection herding, straggler hygiene and latency bias.
 //! - `metrics` (feature `metrics`): every metric equals the audit trail's count.
+//! - `operations`: provider capacity (rate limits, `[limits]`), cost caps and operator
+//!   controls (overrides with metadata and expiry, traffic shifting).
 //! - `properties`: generated policies (proptest): every one that validates is safe for the
 //!   router's arithmetic.
 //! - `warm_start`: a router's learnt state exported and restored across a restart.
@@ -15,6 +17,7 @@ mod harness;
 mod holds_up;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod operations;
 mod properties;
 mod reload;
 mod warm_start;

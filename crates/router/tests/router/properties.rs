@@ -4,6 +4,11 @@
 //! time with scripted providers (deliveries, failures of every kind, black holes, answers a day
 //! late), callers that give up and conversions, every verification ends without a panic.
 //!
+//! Provider limits (`[limits.*]` on providers and a route of the world's table) and cost caps
+//! (policy and overrides) are generated too, so a policy starving every route of tokens or
+//! capping every price away is driven as well (its verifications end `provider_limit` or
+//! `cost_cap`, never in a panic).
+//!
 //! Values are drawn around every bound `validate` checks (`MAX_ADAPTIVE_FACTOR`, shares at 0
 //! and 1, durations from 1 ms to the parser's 10^9 s, counts at their limits) and beyond it
 //! (NaN, infinities, 1e308, negative numbers).
@@ -48,6 +53,15 @@ fn magnitude() -> impl Strategy<Value = String> {
         24 => (0.0f64..20.0).prop_map(num),
         6 => prop::sample::select(&[1e6, 1e300, f64::MAX][..]).prop_map(num),
         1 => prop::sample::select(&[-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY][..]).prop_map(num),
+    ]
+}
+
+/// A price cap: around the world's route costs (0 to 1e6), and now and then not a price.
+fn price() -> impl Strategy<Value = String> {
+    prop_oneof![
+        24 => (0.001f64..0.2).prop_map(num),
+        4 => prop::sample::select(&[1e6, 1e300][..]).prop_map(num),
+        1 => prop::sample::select(&[0.0, -1.0, f64::NAN, f64::INFINITY][..]).prop_map(num),
     ]
 }
 
@@ -127,6 +141,8 @@ fn policy_toml() -> impl Strategy<Value = String> {
             ]
             .boxed(),
         ),
+        ("max_attempt_cost", price().boxed()),
+        ("max_verification_cost", price().boxed()),
     ]);
     let adaptive = lines(vec![
         ("quantile", share().boxed()),
@@ -194,9 +210,54 @@ fn policy_toml() -> impl Strategy<Value = String> {
                 ("attempt_timeout", duration().boxed()),
                 ("deadline", duration().boxed()),
                 ("exploration", share().boxed()),
+                ("max_attempt_cost", price().boxed()),
+                ("max_verification_cost", price().boxed()),
             ]),
         ),
         0..3,
+    );
+    // Limits on a provider and on one route (names of the world's table), every field around
+    // its bounds: at one attempt in flight and a fraction of a token a second, verifications
+    // end `provider_limit` rather than panic or hang.
+    let limits = prop::collection::vec(
+        (
+            prop::sample::select(&["a", "b", "c/US/mobile"][..]),
+            prop::option::weighted(0.7, count(5)),
+            prop::option::weighted(
+                0.6,
+                (
+                    prop_oneof![
+                        8 => (0.01f64..50.0).prop_map(num),
+                        1 => magnitude(),
+                    ],
+                    prop::option::weighted(0.4, count(5)),
+                ),
+            ),
+            // Now and then an entry with no limit, or a burst without a rate (both invalid).
+            prop_oneof![18 => Just(""), 1 => Just("empty"), 1 => Just("stray burst")],
+        )
+            .prop_map(|(key, max, rate, odd)| {
+                let body = match odd {
+                    "empty" => String::new(),
+                    "stray burst" => "burst = 2\n".to_owned(),
+                    _ => {
+                        let mut body = String::new();
+                        let max = max.or_else(|| rate.is_none().then(|| "1".to_owned()));
+                        if let Some(m) = max {
+                            body += &format!("max_in_flight = {m}\n");
+                        }
+                        if let Some((r, burst)) = rate {
+                            body += &format!("rate = {r}\n");
+                            if let Some(b) = burst {
+                                body += &format!("burst = {b}\n");
+                            }
+                        }
+                        body
+                    }
+                };
+                (key, body)
+            }),
+        0..2,
     );
     let compliance = prop::collection::vec(
         (
@@ -212,9 +273,17 @@ fn policy_toml() -> impl Strategy<Value = String> {
         (health, trip, ejection, probe, budget),
         overrides,
         compliance,
+        limits,
     )
         .prop_map(
-            |(top, adaptive, (health, trip, ejection, probe, budget), overrides, compliance)| {
+            |(
+                top,
+                adaptive,
+                (health, trip, ejection, probe, budget),
+                overrides,
+                compliance,
+                limits,
+            )| {
                 let mut t = top;
                 if let Some(a) = adaptive {
                     t += &format!("[adaptive_timeout]\n{a}");
@@ -244,6 +313,10 @@ fn policy_toml() -> impl Strategy<Value = String> {
                         t += &format!("country = \"{c}\"\n");
                     }
                     t += &format!("{list} = [\"{provider}\"]\n");
+                }
+                for (key, body) in limits {
+                    // The same key twice is a TOML error, which the parse test accepts.
+                    t += &format!("[limits.\"{key}\"]\n{body}");
                 }
                 t
             },
