@@ -567,6 +567,14 @@ pub(super) fn print_tables(summary: &RunSummary) {
         println!("\nrouter restarts");
         print!("{restarts}");
     }
+    for r in &summary.scenario.reloads {
+        println!();
+        outln!(
+            "at {} every run reloads its router with policy {} ([[reloads]])",
+            failover_router::duration::format(std::time::Duration::from_secs_f64(r.at)),
+            r.policy
+        );
+    }
     let differences = terminal::differences_table(summary);
     if !differences.is_empty() {
         println!();

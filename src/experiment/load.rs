@@ -113,6 +113,12 @@ pub enum LoadPlanError {
          remove the [[restarts]] entries"
     )]
     Restarts,
+    #[error(
+        "the scenario reloads the router's policy ([[reloads]]), which `load` does not do: a load \
+         test measures one router under one policy in real time; run reloads with \
+         `failover-lab run`, or remove the [[reloads]] entries"
+    )]
+    Reloads,
 }
 
 impl LoadPlan {
@@ -134,6 +140,9 @@ impl LoadPlan {
         Self::check_speed(self.speed)?;
         if !world.restarts.is_empty() {
             return Err(LoadPlanError::Restarts);
+        }
+        if !world.reloads.is_empty() {
+            return Err(LoadPlanError::Reloads);
         }
         if let Some(rate) = self.rate {
             if !(rate > 0.0 && rate.is_finite()) {

@@ -1,8 +1,8 @@
 //! Assembling the versioned run summary from the runs of one scenario.
 
 use crate::metrics::{
-    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RestartInfo, RunInfo, RunSummary,
-    SUMMARY_FORMAT_VERSION, ScenarioInfo,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, ReloadInfo, RestartInfo, RunInfo,
+    RunSummary, SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 use crate::scenario::{
     CompiledScenario, FaultEffect, LatencyLeg, OutageMode, TargetRef, entity_key,
@@ -105,6 +105,14 @@ pub fn scenario_info(
             .map(|r| RestartInfo {
                 at: r.at.as_secs_f64(),
                 warm: r.warm,
+            })
+            .collect(),
+        reloads: world
+            .reloads
+            .iter()
+            .map(|r| ReloadInfo {
+                at: r.at.as_secs_f64(),
+                policy: world.policies[r.policy].name.clone(),
             })
             .collect(),
         providers: world.providers.iter().map(|p| p.name.clone()).collect(),

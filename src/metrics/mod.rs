@@ -159,8 +159,8 @@ use failover_router::{Country, NumberType, RouteId, RoutingTable};
 pub use histogram::{HistogramError, SerializedHistogram};
 pub use recorder::{Ledger, Recorder};
 pub use run_summary::{
-    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, RestartInfo, RunInfo, RunSummary,
-    SUMMARY_FORMAT_VERSION, ScenarioInfo,
+    ExperimentInfo, FaultInfo, PolicySummary, PrecisionTarget, ReloadInfo, RestartInfo, RunInfo,
+    RunSummary, SUMMARY_FORMAT_VERSION, ScenarioInfo,
 };
 pub use summary::{
     BucketRow, COST_DECIMALS, DetectedBy, FORMAT_VERSION, FailureCounts, FaultImpact, Metrics,

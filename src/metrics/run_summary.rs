@@ -84,6 +84,9 @@ pub struct ScenarioInfo {
     /// Router restarts (`[[restarts]]`), in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restarts: Vec<RestartInfo>,
+    /// Policy reloads (`[[reloads]]`), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reloads: Vec<ReloadInfo>,
     /// Provider names in id order (the provider columns of time series).
     pub providers: Vec<String>,
     /// Route labels (`provider/CC/number_type`) in id order.
@@ -103,6 +106,14 @@ pub struct FaultInfo {
 }
 
 /// A router restart of the scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReloadInfo {
+    /// Seconds.
+    pub at: f64,
+    /// The policy every run switches to.
+    pub policy: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RestartInfo {
     /// Seconds.

@@ -78,6 +78,8 @@ pub struct CompiledScenario {
     pub faults: Vec<FaultModel>,
     /// Router restarts, in time order.
     pub restarts: Vec<RestartModel>,
+    /// `[[reloads]]`, in time order.
+    pub reloads: Vec<ReloadModel>,
     /// `[experiment]`, checked: replications (>= 1), the baseline as a policy index,
     /// confidence.
     pub experiment: ExperimentModel,
@@ -134,6 +136,13 @@ impl CompiledScenario {
 
 /// A router restart (`[[restarts]]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReloadModel {
+    pub at: Duration,
+    /// Index into [`CompiledScenario::policies`].
+    pub policy: usize,
+}
+
+#[derive(Clone, Debug)]
 pub struct RestartModel {
     pub at: Duration,
     /// The new router restores the old one's state.

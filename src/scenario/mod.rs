@@ -72,13 +72,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml_edit::ImDocument;
 
-pub use compiled::RestartModel;
 pub use compiled::{
     Arrivals, BurstModel, CarrierId, CarrierModel, CompiledScenario, CountryId, CountryModel,
     Destination, DiurnalProfile, DomainId, ExperimentModel, FaultEffect, FaultModel, FraudModel,
     InventoryModel, MixClass, NumberTypeSet, PathModel, ProviderModel, RateProfile, RegionId,
     RegionModel, TargetModel, TargetRef, TraceArrival, TrafficModel, UseCaseId, entity_key,
 };
+pub use compiled::{ReloadModel, RestartModel};
 pub use fault::{
     Fault, FaultKind, FaultTarget, LatencyEffect, LatencyLeg, OutageMode, TargetEntity,
 };
@@ -157,6 +157,10 @@ pub struct Scenario {
     /// learnt state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restarts: Vec<Restart>,
+    /// `[[reloads]]`: when the router's policy is changed mid-run (`Router::reload`), keeping
+    /// what it learnt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reloads: Vec<Reload>,
     /// `[experiment]`: how `run` replicates and compares the policies (command-line flags win).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<ExperimentSpec>,
@@ -185,6 +189,22 @@ pub struct Restart {
     /// `false` starts it cold, knowing nothing. Default true.
     #[serde(default = "default_warm")]
     pub warm: bool,
+}
+
+/// One `[[reloads]]` entry: at `at`, the router in service (and any later restart's) switches
+/// to the scenario's policy `policy` without a restart, as an operator's `Router::reload` does:
+/// routes keep their state, windows and records. Every run of the scenario reloads, whatever
+/// policy it started with (a run already under that policy sees no change), so the time series
+/// show each policy's behaviour before and the new policy's after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reload {
+    /// When the policy changes, e.g. "20m": after 0s and before the end of the run.
+    #[serde(with = "serde_str")]
+    #[schemars(with = "HumanDuration")]
+    pub at: Duration,
+    /// The name of one of the scenario's `[policies]`.
+    pub policy: String,
 }
 
 fn default_warm() -> bool {

@@ -221,6 +221,7 @@ mod tests {
             "traffic",
             "faults",
             "restarts",
+            "reloads",
             "experiment",
             "sweep",
             "expect",

@@ -242,6 +242,10 @@ at = "15m"
 at = "45m"
 warm = false
 
+[[reloads]]
+at = "30m"
+policy = "aggressive"
+
 [experiment]
 replications = 5
 baseline = "aggressive"

@@ -1120,6 +1120,45 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     }
     restarts.sort_by_key(|r| r.at);
 
+    // ---- Reloads ----
+    let mut reloads: Vec<ReloadModel> = Vec::with_capacity(s.reloads.len());
+    for (i, r) in s.reloads.iter().enumerate() {
+        let path = root.key("reloads").index(i);
+        if r.at.is_zero() {
+            cx.push(
+                path.key("at"),
+                "must be after 0s: a policy from the start is the run's policy; give a time \
+                 inside the run, e.g. at = \"10m\"",
+            );
+        } else if r.at >= s.duration && !s.duration.is_zero() {
+            cx.push(
+                path.key("at"),
+                format!(
+                    "{} is not before the end of the run ({}); move it earlier or raise `duration`",
+                    fmt_d(r.at),
+                    fmt_d(s.duration)
+                ),
+            );
+        } else if let Some(j) = s.reloads[..i].iter().position(|o| o.at == r.at) {
+            cx.push(
+                path.key("at"),
+                format!(
+                    "{} is also reloads[{j}]'s time: two policies cannot both take over at one \
+                     instant; remove one",
+                    fmt_d(r.at)
+                ),
+            );
+        }
+        match s.policies.0.iter().position(|p| p.name == r.policy) {
+            Some(policy) => reloads.push(ReloadModel { at: r.at, policy }),
+            None => {
+                let message = cx.unknown("policy", &r.policy, s.policies.names(), "[policies]");
+                cx.push(path.key("policy"), message);
+            }
+        }
+    }
+    reloads.sort_by_key(|r| r.at);
+
     cx.problems.into_result()?;
     Ok(CompiledScenario {
         name: s.name.clone(),
@@ -1138,6 +1177,7 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         traffic,
         faults,
         restarts,
+        reloads,
         experiment,
         warnings: cx.warnings,
         fingerprint: 0,

@@ -49,6 +49,8 @@ pub(crate) enum Event {
     CallerGivesUp(oneshot::Sender<()>),
     /// `[[restarts]]` entry `i`: the traffic switches to a new router.
     Restart(usize),
+    /// `[[reloads]]` entry `i`: the router in service takes another policy.
+    Reload(usize),
 }
 
 /// The pending events. Shared (single thread) by the actors and traffic that schedule events
@@ -138,6 +140,7 @@ impl Fire for Targets {
                 let _ = caller.send(());
             }
             Event::Restart(i) => self.traffic.restart(i),
+            Event::Reload(i) => self.traffic.reload(i),
         }
     }
 }

@@ -111,6 +111,11 @@ impl Traffic {
                 .borrow_mut()
                 .schedule(self.epoch + r.at, Event::Restart(i));
         }
+        for (i, r) in self.world.reloads.iter().enumerate() {
+            self.agenda
+                .borrow_mut()
+                .schedule(self.epoch + r.at, Event::Reload(i));
+        }
         let mut generators = self.generators.borrow_mut();
         self.live_generators.set(generators.len());
         let mut ended = 0;
@@ -154,6 +159,21 @@ impl Traffic {
         restarter.retire(i);
         *self.router.borrow_mut() = new;
         self.retired.borrow_mut().push(old);
+    }
+
+    /// `[[reloads]]` entry `i` is due: the router in service takes the policy, keeping its
+    /// state (`Router::reload`); restarts after this build their routers with it too. Routers
+    /// retired by earlier restarts only drain, under the policy they had.
+    pub(crate) fn reload(&self, i: usize) {
+        let named = &self.world.policies[self.world.reloads[i].policy];
+        let router = self.router.borrow().clone();
+        // The same table, and a policy the scenario's validation built a router with.
+        router
+            .reload(router.table(), named.policy.clone())
+            .expect("a scenario's policies are valid for its routing table");
+        if let Some(restarter) = &self.restarter {
+            restarter.set_policy(named.policy.clone());
+        }
     }
 
     /// A user typed the code in.

@@ -103,7 +103,7 @@ async fn drive(
         let recipe = Recipe {
             names: world.providers.iter().map(|p| p.name.clone()).collect(),
             table,
-            policy,
+            policy: RefCell::new(policy),
             seed,
             epoch,
             adapters,
@@ -167,7 +167,8 @@ struct Recipe {
     /// Provider names, in id order (the adapters' order).
     names: Vec<String>,
     table: RoutingTable,
-    policy: Policy,
+    /// The policy in force: a `[[reloads]]` entry replaces it.
+    policy: RefCell<Policy>,
     seed: u64,
     epoch: Instant,
     adapters: Vec<Arc<dyn ProviderAdapter>>,
@@ -185,7 +186,7 @@ impl Recipe {
     ) -> Result<Router, BuildError> {
         // No metrics: a simulation's figures are virtual time's, and runs in parallel would add
         // up into the same series of whatever recorder the process has.
-        let mut builder = Router::builder(self.table.clone(), self.policy.clone())
+        let mut builder = Router::builder(self.table.clone(), self.policy.borrow().clone())
             .sink(sink)
             .seed(stream_key(
                 self.seed,
@@ -237,6 +238,11 @@ impl Restarter {
         self.recipe
             .build(generation as u64, sink, state)
             .expect("a router built once builds again from its own state")
+    }
+
+    /// The policy later restarts build their routers with (a reload changed it).
+    pub(crate) fn set_policy(&self, policy: Policy) {
+        *self.recipe.policy.borrow_mut() = policy;
     }
 
     /// Router `generation` was replaced: from now on its events say nothing about the routes.

@@ -17,6 +17,7 @@ mod hardening;
 mod load;
 mod output;
 mod properties;
+mod reload;
 mod report;
 mod restart;
 mod scale;

@@ -77,6 +77,7 @@ provider = "a"
                 })
                 .collect(),
             restarts: Vec::new(),
+            reloads: Vec::new(),
             providers: config.providers.clone(),
             routes: config.routes.iter().map(|r| r.label.clone()).collect(),
         },

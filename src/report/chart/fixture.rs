@@ -148,6 +148,7 @@ fn simulate() -> RunSummary {
             })
             .collect(),
         restarts: Vec::new(),
+        reloads: Vec::new(),
         providers: config.providers.clone(),
         routes: config.routes.iter().map(|r| r.label.clone()).collect(),
     };
