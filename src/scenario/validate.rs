@@ -1084,35 +1084,21 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
         });
     }
 
-    // ---- Restarts ----
+    // ---- Restarts and reloads: router events at a time inside the run ----
+    let restart_times: Vec<Duration> = s.restarts.iter().map(|r| r.at).collect();
     let mut restarts: Vec<RestartModel> = Vec::with_capacity(s.restarts.len());
     for (i, r) in s.restarts.iter().enumerate() {
-        let at = root.key("restarts").index(i).key("at");
-        if r.at.is_zero() {
-            cx.push(
-                at,
-                "must be after 0s: a router restarted before any traffic is just the first \
-                 router; give a time inside the run, e.g. at = \"10m\"",
-            );
-        } else if r.at >= s.duration && !s.duration.is_zero() {
-            cx.push(
-                at,
-                format!(
-                    "{} is not before the end of the run ({}); move it earlier or raise `duration`",
-                    fmt_d(r.at),
-                    fmt_d(s.duration)
-                ),
-            );
-        } else if let Some(j) = s.restarts[..i].iter().position(|o| o.at == r.at) {
-            cx.push(
-                at,
-                format!(
-                    "{} is also restarts[{j}]'s time; two restarts at one instant are one \
-                     restart: remove one",
-                    fmt_d(r.at)
-                ),
-            );
-        }
+        check_event_time(
+            &mut cx,
+            root.key("restarts").index(i).key("at"),
+            &restart_times[..=i],
+            s.duration,
+            (
+                "restarts",
+                "a router restarted before any traffic is just the first router",
+            ),
+            "two restarts at one instant are one restart",
+        );
         restarts.push(RestartModel {
             at: r.at,
             warm: r.warm,
@@ -1120,35 +1106,18 @@ pub(crate) fn compile(s: &Scenario, files: FileRules<'_>) -> Result<CompiledScen
     }
     restarts.sort_by_key(|r| r.at);
 
-    // ---- Reloads ----
+    let reload_times: Vec<Duration> = s.reloads.iter().map(|r| r.at).collect();
     let mut reloads: Vec<ReloadModel> = Vec::with_capacity(s.reloads.len());
     for (i, r) in s.reloads.iter().enumerate() {
         let path = root.key("reloads").index(i);
-        if r.at.is_zero() {
-            cx.push(
-                path.key("at"),
-                "must be after 0s: a policy from the start is the run's policy; give a time \
-                 inside the run, e.g. at = \"10m\"",
-            );
-        } else if r.at >= s.duration && !s.duration.is_zero() {
-            cx.push(
-                path.key("at"),
-                format!(
-                    "{} is not before the end of the run ({}); move it earlier or raise `duration`",
-                    fmt_d(r.at),
-                    fmt_d(s.duration)
-                ),
-            );
-        } else if let Some(j) = s.reloads[..i].iter().position(|o| o.at == r.at) {
-            cx.push(
-                path.key("at"),
-                format!(
-                    "{} is also reloads[{j}]'s time: two policies cannot both take over at one \
-                     instant; remove one",
-                    fmt_d(r.at)
-                ),
-            );
-        }
+        check_event_time(
+            &mut cx,
+            path.key("at"),
+            &reload_times[..=i],
+            s.duration,
+            ("reloads", "a policy from the start is the run's policy"),
+            "two policies cannot both take over at one instant",
+        );
         match s.policies.0.iter().position(|p| p.name == r.policy) {
             Some(policy) => reloads.push(ReloadModel { at: r.at, policy }),
             None => {
@@ -1478,5 +1447,46 @@ pub fn limit_name_problem(s: &Scenario, key: &str) -> Option<String> {
                 )
             })
         }
+    }
+}
+
+/// Checks the time of entry `times.last()` of a list of router events (`[[restarts]]`,
+/// `[[reloads]]`): after 0s (`(list, why_not_zero)` says why), before the end of the run, and
+/// not the time of an earlier entry (`same_instant` says why).
+fn check_event_time(
+    cx: &mut Cx<'_>,
+    at: FieldPath,
+    times: &[Duration],
+    duration: Duration,
+    (list, why_not_zero): (&str, &str),
+    same_instant: &str,
+) {
+    let Some((&t, earlier)) = times.split_last() else {
+        return;
+    };
+    if t.is_zero() {
+        cx.push(
+            at,
+            format!(
+                "must be after 0s: {why_not_zero}; give a time inside the run, e.g. at = \"10m\""
+            ),
+        );
+    } else if t >= duration && !duration.is_zero() {
+        cx.push(
+            at,
+            format!(
+                "{} is not before the end of the run ({}); move it earlier or raise `duration`",
+                fmt_d(t),
+                fmt_d(duration)
+            ),
+        );
+    } else if let Some(j) = earlier.iter().position(|o| *o == t) {
+        cx.push(
+            at,
+            format!(
+                "{} is also {list}[{j}]'s time: {same_instant}; remove one",
+                fmt_d(t)
+            ),
+        );
     }
 }

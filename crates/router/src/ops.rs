@@ -2,8 +2,10 @@
 //! swapping its configuration without a restart ([`Router::reload`]).
 //!
 //! Both take the router's lock once. The snapshot computes on copies of the routes it
-//! refreshes, so polling it (an admin endpoint every few seconds) never changes what the router
-//! does or when its audit trail says a transition happened.
+//! refreshes, so polling it (an admin endpoint every few seconds) does not change what the
+//! router does or when its audit trail says a transition happened; the one exception is an
+//! operator's override past its expiry, which ends when asked (audited), as it does for
+//! `route_status`.
 
 use std::sync::Arc;
 use std::time::Duration;
